@@ -1,0 +1,12 @@
+// The subcommands of the `nanotrain` program. Each takes the arguments after its name and
+// returns the process exit code; errors are thrown and reported by main.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace nt {
+
+int train_command(const std::vector<std::string>& args);
+
+}  // namespace nt

@@ -1,0 +1,43 @@
+// The `nanotrain` program: dispatches to a subcommand, and turns any error into one line
+// "rank R: ..." on stderr and a non-zero exit code.
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "launch/commands.h"
+#include "runtime/log.h"
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: nanotrain <command> [--flag=value ...]\n"
+    "commands:\n"
+    "  train   train a GPT (flags: nanochat base_train's; --config FILE reads a JSON config)\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const char* rank_env = std::getenv("RANK");
+  const int rank = rank_env ? std::atoi(rank_env) : 0;
+  nt::set_log_rank(rank);
+  const std::map<std::string, int (*)(const std::vector<std::string>&)> commands = {
+      {"train", nt::train_command}};
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
+    std::cout << kUsage;
+    return argc < 2 ? 2 : 0;
+  }
+  auto it = commands.find(argv[1]);
+  if (it == commands.end()) {
+    std::cerr << "rank " << rank << ": unknown command '" << argv[1] << "'\n" << kUsage;
+    return 2;
+  }
+  try {
+    return it->second(std::vector<std::string>(argv + 2, argv + argc));
+  } catch (const std::exception& e) {
+    std::cerr << "rank " << rank << ": " << e.what() << "\n";
+    return 1;
+  }
+}

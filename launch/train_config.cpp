@@ -1,0 +1,65 @@
+// Resolution and validation of TrainConfig from a JSON file plus flags.
+#include "launch/train_config.h"
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <stdexcept>
+
+#include "runtime/config_io.h"
+
+namespace nt {
+
+void TrainConfig::validate() const {
+  if (input.empty()) throw std::invalid_argument("input: expected a text file, found none");
+  const std::pair<const char*, int64_t> positive[] = {{"depth", depth},
+                                                      {"max_seq_len", max_seq_len},
+                                                      {"device_batch_size", device_batch_size},
+                                                      {"num_iterations", num_iterations}};
+  for (const auto& [name, value] : positive)
+    if (value <= 0)
+      throw std::invalid_argument(
+          fmt::format("{}: expected a positive integer, found {}", name, value));
+  const std::pair<const char*, double> fractions[] = {{"warmup_ratio", warmup_ratio},
+                                                      {"warmdown_ratio", warmdown_ratio},
+                                                      {"final_lr_frac", final_lr_frac}};
+  for (const auto& [name, value] : fractions)
+    if (!(value >= 0.0 && value <= 1.0))
+      throw std::invalid_argument(fmt::format("{}: expected a number in [0, 1], found {}", name,
+                                              value));
+  if (warmup_ratio + warmdown_ratio > 1.0)
+    throw std::invalid_argument(fmt::format(
+        "warmup_ratio + warmdown_ratio: expected at most 1, found {}", warmup_ratio +
+                                                                          warmdown_ratio));
+  if (device != "cpu" && device != "cuda")
+    throw std::invalid_argument(fmt::format("device: expected cpu or cuda, found '{}'", device));
+  if (dtype != "float32" && dtype != "bfloat16")
+    throw std::invalid_argument(
+        fmt::format("dtype: expected float32 or bfloat16, found '{}'", dtype));
+  optim.validate();
+}
+
+TrainConfig parse_train_config(const std::vector<std::string>& args) {
+  TrainConfig config;
+  std::vector<Flag> flags;
+  for (auto& flag : parse_flags(args)) {
+    if (flag.name != "config") {
+      flags.push_back(std::move(flag));
+      continue;
+    }
+    std::ifstream in(flag.value);
+    if (!in) throw std::invalid_argument(fmt::format("--config: cannot open '{}'", flag.value));
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(in);
+    } catch (const nlohmann::json::parse_error& e) {
+      throw std::invalid_argument(fmt::format("{}: invalid JSON: {}", flag.value, e.what()));
+    }
+    config_from_json(config, j, flag.value);
+  }
+  config_from_flags(config, flags);
+  config.validate();
+  return config;
+}
+
+}  // namespace nt

@@ -1,0 +1,50 @@
+// The configuration of `nanotrain train`: nanochat base_train's flag names, documented
+// defaults, read from a JSON file (--config) and then overridden by command-line flags.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "optim/setup.h"
+
+namespace nt {
+
+struct TrainConfig {
+  std::string input;             // text file to train on (the demo uses the KJV Bible)
+  int64_t depth = 4;             // GPTConfig::from_depth
+  int64_t max_seq_len = 256;     // tokens per sequence
+  int64_t device_batch_size = 8;  // sequences per step
+  int64_t num_iterations = 30;   // optimizer steps
+  OptimizerConfig optim;         // embedding_lr, unembedding_lr, matrix_lr, weight_decay
+  double warmup_ratio = 0.0;
+  double warmdown_ratio = 0.2;
+  double final_lr_frac = 0.0;
+  std::string device = "cpu";    // cpu | cuda
+  std::string dtype = "float32";  // float32 | bfloat16 (matmul compute; weights stay fp32)
+  int64_t seed = 42;
+
+  template <class V>
+  void visit(V&& v) {
+    v("input", input);
+    v("depth", depth);
+    v("max_seq_len", max_seq_len);
+    v("device_batch_size", device_batch_size);
+    v("num_iterations", num_iterations);
+    optim.visit(v);
+    v("warmup_ratio", warmup_ratio);
+    v("warmdown_ratio", warmdown_ratio);
+    v("final_lr_frac", final_lr_frac);
+    v("device", device);
+    v("dtype", dtype);
+    v("seed", seed);
+  }
+
+  // Throws std::invalid_argument naming the field and the expected range.
+  void validate() const;
+};
+
+// `--config FILE` (applied first, wherever it appears) and then every other flag, in order.
+TrainConfig parse_train_config(const std::vector<std::string>& args);
+
+}  // namespace nt

@@ -1,0 +1,168 @@
+// state_dict / load_state_dict in torch.optim's layout, shared by AdamW and Muon.
+// Loading validates the whole dict before touching the optimizer, so a bad file changes nothing.
+#include "optim/optimizer.h"
+
+#include <fmt/format.h>
+
+#include <stdexcept>
+
+namespace nt {
+namespace {
+
+std::invalid_argument error(const std::string& where, const std::string& what) {
+  return std::invalid_argument(where + ": " + what);
+}
+
+c10::impl::GenericDict as_dict(const c10::IValue& v, const std::string& where) {
+  if (!v.isGenericDict()) throw error(where, "expected a dict, found " + v.tagKind());
+  return v.toGenericDict();
+}
+
+c10::IValue dict_get(const c10::impl::GenericDict& dict, const std::string& key,
+                     const std::string& where) {
+  auto it = dict.find(key);
+  if (it == dict.end()) throw error(where, "missing key '" + key + "'");
+  return it->value();
+}
+
+}  // namespace
+
+double dict_number(const c10::impl::GenericDict& dict, const std::string& key,
+                   const std::string& where) {
+  auto v = dict_get(dict, key, where);
+  if (v.isDouble()) return v.toDouble();
+  if (v.isInt()) return static_cast<double>(v.toInt());
+  throw error(where, "key '" + key + "': expected a number, found " + v.tagKind());
+}
+
+bool dict_bool(const c10::impl::GenericDict& dict, const std::string& key,
+               const std::string& where) {
+  auto v = dict_get(dict, key, where);
+  if (!v.isBool()) throw error(where, "key '" + key + "': expected a bool, found " + v.tagKind());
+  return v.toBool();
+}
+
+Optimizer::Optimizer(std::vector<ParamGroup> groups) : groups_(std::move(groups)) {
+  size_t n = 0;
+  for (const auto& g : groups_) n += g.params.size();
+  state_.resize(n);
+}
+
+void Optimizer::step() {
+  torch::NoGradGuard no_grad;
+  size_t index = 0;
+  for (auto& group : groups_) {
+    for (auto& p : group.params) {
+      auto& state = state_[index++];
+      if (p.grad().defined()) update(p, p.grad(), state, group.lr);
+    }
+  }
+}
+
+void Optimizer::zero_grad() {
+  for (auto& g : groups_)
+    for (auto& p : g.params) p.mutable_grad() = torch::Tensor();
+}
+
+void Optimizer::set_lr_multiplier(double multiplier) {
+  for (auto& g : groups_) g.lr = g.initial_lr * multiplier;
+}
+
+c10::IValue Optimizer::state_dict() const {
+  c10::impl::GenericDict state(c10::IntType::get(), c10::AnyType::get());
+  for (size_t i = 0; i < state_.size(); ++i) {
+    if (state_[i].empty()) continue;
+    c10::impl::GenericDict entry(c10::StringType::get(), c10::AnyType::get());
+    for (const auto& [key, tensor] : state_[i]) entry.insert(key, tensor);
+    state.insert(static_cast<int64_t>(i), entry);
+  }
+  c10::impl::GenericList groups(c10::AnyType::get());
+  int64_t index = 0;
+  for (const auto& g : groups_) {
+    c10::impl::GenericDict group(c10::StringType::get(), c10::AnyType::get());
+    group.insert("lr", g.lr);
+    write_options(group);
+    group.insert("initial_lr", g.initial_lr);
+    c10::List<int64_t> params;
+    for (size_t j = 0; j < g.params.size(); ++j) params.push_back(index++);
+    group.insert("params", params);
+    groups.push_back(group);
+  }
+  c10::impl::GenericDict out(c10::StringType::get(), c10::AnyType::get());
+  out.insert("state", state);
+  out.insert("param_groups", groups);
+  return out;
+}
+
+void Optimizer::load_state_dict(const c10::IValue& state_dict, const std::string& where) {
+  auto top = as_dict(state_dict, where);
+  auto groups_v = dict_get(top, "param_groups", where);
+  if (!groups_v.isList()) throw error(where, "param_groups: expected a list");
+  auto groups = groups_v.toList();
+  if (groups.size() != groups_.size())
+    throw error(where, fmt::format("expected {} param groups, found {}", groups_.size(),
+                                   groups.size()));
+
+  // Saved parameter ids map to our parameters in order, group by group, as in PyTorch.
+  std::map<int64_t, size_t> id_to_index;
+  std::vector<c10::impl::GenericDict> group_dicts;
+  size_t index = 0;
+  for (size_t g = 0; g < groups.size(); ++g) {
+    const std::string gw = fmt::format("{}: param_groups[{}]", where, g);
+    auto gd = as_dict(groups.get(g), gw);
+    auto params = dict_get(gd, "params", gw);
+    if (!params.isList() && !params.isIntList()) throw error(gw, "params: expected a list");
+    auto ids = params.isIntList() ? params.toIntVector() : std::vector<int64_t>();
+    if (!params.isIntList())
+      for (const c10::IValue& id : params.toListRef()) {
+        if (!id.isInt()) throw error(gw, "params: expected integer ids");
+        ids.push_back(id.toInt());
+      }
+    if (ids.size() != groups_[g].params.size())
+      throw error(gw, fmt::format("expected {} params, found {}", groups_[g].params.size(),
+                                  ids.size()));
+    for (int64_t id : ids) id_to_index[id] = index++;
+    dict_number(gd, "lr", gw);
+    dict_number(gd, "initial_lr", gw);
+    read_options(gd, gw, /*apply=*/false);
+    group_dicts.push_back(gd);
+  }
+
+  std::vector<const torch::Tensor*> flat_params;
+  for (const auto& g : groups_)
+    for (const auto& p : g.params) flat_params.push_back(&p);
+  std::vector<State> loaded(state_.size());
+  auto state = as_dict(dict_get(top, "state", where), where + ": state");
+  for (const auto& item : state) {
+    if (!item.key().isInt()) throw error(where, "state: expected integer keys");
+    const int64_t id = item.key().toInt();
+    const std::string sw = fmt::format("{}: state[{}]", where, id);
+    auto it = id_to_index.find(id);
+    if (it == id_to_index.end()) throw error(sw, "no parameter has this id");
+    const torch::Tensor* param = flat_params[it->second];
+    auto entry = as_dict(item.value(), sw);
+    if (entry.size() != state_keys().size())
+      throw error(sw, fmt::format("expected {} entries, found {}", state_keys().size(),
+                                  entry.size()));
+    for (const auto& key : state_keys()) {
+      auto v = dict_get(entry, key, sw);
+      if (!v.isTensor()) throw error(sw, "key '" + key + "': expected a tensor");
+      auto t = v.toTensor();
+      const auto expected = state_shape(key, *param);
+      if (t.sizes() != c10::IntArrayRef(expected))
+        throw error(sw, fmt::format("key '{}': expected shape {}, found {}", key,
+                                    c10::str(c10::IntArrayRef(expected)), c10::str(t.sizes())));
+      loaded[it->second][key] = t.to(param->device()).clone();
+    }
+  }
+
+  for (size_t g = 0; g < groups_.size(); ++g) {
+    const std::string gw = fmt::format("{}: param_groups[{}]", where, g);
+    read_options(group_dicts[g], gw, /*apply=*/true);
+    groups_[g].lr = dict_number(group_dicts[g], "lr", gw);
+    groups_[g].initial_lr = dict_number(group_dicts[g], "initial_lr", gw);
+  }
+  state_ = std::move(loaded);
+}
+
+}  // namespace nt

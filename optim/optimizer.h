@@ -1,0 +1,78 @@
+// The part AdamW and Muon share: parameter groups with lr and initial_lr, per-parameter state,
+// and state_dict / load_state_dict in torch.optim's layout, so that the files Python writes and
+// reads hold the same structure:
+//   {"state": {index: {name: tensor}}, "param_groups": [{..., "params": [index, ...]}]}
+// Indices count parameters across groups in order, as PyTorch numbers them.
+#pragma once
+
+#include <ATen/core/ivalue.h>
+#include <torch/torch.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace nt {
+
+struct ParamGroup {
+  std::vector<torch::Tensor> params;
+  double lr = 0.0;
+  double initial_lr = 0.0;  // the lr the schedule's multiplier scales
+};
+
+class Optimizer {
+ public:
+  explicit Optimizer(std::vector<ParamGroup> groups);
+  virtual ~Optimizer() = default;
+  Optimizer(const Optimizer&) = delete;
+  Optimizer& operator=(const Optimizer&) = delete;
+
+  using State = std::map<std::string, torch::Tensor>;
+
+  // One update of every parameter from its .grad(); parameters without a gradient are skipped.
+  void step();
+  // One update of `param` (a whole parameter, or the slice a rank owns in the distributed
+  // optimizer) from `grad` of the same shape, with its `state` (empty before the first update).
+  virtual void update(torch::Tensor& param, const torch::Tensor& grad, State& state,
+                      double lr) = 0;
+  // Drops every parameter's gradient (PyTorch's zero_grad(set_to_none=True)).
+  void zero_grad();
+  // lr = initial_lr * multiplier in every group (nanochat's get_lr_multiplier).
+  void set_lr_multiplier(double multiplier);
+
+  std::vector<ParamGroup>& param_groups() { return groups_; }
+  const std::vector<ParamGroup>& param_groups() const { return groups_; }
+
+  // The tensors in the result alias the optimizer's state; clone them to keep a snapshot.
+  c10::IValue state_dict() const;
+  // Replaces lr, initial_lr, hyperparameters and state from `state_dict`. `where` names the
+  // source in errors. Throws std::invalid_argument on any structural or shape mismatch, and
+  // then leaves the optimizer unchanged.
+  void load_state_dict(const c10::IValue& state_dict, const std::string& where);
+
+ protected:
+  // Hyperparameters other than lr/initial_lr/params, written into each param group's dict.
+  virtual void write_options(c10::impl::GenericDict& group) const = 0;
+  // Reads them back; throws naming `where` and the key on a missing or mistyped one. Changes the
+  // optimizer only when `apply` is true, so loading can check every group first.
+  virtual void read_options(const c10::impl::GenericDict& group, const std::string& where,
+                            bool apply) = 0;
+  // The state entries one parameter has after its first step, and the shape each must have.
+  virtual std::vector<std::string> state_keys() const = 0;
+  virtual std::vector<int64_t> state_shape(const std::string& key,
+                                           const torch::Tensor& param) const = 0;
+
+  std::vector<ParamGroup> groups_;
+
+ private:
+  std::vector<State> state_;
+};
+
+// Reads a number (int or float in the file) from a state dict, naming `where` and `key` if it is
+// missing or of another type.
+double dict_number(const c10::impl::GenericDict& dict, const std::string& key,
+                   const std::string& where);
+bool dict_bool(const c10::impl::GenericDict& dict, const std::string& key,
+               const std::string& where);
+
+}  // namespace nt

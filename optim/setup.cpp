@@ -1,0 +1,78 @@
+// Builds nanochat's optimizer pair for a GPT and moves their state as one list.
+#include "optim/setup.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <stdexcept>
+
+namespace nt {
+
+void OptimizerConfig::validate() const {
+  const std::pair<const char*, double> values[] = {{"embedding_lr", embedding_lr},
+                                                   {"unembedding_lr", unembedding_lr},
+                                                   {"matrix_lr", matrix_lr},
+                                                   {"weight_decay", weight_decay}};
+  for (const auto& [name, value] : values)
+    if (!(value >= 0.0) || !std::isfinite(value))
+      throw std::invalid_argument(
+          fmt::format("{}: expected a finite non-negative number, found {}", name, value));
+}
+
+Optimizers setup_optimizers(const GPT& model, const OptimizerConfig& config) {
+  config.validate();
+  const double dmodel_lr_scale = std::pow(model->config().n_embd / 768.0, -0.5);
+  const double unembedding_lr = config.unembedding_lr * dmodel_lr_scale;
+  const double embedding_lr = config.embedding_lr * dmodel_lr_scale;
+  std::vector<ParamGroup> adam_groups = {
+      {{model->lm_head_param()}, unembedding_lr, unembedding_lr},
+      {{model->embedding_param()}, embedding_lr, embedding_lr}};
+  AdamWOptions adam_options;
+  adam_options.weight_decay = config.weight_decay;
+
+  std::vector<ParamGroup> muon_groups;
+  for (const auto& p : model->matrix_params()) {
+    auto it = std::find_if(muon_groups.begin(), muon_groups.end(),
+                           [&](const ParamGroup& g) { return g.params[0].numel() == p.numel(); });
+    if (it == muon_groups.end())
+      muon_groups.push_back({{p}, config.matrix_lr, config.matrix_lr});
+    else
+      it->params.push_back(p);
+  }
+  return {std::make_unique<AdamW>(std::move(adam_groups), adam_options),
+          std::make_unique<Muon>(std::move(muon_groups), MuonOptions{})};
+}
+
+void Optimizers::step() {
+  adamw->step();
+  muon->step();
+}
+
+void Optimizers::zero_grad() {
+  adamw->zero_grad();
+  muon->zero_grad();
+}
+
+void Optimizers::set_schedule(double lr_multiplier, double momentum) {
+  adamw->set_lr_multiplier(lr_multiplier);
+  muon->set_lr_multiplier(lr_multiplier);
+  muon->set_momentum(momentum);
+}
+
+c10::impl::GenericList Optimizers::state_dicts() const {
+  c10::impl::GenericList list(c10::AnyType::get());
+  list.push_back(adamw->state_dict());
+  list.push_back(muon->state_dict());
+  return list;
+}
+
+void Optimizers::load_state_dicts(const c10::IValue& list, const std::string& where) {
+  if (!list.isList() || list.toListRef().size() != 2)
+    throw std::invalid_argument(
+        where + ": expected a list of two optimizer state dicts [AdamW, Muon]");
+  const auto& items = list.toListRef();
+  adamw->load_state_dict(items[0], where + "[0] (AdamW)");
+  muon->load_state_dict(items[1], where + "[1] (Muon)");
+}
+
+}  // namespace nt

@@ -1,0 +1,50 @@
+// nanochat's setup_optimizers: AdamW for the lm_head and the embedding (LRs scaled by
+// (n_embd/768)^-0.5), Muon for every matrix in the transformer blocks. The pair is saved and
+// loaded as the list [AdamW state dict, Muon state dict], as in nanochat's optim files.
+#pragma once
+
+#include <memory>
+
+#include "model/gpt.h"
+#include "optim/adamw.h"
+#include "optim/muon.h"
+
+namespace nt {
+
+struct OptimizerConfig {
+  double embedding_lr = 0.2;     // AdamW, wte
+  double unembedding_lr = 0.004;  // AdamW, lm_head
+  double matrix_lr = 0.02;        // Muon
+  double weight_decay = 0.0;      // AdamW
+
+  template <class V>
+  void visit(V&& v) {
+    v("embedding_lr", embedding_lr);
+    v("unembedding_lr", unembedding_lr);
+    v("matrix_lr", matrix_lr);
+    v("weight_decay", weight_decay);
+  }
+  // Throws std::invalid_argument for a negative rate or decay.
+  void validate() const;
+};
+
+struct Optimizers {
+  std::unique_ptr<AdamW> adamw;
+  std::unique_ptr<Muon> muon;
+
+  void step();
+  void zero_grad();
+  // Applies the schedules of iteration `it`: lr multiplier to both, momentum to Muon.
+  void set_schedule(double lr_multiplier, double momentum);
+  // [AdamW state dict, Muon state dict].
+  c10::impl::GenericList state_dicts() const;
+  // Each optimizer is left unchanged when its own dict is bad; a bad Muon dict after a good
+  // AdamW one leaves AdamW loaded, so callers treat an error here as fatal.
+  void load_state_dicts(const c10::IValue& list, const std::string& where);
+};
+
+// AdamW groups: [lm_head.weight] then [transformer.wte.weight]; Muon groups: the block matrices
+// grouped by element count, in order of first appearance (nanochat groups Muon params by size).
+Optimizers setup_optimizers(const GPT& model, const OptimizerConfig& config);
+
+}  // namespace nt

@@ -1,0 +1,22 @@
+// Logging for every nanotrain process: log0 for messages only rank 0 should print (nanochat's
+// print0); plain spdlog calls for per-rank lines. Every line carries the process's rank.
+#pragma once
+
+#include <spdlog/spdlog.h>
+
+#include <utility>
+
+namespace nt {
+
+// Sets the rank shown in every log line and used by log0 (default 0). Call once at start-up,
+// before other threads log.
+void set_log_rank(int rank);
+int log_rank();
+
+// Logs at info level from rank 0 only.
+template <typename... Args>
+void log0(spdlog::format_string_t<Args...> fmt, Args&&... args) {
+  if (log_rank() == 0) spdlog::info(fmt, std::forward<Args>(args)...);
+}
+
+}  // namespace nt

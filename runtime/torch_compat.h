@@ -1,0 +1,32 @@
+// The one place that knows which LibTorch nanotrain was built against (Debian's 1.13 CPU build,
+// or a 2.x with CUDA from pip). Everything version-specific goes through here.
+#pragma once
+
+#include <torch/torch.h>
+#include <torch/version.h>
+
+namespace nt {
+
+constexpr bool kTorch2 = TORCH_VERSION_MAJOR >= 2;
+
+// Causal scaled-dot-product attention. q: (B, H, T, hd); k, v: (B, H, T, hd), already expanded
+// for GQA. Returns (B, H, T, hd). Uses the fused kernel where LibTorch has one (2.x).
+inline torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k,
+                                      const torch::Tensor& v) {
+#if TORCH_VERSION_MAJOR >= 2
+  return at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/{}, /*dropout_p=*/0.0,
+                                          /*is_causal=*/true);
+#else
+  const int64_t t = q.size(-2);
+  const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
+  auto scores = torch::matmul(q, k.transpose(-2, -1)) * scale;
+  auto mask = torch::ones({t, t}, torch::dtype(torch::kBool).device(q.device())).triu(1);
+  scores = scores.masked_fill(mask, -std::numeric_limits<float>::infinity());
+  return torch::matmul(torch::softmax(scores, -1), v);
+#endif
+}
+
+// Whether this LibTorch was built with CUDA and a GPU is visible.
+inline bool cuda_available() { return torch::cuda::is_available(); }
+
+}  // namespace nt
