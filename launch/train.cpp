@@ -6,7 +6,7 @@
 
 #include "data/byte_text.h"
 #include "launch/commands.h"
-#include "launch/train_config.h"
+#include "launch/train.h"
 #include "model/gpt.h"
 #include "optim/schedule.h"
 #include "optim/setup.h"
@@ -15,8 +15,7 @@
 
 namespace nt {
 
-int train_command(const std::vector<std::string>& args) {
-  const TrainConfig cfg = parse_train_config(args);
+TrainResult train(const TrainConfig& cfg) {
   log0("config: {}", config_to_json(cfg).dump());
   if (cfg.device == "cuda" && !torch::cuda::is_available())
     throw std::invalid_argument("device: cuda requested, but this LibTorch sees no CUDA device");
@@ -36,6 +35,7 @@ int train_command(const std::vector<std::string>& args) {
                             cfg.final_lr_frac};
 
   const int64_t tokens_per_step = cfg.device_batch_size * cfg.max_seq_len;
+  TrainResult result;
   double total_seconds = 0.0;
   for (int64_t step = 0; step < cfg.num_iterations; ++step) {
     const auto t0 = std::chrono::steady_clock::now();
@@ -48,12 +48,18 @@ int train_command(const std::vector<std::string>& args) {
     const double loss_value = loss.item<double>();  // also waits for the step to finish
     const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     total_seconds += dt;
+    result.losses.push_back(loss_value);
     log0("step {:05d}/{:05d} ({:.2f}%) | loss: {:.6f} | lrm: {:.2f} | dt: {:.2f}ms | "
-         "tok/sec: {:L} | total time: {:.2f}m",
+         "tok/sec: {} | total time: {:.2f}m",
          step + 1, cfg.num_iterations, 100.0 * (step + 1) / cfg.num_iterations, loss_value,
-         schedule.multiplier(step), dt * 1e3, static_cast<int64_t>(tokens_per_step / dt),
+         schedule.multiplier(step), dt * 1e3, with_commas(static_cast<int64_t>(tokens_per_step / dt)),
          total_seconds / 60.0);
   }
+  return result;
+}
+
+int train_command(const std::vector<std::string>& args) {
+  train(parse_train_config(args));
   return 0;
 }
 

@@ -8,6 +8,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "runtime/torch_compat.h"
+
 namespace nt {
 
 torch::Tensor zeropower_via_newtonschulz5(const torch::Tensor& g, int64_t steps) {
@@ -15,7 +17,7 @@ torch::Tensor zeropower_via_newtonschulz5(const torch::Tensor& g, int64_t steps)
   const bool tall = g.size(-2) > g.size(-1);
   auto x = g.to(torch::kBFloat16);
   if (tall) x = x.transpose(-2, -1);
-  x = x / (at::linalg_vector_norm(x, 2, c10::IntArrayRef{-2, -1}, /*keepdim=*/true) + 1e-7);
+  x = x / (matrix_norm_fro(x) + 1e-7);
   for (int64_t i = 0; i < steps; ++i) {
     auto A = torch::matmul(x, x.transpose(-2, -1));
     auto B = b * A + torch::matmul(c * A, A);

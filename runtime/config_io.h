@@ -93,12 +93,18 @@ void config_from_json(Config& config, const nlohmann::json& j, const std::string
     if (!detail::json_has_type<T>(*it))
       throw std::invalid_argument(where + ": key '" + key + "': expected " +
                                   detail::type_name<T>() + ", found " + it->dump());
-    try {
-      field = it->template get<T>();
-    } catch (const nlohmann::json::exception&) {
-      throw std::invalid_argument(where + ": key '" + key + "': value " + it->dump() +
-                                  " is out of range");
+    if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+      // nlohmann's get<int>() would silently truncate; check the range first.
+      const bool fits = it->is_number_unsigned()
+                            ? it->template get<uint64_t>() <=
+                                  static_cast<uint64_t>(std::numeric_limits<T>::max())
+                            : it->template get<int64_t>() >= std::numeric_limits<T>::min() &&
+                                  it->template get<int64_t>() <= std::numeric_limits<T>::max();
+      if (!fits)
+        throw std::invalid_argument(where + ": key '" + key + "': value " + it->dump() +
+                                    " is out of range");
     }
+    field = it->template get<T>();
   });
   for (const auto& [key, value] : j.items())
     if (!known.count(key)) throw std::invalid_argument(where + ": unknown key '" + key + "'");

@@ -15,4 +15,10 @@ void set_log_rank(int rank) {
 
 int log_rank() { return g_rank; }
 
+std::string with_commas(int64_t value) {
+  std::string digits = std::to_string(value < 0 ? -value : value);
+  for (int i = static_cast<int>(digits.size()) - 3; i > 0; i -= 3) digits.insert(i, ",");
+  return value < 0 ? "-" + digits : digits;
+}
+
 }  // namespace nt

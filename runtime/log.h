@@ -4,6 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstdint>
+#include <string>
 #include <utility>
 
 namespace nt {
@@ -18,5 +20,8 @@ template <typename... Args>
 void log0(spdlog::format_string_t<Args...> fmt, Args&&... args) {
   if (log_rank() == 0) spdlog::info(fmt, std::forward<Args>(args)...);
 }
+
+// 12345678 -> "12,345,678", as Python's "{:,}" formats it.
+std::string with_commas(int64_t value);
 
 }  // namespace nt

@@ -26,6 +26,18 @@ inline torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tenso
 #endif
 }
 
+// Frobenius norm over the last two dimensions, keepdim, computed as Python's
+// `x.norm(dim=(-2, -1), keepdim=True)` is in the same LibTorch version (1.13: frobenius_norm;
+// 2.x: linalg.vector_norm). The two round bf16 differently, and Muon's bf16 Newton-Schulz
+// amplifies a one-ulp difference, so matching PyTorch bit for bit needs the same kernel.
+inline torch::Tensor matrix_norm_fro(const torch::Tensor& x) {
+#if TORCH_VERSION_MAJOR >= 2
+  return at::linalg_vector_norm(x, 2, c10::IntArrayRef{-2, -1}, /*keepdim=*/true);
+#else
+  return at::frobenius_norm(x, {-2, -1}, /*keepdim=*/true);
+#endif
+}
+
 // Whether this LibTorch was built with CUDA and a GPU is visible.
 inline bool cuda_available() { return torch::cuda::is_available(); }
 

@@ -1,0 +1,33 @@
+// Reads the tensor bundles written by tests/reference/make_reference.py: the safetensors layout
+// (u64 little-endian header length, JSON header {name: {dtype, shape, data_offsets}}, raw data).
+#pragma once
+
+#include <torch/torch.h>
+
+#include <map>
+#include <string>
+
+namespace nt::testing {
+
+class TensorBundle {
+ public:
+  // Loads `name` (e.g. "gpt.safetensors") from the reference directory the build configured.
+  static TensorBundle load_reference(const std::string& name);
+  explicit TensorBundle(const std::string& path);
+
+  // Throws std::out_of_range naming the tensor if the bundle lacks it.
+  const torch::Tensor& at(const std::string& name) const;
+
+ private:
+  std::string path_;
+  std::map<std::string, torch::Tensor> tensors_;
+};
+
+// Copies bundle tensors named prefix + parameter name into every parameter of `module`.
+void load_parameters(torch::nn::Module& module, const TensorBundle& bundle,
+                     const std::string& prefix);
+
+// Where the test fixtures put their files (reference bundles, the KJV text).
+std::string test_data_dir();
+
+}  // namespace nt::testing
