@@ -9,6 +9,7 @@
 
 #include "launch/commands.h"
 #include "runtime/log.h"
+#include "runtime/process.h"
 
 namespace {
 
@@ -23,6 +24,7 @@ int main(int argc, char** argv) {
   const char* rank_env = std::getenv("RANK");
   const int rank = rank_env ? std::atoi(rank_env) : 0;
   nt::set_log_rank(rank);
+  nt::configure_process();
   const std::map<std::string, int (*)(const std::vector<std::string>&)> commands = {
       {"train", nt::train_command}};
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {

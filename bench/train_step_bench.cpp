@@ -1,0 +1,87 @@
+// Training-step throughput: forward + backward + AdamW/Muon step of nanochat's GPT, in tokens/s
+// and MFU against a matmul peak measured in the same run and precision (the machine's own
+// ceiling, so the ratio stays meaningful on a noisy or shared machine).
+// Usage: build/bin/train_step_bench [--steps N]
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "model/gpt.h"
+#include "optim/schedule.h"
+#include "optim/setup.h"
+#include "runtime/process.h"
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Best-of-5 FLOP/s of an n x n x n matmul in `dtype`.
+double matmul_peak(torch::ScalarType dtype, int64_t n = 2048) {
+  auto a = torch::randn({n, n}).to(dtype), b = torch::randn({n, n}).to(dtype);
+  torch::matmul(a, b);  // warm-up
+  double best = 0.0;
+  for (int i = 0; i < 5; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto c = torch::matmul(a, b);
+    best = std::max(best, 2.0 * n * n * n / seconds_since(t0));
+  }
+  return best;
+}
+
+struct Result {
+  double tokens_per_second, flops_per_second;
+};
+
+Result time_training(int64_t depth, int64_t seq_len, int64_t batch, torch::ScalarType dtype,
+                     int steps) {
+  nt::GPT model(nt::GPTConfig::from_depth(depth, seq_len, 50304));
+  model->init_weights(0);
+  model->set_compute_dtype(dtype);
+  nt::Optimizers opt = nt::setup_optimizers(model, nt::OptimizerConfig{});
+  auto tokens = torch::randint(0, 50304, {batch, seq_len + 1}, torch::kInt64);
+  auto inputs = tokens.narrow(1, 0, seq_len).contiguous();
+  auto targets = tokens.narrow(1, 1, seq_len).contiguous();
+  auto one_step = [&](int64_t step) {
+    model->forward(inputs, targets).backward();
+    opt.set_schedule(1.0, nt::muon_momentum(step));
+    opt.step();
+    opt.zero_grad();
+  };
+  one_step(0);  // warm-up: allocations, first-touch, optimizer state
+  one_step(1);
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int s = 0; s < steps; ++s) one_step(2 + s);
+  const double tps = batch * seq_len * steps / seconds_since(t0);
+  return {tps, tps * static_cast<double>(model->estimate_flops())};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int steps = 5;
+  if (argc == 3 && !std::strcmp(argv[1], "--steps")) steps = std::atoi(argv[2]);
+  std::printf("threads: %d\n", nt::configure_process());
+  const double peak_fp32 = matmul_peak(torch::kFloat32);
+  const double peak_bf16 = matmul_peak(torch::kBFloat16);
+  std::printf("matmul peak (2048^3): fp32 %.1f GFLOP/s, bf16 %.1f GFLOP/s\n\n", peak_fp32 / 1e9,
+              peak_bf16 / 1e9);
+  std::printf("| depth | seq | batch | dtype | tokens/s | GFLOP/s | MFU vs same-dtype peak |\n");
+  std::printf("|---|---|---|---|---|---|---|\n");
+  struct Case {
+    int64_t depth, seq;
+  } cases[] = {{4, 256}, {6, 512}};
+  for (const auto& c : cases) {
+    for (auto dtype : {torch::kFloat32, torch::kBFloat16}) {
+      const auto r = time_training(c.depth, c.seq, 8, dtype, steps);
+      const double peak = dtype == torch::kFloat32 ? peak_fp32 : peak_bf16;
+      std::printf("| %ld | %ld | 8 | %s | %.0f | %.1f | %.1f%% |\n", c.depth, c.seq,
+                  dtype == torch::kFloat32 ? "float32" : "bfloat16", r.tokens_per_second,
+                  r.flops_per_second / 1e9, 100.0 * r.flops_per_second / peak);
+      std::fflush(stdout);
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,15 @@
+// Process-wide settings every nanotrain program applies once at start-up, before any tensor
+// work: LibTorch's thread count and the allocator's behaviour for large tensors.
+#pragma once
+
+namespace nt {
+
+// - Threads: OMP_NUM_THREADS when set (ntrun and torchrun set it per worker), else every core.
+//   Debian's LibTorch otherwise starts with one intra-op thread, which halves bf16 matmul speed.
+// - Allocator: glibc serves each large tensor with a fresh mmap and returns it with munmap, so a
+//   training step page-faults its activations in again every time (measured: over half of a
+//   CPU step's time in the kernel). Keeping freed memory in the heap lets steps reuse it.
+// Returns the number of intra-op threads set.
+int configure_process();
+
+}  // namespace nt
