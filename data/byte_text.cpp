@@ -29,9 +29,9 @@ torch::Tensor encode_bytes(const std::string& text) {
 SequentialBatcher::SequentialBatcher(torch::Tensor tokens, int64_t batch_size, int64_t seq_len)
     : tokens_(std::move(tokens)), batch_size_(batch_size), seq_len_(seq_len) {
   if (tokens_.dim() != 1 || tokens_.size(0) < batch_size_ * seq_len_ + 1)
-    throw std::invalid_argument(fmt::format(
-        "corpus too small: a batch of {} x {} needs {} tokens, found {}", batch_size_, seq_len_,
-        batch_size_ * seq_len_ + 1, tokens_.numel()));
+    throw std::invalid_argument(
+        fmt::format("corpus too small: a batch of {} x {} needs {} tokens, found {}", batch_size_,
+                    seq_len_, batch_size_ * seq_len_ + 1, tokens_.numel()));
 }
 
 std::pair<torch::Tensor, torch::Tensor> SequentialBatcher::next() {

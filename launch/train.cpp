@@ -49,11 +49,12 @@ TrainResult train(const TrainConfig& cfg) {
     const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     total_seconds += dt;
     result.losses.push_back(loss_value);
-    log0("step {:05d}/{:05d} ({:.2f}%) | loss: {:.6f} | lrm: {:.2f} | dt: {:.2f}ms | "
-         "tok/sec: {} | total time: {:.2f}m",
-         step + 1, cfg.num_iterations, 100.0 * (step + 1) / cfg.num_iterations, loss_value,
-         schedule.multiplier(step), dt * 1e3, with_commas(static_cast<int64_t>(tokens_per_step / dt)),
-         total_seconds / 60.0);
+    log0(
+        "step {:05d}/{:05d} ({:.2f}%) | loss: {:.6f} | lrm: {:.2f} | dt: {:.2f}ms | "
+        "tok/sec: {} | total time: {:.2f}m",
+        step + 1, cfg.num_iterations, 100.0 * (step + 1) / cfg.num_iterations, loss_value,
+        schedule.multiplier(step), dt * 1e3,
+        with_commas(static_cast<int64_t>(tokens_per_step / dt)), total_seconds / 60.0);
   }
   return result;
 }

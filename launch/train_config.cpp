@@ -25,12 +25,12 @@ void TrainConfig::validate() const {
                                                       {"final_lr_frac", final_lr_frac}};
   for (const auto& [name, value] : fractions)
     if (!(value >= 0.0 && value <= 1.0))
-      throw std::invalid_argument(fmt::format("{}: expected a number in [0, 1], found {}", name,
-                                              value));
+      throw std::invalid_argument(
+          fmt::format("{}: expected a number in [0, 1], found {}", name, value));
   if (warmup_ratio + warmdown_ratio > 1.0)
-    throw std::invalid_argument(fmt::format(
-        "warmup_ratio + warmdown_ratio: expected at most 1, found {}", warmup_ratio +
-                                                                          warmdown_ratio));
+    throw std::invalid_argument(
+        fmt::format("warmup_ratio + warmdown_ratio: expected at most 1, found {}",
+                    warmup_ratio + warmdown_ratio));
   if (device != "cpu" && device != "cuda")
     throw std::invalid_argument(fmt::format("device: expected cpu or cuda, found '{}'", device));
   if (dtype != "float32" && dtype != "bfloat16")

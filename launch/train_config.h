@@ -11,16 +11,16 @@
 namespace nt {
 
 struct TrainConfig {
-  std::string input;             // text file to train on (the demo uses the KJV Bible)
-  int64_t depth = 4;             // GPTConfig::from_depth
-  int64_t max_seq_len = 256;     // tokens per sequence
+  std::string input;              // text file to train on (the demo uses the KJV Bible)
+  int64_t depth = 4;              // GPTConfig::from_depth
+  int64_t max_seq_len = 256;      // tokens per sequence
   int64_t device_batch_size = 8;  // sequences per step
-  int64_t num_iterations = 30;   // optimizer steps
-  OptimizerConfig optim;         // embedding_lr, unembedding_lr, matrix_lr, weight_decay
+  int64_t num_iterations = 30;    // optimizer steps
+  OptimizerConfig optim;          // embedding_lr, unembedding_lr, matrix_lr, weight_decay
   double warmup_ratio = 0.0;
   double warmdown_ratio = 0.2;
   double final_lr_frac = 0.0;
-  std::string device = "cpu";    // cpu | cuda
+  std::string device = "cpu";     // cpu | cuda
   std::string dtype = "float32";  // float32 | bfloat16 (matmul compute; weights stay fp32)
   int64_t seed = 42;
 

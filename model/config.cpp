@@ -35,15 +35,15 @@ void GPTConfig::validate() const {
   require_positive("n_kv_head", n_kv_head);
   require_positive("n_embd", n_embd);
   if (n_embd % n_head != 0)
-    throw std::invalid_argument(fmt::format(
-        "model config: n_head ({}) must divide n_embd ({}) evenly", n_head, n_embd));
+    throw std::invalid_argument(
+        fmt::format("model config: n_head ({}) must divide n_embd ({}) evenly", n_head, n_embd));
   if (n_head % n_kv_head != 0)
     throw std::invalid_argument(fmt::format(
         "model config: n_kv_head ({}) must divide n_head ({}) evenly", n_kv_head, n_head));
   if (head_dim() % 2 != 0)
-    throw std::invalid_argument(fmt::format(
-        "model config: head dim n_embd/n_head = {} must be even for rotary embeddings",
-        head_dim()));
+    throw std::invalid_argument(
+        fmt::format("model config: head dim n_embd/n_head = {} must be even for rotary embeddings",
+                    head_dim()));
 }
 
 }  // namespace nt

@@ -41,9 +41,8 @@ void check_token_ids(const torch::Tensor& ids, const char* what, int64_t vocab_s
   const int64_t lo = lo_t.item<int64_t>(), hi = hi_t.item<int64_t>();
   const int64_t min_allowed = allow_ignore ? -1 : 0;
   if (lo < min_allowed || hi >= vocab_size)
-    throw std::invalid_argument(fmt::format(
-        "{}: expected token ids in [{}, {}), found {}", what, min_allowed, vocab_size,
-        lo < min_allowed ? lo : hi));
+    throw std::invalid_argument(fmt::format("{}: expected token ids in [{}, {}), found {}", what,
+                                            min_allowed, vocab_size, lo < min_allowed ? lo : hi));
 }
 
 }  // namespace
@@ -65,8 +64,7 @@ CausalSelfAttentionImpl::CausalSelfAttentionImpl(const GPTConfig& config)
 }
 
 torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& cos,
-                                               const torch::Tensor& sin,
-                                               torch::ScalarType dtype) {
+                                               const torch::Tensor& sin, torch::ScalarType dtype) {
   const int64_t b = x.size(0), t = x.size(1), c = x.size(2);
   auto q = linear(x, c_q, dtype).view({b, t, n_head_, head_dim_});
   auto k = linear(x, c_k, dtype).view({b, t, n_kv_head_, head_dim_});
@@ -103,8 +101,7 @@ torch::Tensor BlockImpl::forward(torch::Tensor x, const torch::Tensor& cos,
 }
 
 TransformerImpl::TransformerImpl(const GPTConfig& config) {
-  wte = register_module(
-      "wte", torch::nn::Embedding(config.padded_vocab_size(), config.n_embd));
+  wte = register_module("wte", torch::nn::Embedding(config.padded_vocab_size(), config.n_embd));
   h = register_module("h", torch::nn::ModuleList());
   for (int64_t i = 0; i < config.n_layer; ++i) {
     blocks.push_back(Block(config));
@@ -115,8 +112,7 @@ TransformerImpl::TransformerImpl(const GPTConfig& config) {
 GPTImpl::GPTImpl(const GPTConfig& config) : config_(config) {
   config_.validate();
   transformer = register_module("transformer", Transformer(config_));
-  lm_head = register_module("lm_head",
-                            make_linear(config_.n_embd, config_.padded_vocab_size()));
+  lm_head = register_module("lm_head", make_linear(config_.n_embd, config_.padded_vocab_size()));
   // inv_freq_i = 1 / 10000^(2i / hd); tables (1, T, 1, hd/2) broadcast over batch and heads.
   const int64_t hd = config_.head_dim();
   auto inv_freq = 1.0 / torch::pow(10000.0, torch::arange(0, hd, 2, torch::kFloat32) / hd);
@@ -150,14 +146,14 @@ void GPTImpl::init_weights(uint64_t seed) {
 
 torch::Tensor GPTImpl::hidden_states(const torch::Tensor& idx) {
   if (idx.dim() != 2 || idx.scalar_type() != torch::kInt64)
-    throw std::invalid_argument(fmt::format(
-        "GPT input: expected (B, T) int64 token ids, found {} tensor of shape {}",
-        c10::toString(idx.scalar_type()), c10::str(idx.sizes())));
+    throw std::invalid_argument(
+        fmt::format("GPT input: expected (B, T) int64 token ids, found {} tensor of shape {}",
+                    c10::toString(idx.scalar_type()), c10::str(idx.sizes())));
   const int64_t t = idx.size(1);
   if (t > config_.sequence_len)
-    throw std::invalid_argument(fmt::format(
-        "GPT input: sequence length {} exceeds the model's sequence_len {}", t,
-        config_.sequence_len));
+    throw std::invalid_argument(
+        fmt::format("GPT input: sequence length {} exceeds the model's sequence_len {}", t,
+                    config_.sequence_len));
   check_token_ids(idx, "GPT input", config_.vocab_size, /*allow_ignore=*/false);
   auto cos = cos_.narrow(1, 0, t);
   auto sin = sin_.narrow(1, 0, t);
@@ -188,8 +184,8 @@ torch::Tensor GPTImpl::forward(const torch::Tensor& idx, const torch::Tensor& ta
 
 void GPTImpl::set_compute_dtype(torch::ScalarType dtype) {
   if (dtype != torch::kFloat32 && dtype != torch::kBFloat16)
-    throw std::invalid_argument(fmt::format(
-        "compute dtype: expected float32 or bfloat16, found {}", c10::toString(dtype)));
+    throw std::invalid_argument(
+        fmt::format("compute dtype: expected float32 or bfloat16, found {}", c10::toString(dtype)));
   compute_dtype_ = dtype;
 }
 

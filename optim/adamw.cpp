@@ -12,8 +12,7 @@ namespace nt {
 AdamW::AdamW(std::vector<ParamGroup> groups, AdamWOptions options)
     : Optimizer(std::move(groups)), options_(options) {}
 
-void AdamW::update(torch::Tensor& param, const torch::Tensor& grad, State& state,
-                  double lr) {
+void AdamW::update(torch::Tensor& param, const torch::Tensor& grad, State& state, double lr) {
   const auto& o = options_;
   if (state.empty()) {
     state["step"] = torch::zeros({}, torch::kFloat32);
@@ -69,7 +68,9 @@ void AdamW::read_options(const c10::impl::GenericDict& group, const std::string&
   if (apply) options_ = o;
 }
 
-std::vector<std::string> AdamW::state_keys() const { return {"step", "exp_avg", "exp_avg_sq"}; }
+std::vector<std::string> AdamW::state_keys() const {
+  return {"step", "exp_avg", "exp_avg_sq"};
+}
 
 std::vector<int64_t> AdamW::state_shape(const std::string& key, const torch::Tensor& param) const {
   if (key == "step") return {};

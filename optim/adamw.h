@@ -22,8 +22,7 @@ class AdamW : public Optimizer {
   // One AdamW update of `param` in place. state: {"step": fp32 scalar, "exp_avg",
   // "exp_avg_sq": shaped like param}, created on the first call. The distributed optimizer
   // calls this on the slice of a parameter its rank owns.
-  void update(torch::Tensor& param, const torch::Tensor& grad, State& state,
-              double lr) override;
+  void update(torch::Tensor& param, const torch::Tensor& grad, State& state, double lr) override;
 
  protected:
   void write_options(c10::impl::GenericDict& group) const override;

@@ -36,8 +36,7 @@ Muon::Muon(std::vector<ParamGroup> groups, MuonOptions options)
             fmt::format("Muon: expected 2-D parameters, found shape {}", c10::str(p.sizes())));
 }
 
-void Muon::update(torch::Tensor& param, const torch::Tensor& grad, State& state,
-                 double lr) {
+void Muon::update(torch::Tensor& param, const torch::Tensor& grad, State& state, double lr) {
   const auto& o = options_;
   auto& buf = state["momentum_buffer"];
   if (!buf.defined()) buf = torch::zeros_like(grad);
@@ -54,15 +53,14 @@ void Muon::write_options(c10::impl::GenericDict& group) const {
   group.insert("ns_steps", options_.ns_steps);
 }
 
-void Muon::read_options(const c10::impl::GenericDict& group, const std::string& where,
-                        bool apply) {
+void Muon::read_options(const c10::impl::GenericDict& group, const std::string& where, bool apply) {
   MuonOptions o;
   o.momentum = dict_number(group, "momentum", where);
   o.nesterov = dict_bool(group, "nesterov", where);
   const double steps = dict_number(group, "ns_steps", where);
   if (steps < 0 || steps != std::floor(steps))
-    throw std::invalid_argument(fmt::format(
-        "{}: key 'ns_steps': expected a non-negative integer, found {}", where, steps));
+    throw std::invalid_argument(
+        fmt::format("{}: key 'ns_steps': expected a non-negative integer, found {}", where, steps));
   o.ns_steps = static_cast<int64_t>(steps);
   if (apply) options_ = o;
 }

@@ -100,8 +100,8 @@ void Optimizer::load_state_dict(const c10::IValue& state_dict, const std::string
   if (!groups_v.isList()) throw error(where, "param_groups: expected a list");
   auto groups = groups_v.toList();
   if (groups.size() != groups_.size())
-    throw error(where, fmt::format("expected {} param groups, found {}", groups_.size(),
-                                   groups.size()));
+    throw error(where,
+                fmt::format("expected {} param groups, found {}", groups_.size(), groups.size()));
 
   // Saved parameter ids map to our parameters in order, group by group, as in PyTorch.
   std::map<int64_t, size_t> id_to_index;
@@ -119,8 +119,8 @@ void Optimizer::load_state_dict(const c10::IValue& state_dict, const std::string
         ids.push_back(id.toInt());
       }
     if (ids.size() != groups_[g].params.size())
-      throw error(gw, fmt::format("expected {} params, found {}", groups_[g].params.size(),
-                                  ids.size()));
+      throw error(
+          gw, fmt::format("expected {} params, found {}", groups_[g].params.size(), ids.size()));
     for (int64_t id : ids) id_to_index[id] = index++;
     dict_number(gd, "lr", gw);
     dict_number(gd, "initial_lr", gw);
@@ -142,8 +142,8 @@ void Optimizer::load_state_dict(const c10::IValue& state_dict, const std::string
     const torch::Tensor* param = flat_params[it->second];
     auto entry = as_dict(item.value(), sw);
     if (entry.size() != state_keys().size())
-      throw error(sw, fmt::format("expected {} entries, found {}", state_keys().size(),
-                                  entry.size()));
+      throw error(sw,
+                  fmt::format("expected {} entries, found {}", state_keys().size(), entry.size()));
     for (const auto& key : state_keys()) {
       auto v = dict_get(entry, key, sw);
       if (!v.isTensor()) throw error(sw, "key '" + key + "': expected a tensor");

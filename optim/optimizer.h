@@ -33,8 +33,7 @@ class Optimizer {
   void step();
   // One update of `param` (a whole parameter, or the slice a rank owns in the distributed
   // optimizer) from `grad` of the same shape, with its `state` (empty before the first update).
-  virtual void update(torch::Tensor& param, const torch::Tensor& grad, State& state,
-                      double lr) = 0;
+  virtual void update(torch::Tensor& param, const torch::Tensor& grad, State& state, double lr) = 0;
   // Drops every parameter's gradient (PyTorch's zero_grad(set_to_none=True)).
   void zero_grad();
   // lr = initial_lr * multiplier in every group (nanochat's get_lr_multiplier).

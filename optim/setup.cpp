@@ -24,9 +24,8 @@ Optimizers setup_optimizers(const GPT& model, const OptimizerConfig& config) {
   const double dmodel_lr_scale = std::pow(model->config().n_embd / 768.0, -0.5);
   const double unembedding_lr = config.unembedding_lr * dmodel_lr_scale;
   const double embedding_lr = config.embedding_lr * dmodel_lr_scale;
-  std::vector<ParamGroup> adam_groups = {
-      {{model->lm_head_param()}, unembedding_lr, unembedding_lr},
-      {{model->embedding_param()}, embedding_lr, embedding_lr}};
+  std::vector<ParamGroup> adam_groups = {{{model->lm_head_param()}, unembedding_lr, unembedding_lr},
+                                         {{model->embedding_param()}, embedding_lr, embedding_lr}};
   AdamWOptions adam_options;
   adam_options.weight_decay = config.weight_decay;
 
@@ -68,8 +67,8 @@ c10::impl::GenericList Optimizers::state_dicts() const {
 
 void Optimizers::load_state_dicts(const c10::IValue& list, const std::string& where) {
   if (!list.isList() || list.toListRef().size() != 2)
-    throw std::invalid_argument(
-        where + ": expected a list of two optimizer state dicts [AdamW, Muon]");
+    throw std::invalid_argument(where +
+                                ": expected a list of two optimizer state dicts [AdamW, Muon]");
   const auto& items = list.toListRef();
   adamw->load_state_dict(items[0], where + "[0] (AdamW)");
   muon->load_state_dict(items[1], where + "[1] (Muon)");

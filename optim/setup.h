@@ -12,7 +12,7 @@
 namespace nt {
 
 struct OptimizerConfig {
-  double embedding_lr = 0.2;     // AdamW, wte
+  double embedding_lr = 0.2;      // AdamW, wte
   double unembedding_lr = 0.004;  // AdamW, lm_head
   double matrix_lr = 0.02;        // Muon
   double weight_decay = 0.0;      // AdamW

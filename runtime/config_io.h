@@ -28,18 +28,26 @@ namespace detail {
 
 template <typename T>
 const char* type_name() {
-  if constexpr (std::is_same_v<T, bool>) return "a boolean";
-  else if constexpr (std::is_integral_v<T>) return "an integer";
-  else if constexpr (std::is_floating_point_v<T>) return "a number";
-  else return "a string";
+  if constexpr (std::is_same_v<T, bool>)
+    return "a boolean";
+  else if constexpr (std::is_integral_v<T>)
+    return "an integer";
+  else if constexpr (std::is_floating_point_v<T>)
+    return "a number";
+  else
+    return "a string";
 }
 
 template <typename T>
 bool json_has_type(const nlohmann::json& j) {
-  if constexpr (std::is_same_v<T, bool>) return j.is_boolean();
-  else if constexpr (std::is_integral_v<T>) return j.is_number_integer();
-  else if constexpr (std::is_floating_point_v<T>) return j.is_number();
-  else return j.is_string();
+  if constexpr (std::is_same_v<T, bool>)
+    return j.is_boolean();
+  else if constexpr (std::is_integral_v<T>)
+    return j.is_number_integer();
+  else if constexpr (std::is_floating_point_v<T>)
+    return j.is_number();
+  else
+    return j.is_string();
 }
 
 // Parses a flag's text as T; throws naming the flag on failure or on an out-of-range integer.
@@ -95,11 +103,11 @@ void config_from_json(Config& config, const nlohmann::json& j, const std::string
                                   detail::type_name<T>() + ", found " + it->dump());
     if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
       // nlohmann's get<int>() would silently truncate; check the range first.
-      const bool fits = it->is_number_unsigned()
-                            ? it->template get<uint64_t>() <=
-                                  static_cast<uint64_t>(std::numeric_limits<T>::max())
-                            : it->template get<int64_t>() >= std::numeric_limits<T>::min() &&
-                                  it->template get<int64_t>() <= std::numeric_limits<T>::max();
+      const bool fits =
+          it->is_number_unsigned()
+              ? it->template get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<T>::max())
+              : it->template get<int64_t>() >= std::numeric_limits<T>::min() &&
+                    it->template get<int64_t>() <= std::numeric_limits<T>::max();
       if (!fits)
         throw std::invalid_argument(where + ": key '" + key + "': value " + it->dump() +
                                     " is out of range");

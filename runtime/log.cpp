@@ -13,7 +13,9 @@ void set_log_rank(int rank) {
   spdlog::set_pattern(fmt::format("[%H:%M:%S] [rank {}] %v", rank));
 }
 
-int log_rank() { return g_rank; }
+int log_rank() {
+  return g_rank;
+}
 
 std::string with_commas(int64_t value) {
   std::string digits = std::to_string(value < 0 ? -value : value);

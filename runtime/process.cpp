@@ -11,7 +11,7 @@ namespace nt {
 
 int configure_process() {
   mallopt(M_MMAP_MAX, 0);              // large blocks from the heap, not one mmap each
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);   // keep up to 1 GiB of freed heap for the next step
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);  // keep up to 1 GiB of freed heap for the next step
   int threads = static_cast<int>(std::thread::hardware_concurrency());
   if (const char* env = std::getenv("OMP_NUM_THREADS")) {
     const int n = std::atoi(env);

@@ -7,8 +7,6 @@
 
 namespace nt {
 
-constexpr bool kTorch2 = TORCH_VERSION_MAJOR >= 2;
-
 // Causal scaled-dot-product attention. q: (B, H, T, hd); k, v: (B, H, T, hd), already expanded
 // for GQA. Returns (B, H, T, hd). Uses the fused kernel where LibTorch has one (2.x).
 inline torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k,
@@ -37,8 +35,5 @@ inline torch::Tensor matrix_norm_fro(const torch::Tensor& x) {
   return at::frobenius_norm(x, {-2, -1}, /*keepdim=*/true);
 #endif
 }
-
-// Whether this LibTorch was built with CUDA and a GPU is visible.
-inline bool cuda_available() { return torch::cuda::is_available(); }
 
 }  // namespace nt

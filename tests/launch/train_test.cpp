@@ -15,15 +15,14 @@ namespace {
 using testing::expect_error;
 
 TEST(Train, LossFallsOver30StepsOnKjv) {
-  TrainConfig cfg = parse_train_config({"--input", testing::test_data_dir() + "/kjv.txt",
-                                        "--depth=2", "--max_seq_len=128",
-                                        "--device_batch_size=8", "--num_iterations=30"});
+  TrainConfig cfg =
+      parse_train_config({"--input", testing::test_data_dir() + "/kjv.txt", "--depth=2",
+                          "--max_seq_len=128", "--device_batch_size=8", "--num_iterations=30"});
   const auto result = train(cfg);
   ASSERT_EQ(result.losses.size(), 30u);
   // A fresh model predicts uniformly over 257 byte tokens: ln(257) = 5.55.
   EXPECT_NEAR(result.losses.front(), std::log(257.0), 0.01);
-  const double last5 =
-      std::accumulate(result.losses.end() - 5, result.losses.end(), 0.0) / 5.0;
+  const double last5 = std::accumulate(result.losses.end() - 5, result.losses.end(), 0.0) / 5.0;
   EXPECT_LT(last5, 3.0) << "mean loss of the last 5 steps";
 }
 
@@ -39,14 +38,26 @@ TEST(TrainConfig, FileThenFlagsAndErrors) {
   expect_error([&] { parse_train_config({"--config", path}); }, "unknown key 'detph'");
   std::ofstream(path) << R"({"input": "a.txt",)";
   expect_error([&] { parse_train_config({"--config", path}); }, "invalid JSON");
-  expect_error([&] { parse_train_config({"--config", "/nonexistent.json"}); },
-               "--config: cannot open '/nonexistent.json'");
-  expect_error([] { parse_train_config({"--input=a", "--depth=0"}); },
-               "depth: expected a positive integer, found 0");
-  expect_error([] { parse_train_config({"--input=a", "--dtype=fp8"}); },
-               "dtype: expected float32 or bfloat16, found 'fp8'");
-  expect_error([] { parse_train_config({"--input=a", "--matrix_lr=-1"}); },
-               "matrix_lr: expected a finite non-negative number, found -1");
+  expect_error(
+      [&] {
+        parse_train_config({"--config", "/nonexistent.json"});
+      },
+      "--config: cannot open '/nonexistent.json'");
+  expect_error(
+      [] {
+        parse_train_config({"--input=a", "--depth=0"});
+      },
+      "depth: expected a positive integer, found 0");
+  expect_error(
+      [] {
+        parse_train_config({"--input=a", "--dtype=fp8"});
+      },
+      "dtype: expected float32 or bfloat16, found 'fp8'");
+  expect_error(
+      [] {
+        parse_train_config({"--input=a", "--matrix_lr=-1"});
+      },
+      "matrix_lr: expected a finite non-negative number, found -1");
   expect_error([] { parse_train_config({"--depth=2"}); }, "input: expected a text file");
 }
 

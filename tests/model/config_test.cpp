@@ -33,7 +33,8 @@ TEST(GPTConfig, PadsVocabularyToMultipleOf64) {
 }
 
 TEST(GPTConfig, RejectsImpossibleShapes) {
-  expect_error([] { GPTConfig::from_depth(0, 64, 100); }, "depth: expected a positive integer, found 0");
+  expect_error([] { GPTConfig::from_depth(0, 64, 100); },
+               "depth: expected a positive integer, found 0");
   expect_error([] { GPTConfig::from_depth(-3, 64, 100); }, "found -3");
   GPTConfig c;
   c.n_head = 5;

@@ -88,9 +88,10 @@ TEST(GPTInit, FollowsNanochatScheme) {
       continue;
     }
     const double fan_out = w.size(0), fan_in = w.size(1);
-    const double expected = name == "transformer.wte.weight"
-                                ? 1.0
-                                : 1.0 / std::sqrt(fan_in) * std::min(1.0, std::sqrt(fan_out / fan_in));
+    const double expected =
+        name == "transformer.wte.weight"
+            ? 1.0
+            : 1.0 / std::sqrt(fan_in) * std::min(1.0, std::sqrt(fan_out / fan_in));
     EXPECT_NEAR(w.std().item<double>(), expected, 0.1 * expected) << name;
   }
 }
@@ -127,8 +128,11 @@ TEST(GPTFlops, CountsNanochatFormula) {
 
 TEST(GPTInput, RejectsSequenceLongerThanSequenceLen) {
   GPT model(reference_config());
-  expect_error([&] { model->forward(torch::zeros({1, 17}, torch::kInt64)); },
-               "sequence length 17 exceeds the model's sequence_len 16");
+  expect_error(
+      [&] {
+        model->forward(torch::zeros({1, 17}, torch::kInt64));
+      },
+      "sequence length 17 exceeds the model's sequence_len 16");
 }
 
 TEST(GPTInput, RejectsTokenIdsOutsideVocabulary) {
@@ -140,17 +144,20 @@ TEST(GPTInput, RejectsTokenIdsOutsideVocabulary) {
   expect_error([&] { model->forward(idx); }, "found -3");
   auto targets = torch::full({1, 4}, -1, torch::kInt64);
   targets[0][1] = 250;
-  expect_error([&] { model->forward(torch::zeros({1, 4}, torch::kInt64), targets); },
-               "GPT targets: expected token ids in [-1, 100), found 250");
+  expect_error(
+      [&] {
+        model->forward(torch::zeros({1, 4}, torch::kInt64), targets);
+      },
+      "GPT targets: expected token ids in [-1, 100), found 250");
 }
 
 TEST(GPTInput, RejectsWrongShapeOrDtype) {
   GPT model(reference_config());
   EXPECT_THROW(model->forward(torch::zeros({4}, torch::kInt64)), std::invalid_argument);
   EXPECT_THROW(model->forward(torch::zeros({1, 4}, torch::kFloat32)), std::invalid_argument);
-  EXPECT_THROW(model->forward(torch::zeros({1, 4}, torch::kInt64),
-                              torch::zeros({1, 5}, torch::kInt64)),
-               std::invalid_argument);
+  EXPECT_THROW(
+      model->forward(torch::zeros({1, 4}, torch::kInt64), torch::zeros({1, 5}, torch::kInt64)),
+      std::invalid_argument);
 }
 
 }  // namespace

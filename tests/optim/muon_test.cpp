@@ -29,14 +29,18 @@ void run_reference_case(const std::string& tag, bool nesterov) {
         << tag << " param " << i << " max diff "
         << (params[i] - ref.at(fmt::format("{}.final.{}", tag, i))).abs().max().item<double>();
     const auto buf = state.at(static_cast<int64_t>(i)).toGenericDict().at("momentum_buffer");
-    EXPECT_TRUE(torch::allclose(buf.toTensor(), ref.at(fmt::format("{}.buf.{}", tag, i)), 1e-6,
-                                1e-7))
+    EXPECT_TRUE(
+        torch::allclose(buf.toTensor(), ref.at(fmt::format("{}.buf.{}", tag, i)), 1e-6, 1e-7))
         << tag << " buffer " << i;
   }
 }
 
-TEST(Muon, NesterovStepsMatchReference) { run_reference_case("muon_nesterov", true); }
-TEST(Muon, PlainMomentumStepsMatchReference) { run_reference_case("muon_plain", false); }
+TEST(Muon, NesterovStepsMatchReference) {
+  run_reference_case("muon_nesterov", true);
+}
+TEST(Muon, PlainMomentumStepsMatchReference) {
+  run_reference_case("muon_plain", false);
+}
 
 TEST(Muon, NewtonSchulzRoughlyOrthogonalizes) {
   // Five quintic steps push singular values into roughly [0.7, 1.2], whatever the input scale.

@@ -105,8 +105,11 @@ TEST(OptimizerStateDict, MismatchesAreClearErrors) {
                "f.pt: param_groups[0]: expected 1 params, found 8");
 
   auto bad_shape = through_bytes(good).toGenericDict();
-  bad_shape.at("state").toGenericDict().at(int64_t{1}).toGenericDict().insert_or_assign(
-      "exp_avg", torch::zeros({3, 3}));
+  bad_shape.at("state")
+      .toGenericDict()
+      .at(int64_t{1})
+      .toGenericDict()
+      .insert_or_assign("exp_avg", torch::zeros({3, 3}));
   expect_error([&] { opt.adamw->load_state_dict(bad_shape, "f.pt"); },
                "f.pt: state[1]: key 'exp_avg': expected shape [64, 128], found [3, 3]");
 
@@ -116,11 +119,21 @@ TEST(OptimizerStateDict, MismatchesAreClearErrors) {
                "f.pt: param_groups[0]: missing key 'lr'");
 
   // A failed load leaves the optimizer as it was.
-  EXPECT_TRUE(torch::equal(
-      opt.adamw->state_dict().toGenericDict().at("state").toGenericDict().at(int64_t{1})
-          .toGenericDict().at("exp_avg").toTensor(),
-      good.toGenericDict().at("state").toGenericDict().at(int64_t{1}).toGenericDict()
-          .at("exp_avg").toTensor()));
+  EXPECT_TRUE(torch::equal(opt.adamw->state_dict()
+                               .toGenericDict()
+                               .at("state")
+                               .toGenericDict()
+                               .at(int64_t{1})
+                               .toGenericDict()
+                               .at("exp_avg")
+                               .toTensor(),
+                           good.toGenericDict()
+                               .at("state")
+                               .toGenericDict()
+                               .at(int64_t{1})
+                               .toGenericDict()
+                               .at("exp_avg")
+                               .toTensor()));
 }
 
 }  // namespace

@@ -80,9 +80,8 @@ TEST(ConfigJson, RoundTripsAndRejectsUnknownKeys) {
   EXPECT_EQ(t.run, "r");
   expect_error([&] { config_from_json(t, nlohmann::json::parse(R"({"lr": true})"), "x.json"); },
                "x.json: key 'lr': expected a number, found true");
-  expect_error(
-      [&] { config_from_json(t, nlohmann::json::parse(R"({"small": 1e20})"), "x.json"); },
-      "x.json: key 'small': expected an integer, found 1e+20");
+  expect_error([&] { config_from_json(t, nlohmann::json::parse(R"({"small": 1e20})"), "x.json"); },
+               "x.json: key 'small': expected an integer, found 1e+20");
   expect_error(
       [&] { config_from_json(t, nlohmann::json::parse(R"({"small": 99999999999})"), "x.json"); },
       "x.json: key 'small': value 99999999999 is out of range");

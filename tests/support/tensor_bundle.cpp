@@ -11,7 +11,9 @@
 
 namespace nt::testing {
 
-std::string test_data_dir() { return NANOTRAIN_TEST_DATA_DIR; }
+std::string test_data_dir() {
+  return NANOTRAIN_TEST_DATA_DIR;
+}
 
 TensorBundle TensorBundle::load_reference(const std::string& name) {
   return TensorBundle(test_data_dir() + "/reference/" + name);
