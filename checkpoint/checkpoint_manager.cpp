@@ -1,0 +1,209 @@
+// The save protocol (files, then meta, then a directory fsync) and the load path, which checks
+// a step's commit record before it reads a byte of tensor data.
+#include "checkpoint/checkpoint_manager.h"
+
+#include <fmt/format.h>
+
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <stdexcept>
+
+#include "checkpoint/atomic_file.h"
+#include "checkpoint/crc32c.h"
+#include "checkpoint/layout.h"
+#include "checkpoint/meta.h"
+#include "checkpoint/retention.h"
+#include "checkpoint/torch_file.h"
+#include "runtime/log.h"
+
+namespace fs = std::filesystem;
+
+namespace nt {
+namespace {
+
+int env_int(const char* name, int fallback) {
+  const char* value = std::getenv(name);
+  return value && *value ? std::atoi(value) : fallback;
+}
+
+std::string utc_now() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+nlohmann::json file_record(const WrittenFile& f) {
+  return {{"bytes", f.bytes}, {"crc32c", crc32c_hex(f.crc32c)}};
+}
+
+}  // namespace
+
+ModelData model_state_dict(const GPT& model) {
+  ModelData data;
+  for (const auto& item : model->named_parameters()) data.insert(item.key(), item.value().detach());
+  return data;
+}
+
+void save_checkpoint(const std::string& checkpoint_dir, int64_t step, const ModelData& model_data,
+                     const std::optional<c10::IValue>& optimizer_data,
+                     const nlohmann::json& meta_data) {
+  const int rank = env_int("RANK", 0);
+  if (rank != 0)
+    throw std::logic_error(fmt::format(
+        "rank {}: save_checkpoint called on rank {}; only rank 0 writes checkpoints", rank, rank));
+  if (step < 0) throw std::invalid_argument(fmt::format("save_checkpoint: step {} < 0", step));
+  std::error_code ec;
+  fs::create_directories(checkpoint_dir, ec);
+  if (ec)
+    throw std::runtime_error(
+        fmt::format("cannot create checkpoint directory '{}': {}", checkpoint_dir, ec.message()));
+  remove_incomplete_steps(checkpoint_dir);
+  // Re-saving a step: retract its commit record before replacing any of its files.
+  const std::string meta_path = checkpoint_dir + "/" + meta_file_name(step);
+  if (fs::remove(meta_path, ec)) fsync_directory(checkpoint_dir);
+
+  nlohmann::json files;
+  const std::string model_name = model_file_name(step);
+  files[model_name] = file_record(save_torch_file(model_data, checkpoint_dir + "/" + model_name));
+  log0("Saved model parameters to: {}/{}", checkpoint_dir, model_name);
+  crash_point("between_files");
+  if (optimizer_data) {
+    const std::string optim_name = optim_file_name(step);
+    files[optim_name] =
+        file_record(save_torch_file(*optimizer_data, checkpoint_dir + "/" + optim_name));
+    log0("Saved optimizer state to: {}/{}", checkpoint_dir, optim_name);
+  }
+  crash_point("before_meta");
+
+  nlohmann::json meta = meta_data;
+  meta["step"] = step;
+  meta["format_version"] = kMetaFormatVersion;
+  meta["world_size"] = env_int("WORLD_SIZE", 1);
+  meta["created"] = utc_now();
+  meta["files"] = files;
+  write_file_atomically(meta_path, meta.dump(2) + "\n");
+  log0("Saved metadata to: {}", meta_path);
+  crash_point("before_dir_fsync");
+  fsync_directory(checkpoint_dir);
+}
+
+CheckpointData load_checkpoint(const std::string& checkpoint_dir, int64_t step,
+                               torch::Device device, bool load_optimizer, bool verify) {
+  const std::string meta_path = checkpoint_dir + "/" + meta_file_name(step);
+  CheckpointData data;
+  data.meta_data = read_meta(meta_path);
+  if (data.meta_data.at("step").get<int64_t>() != step)
+    throw std::runtime_error(fmt::format("{}: step {} recorded, expected {}", meta_path,
+                                         data.meta_data.at("step").get<int64_t>(), step));
+  const auto& files = data.meta_data.at("files");
+  const std::string model_name = model_file_name(step);
+  if (!files.contains(model_name))
+    throw std::runtime_error(fmt::format("{}: files does not name {}", meta_path, model_name));
+  if (load_optimizer && !files.contains(optim_file_name(step)))
+    throw std::runtime_error(fmt::format("{}: step {} has no optimizer state ({} not recorded)",
+                                         meta_path, step, optim_file_name(step)));
+  verify_files(checkpoint_dir, data.meta_data, verify);
+
+  const std::string model_path = checkpoint_dir + "/" + model_name;
+  const c10::IValue model = load_torch_file(model_path, device);
+  if (!model.isGenericDict())
+    throw std::runtime_error(model_path + ": expected a dict of name -> tensor");
+  for (const auto& item : model.toGenericDict()) {
+    if (!item.key().isString() || !item.value().isTensor())
+      throw std::runtime_error(model_path + ": expected a dict of name -> tensor");
+    data.model_data.insert(item.key().toStringRef(), item.value().toTensor());
+  }
+  if (load_optimizer)
+    data.optimizer_data = load_torch_file(checkpoint_dir + "/" + optim_file_name(step), device);
+  return data;
+}
+
+BuiltModel build_model(const std::string& checkpoint_dir, int64_t step, torch::Device device,
+                       const std::string& phase, torch::ScalarType compute_dtype) {
+  if (phase != "train" && phase != "eval")
+    throw std::invalid_argument(
+        fmt::format("build_model: phase must be 'train' or 'eval', found '{}'", phase));
+  const std::string meta_path = checkpoint_dir + "/" + meta_file_name(step);
+  // Read the config before the weights so a bad meta fails fast.
+  const GPTConfig config = model_config_from_meta(read_meta(meta_path), meta_path);
+
+  BuiltModel built;
+  built.model = GPT(config);
+  // Release the freshly built weights before loading, so that only one copy is ever resident:
+  // the loaded tensors become the parameters.
+  std::map<std::string, std::vector<int64_t>> shapes;
+  for (auto& item : built.model->named_parameters()) {
+    shapes[item.key()] = item.value().sizes().vec();
+    item.value().set_data(torch::empty({0}, item.value().options()));
+  }
+  CheckpointData data = load_checkpoint(checkpoint_dir, step, device);
+  built.meta_data = std::move(data.meta_data);
+
+  std::map<std::string, at::Tensor> loaded;
+  for (const auto& item : data.model_data) {
+    std::string name = item.key();
+    const std::string prefix = "_orig_mod.";
+    if (name.compare(0, prefix.size(), prefix) == 0) name = name.substr(prefix.size());
+    loaded[name] = item.value();
+  }
+  data.model_data.clear();
+  std::vector<std::string> missing, mis_shaped;
+  for (auto& item : built.model->named_parameters()) {
+    auto it = loaded.find(item.key());
+    if (it == loaded.end()) {
+      missing.push_back(item.key());
+      continue;
+    }
+    const c10::IntArrayRef expected = shapes[item.key()];
+    if (it->second.sizes() != expected) {
+      mis_shaped.push_back(fmt::format("{} (expected {}, found {})", item.key(), c10::str(expected),
+                                       c10::str(it->second.sizes())));
+    } else {
+      item.value().set_data(it->second.to(device, torch::kFloat32));
+    }
+    loaded.erase(it);
+  }
+  std::vector<std::string> unexpected;
+  for (const auto& [name, tensor] : loaded) unexpected.push_back(name);
+  if (!missing.empty() || !unexpected.empty() || !mis_shaped.empty())
+    throw std::runtime_error(fmt::format(
+        "{}: state dict does not fit the model: missing [{}], unexpected [{}], mis-shaped [{}]",
+        checkpoint_dir + "/" + model_file_name(step), fmt::join(missing, ", "),
+        fmt::join(unexpected, ", "), fmt::join(mis_shaped, ", ")));
+
+  built.model->to(device);
+  built.model->set_compute_dtype(compute_dtype);
+  built.model->train(phase == "train");
+  built.tokenizer = get_tokenizer();
+  if (built.tokenizer->vocab_size() != config.vocab_size)
+    throw std::runtime_error(
+        fmt::format("{}: model_config.vocab_size is {} but the tokenizer has {} tokens", meta_path,
+                    config.vocab_size, built.tokenizer->vocab_size()));
+  return built;
+}
+
+BuiltModel load_model_from_dir(const std::string& checkpoints_dir, torch::Device device,
+                               const std::string& phase, const std::string& model_tag,
+                               int64_t step) {
+  std::string tag = model_tag;
+  if (tag.empty()) {
+    tag = find_largest_model(checkpoints_dir);
+    log0("No model tag provided, guessing model tag: {}", tag);
+  }
+  const std::string checkpoint_dir = checkpoints_dir + "/" + tag;
+  if (step < 0) step = find_last_step(checkpoint_dir);
+  log0("Loading model from {} with step {}", checkpoint_dir, step);
+  return build_model(checkpoint_dir, step, device, phase);
+}
+
+BuiltModel load_model(const std::string& source, torch::Device device, const std::string& phase,
+                      const std::string& model_tag, int64_t step) {
+  return load_model_from_dir(get_base_dir() + "/" + source_directory(source), device, phase,
+                             model_tag, step);
+}
+
+}  // namespace nt

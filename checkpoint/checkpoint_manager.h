@@ -1,0 +1,73 @@
+// nanochat's checkpoint_manager in C++: save_checkpoint, load_checkpoint, build_model,
+// load_model_from_dir and load_model, with writes that are atomic and steps that count only
+// once complete. Files: model_{step:06d}.pt (dict name -> tensor), optim_{step:06d}.pt (list
+// [AdamW state dict, Muon state dict]), meta_{step:06d}.json (written last: the commit record).
+#pragma once
+
+#include <ATen/core/Dict.h>
+#include <ATen/core/ivalue.h>
+#include <nlohmann/json.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "data/tokenizer.h"
+#include "model/gpt.h"
+
+namespace nt {
+
+using ModelData = c10::Dict<std::string, at::Tensor>;
+
+// The model's parameters by name, detached (aliases, not copies). Rotary buffers are not saved.
+ModelData model_state_dict(const GPT& model);
+
+// Saves one step. Only rank 0 may call it (RANK environment variable, default 0): another rank
+// gets std::logic_error naming it. `optimizer_data`, when given, is the list of the two
+// optimizer state dicts. `meta_data` is nanochat's meta (step, model_config, user_config, ...);
+// format_version, world_size (WORLD_SIZE, default 1), created (UTC) and files are added.
+// Leftovers of an earlier killed save are removed first; an existing meta of the same step is
+// removed before any file is replaced. Throws std::runtime_error naming the file on I/O errors
+// (disk full included); the step is then not complete and earlier steps are untouched.
+void save_checkpoint(const std::string& checkpoint_dir, int64_t step, const ModelData& model_data,
+                     const std::optional<c10::IValue>& optimizer_data,
+                     const nlohmann::json& meta_data);
+
+struct CheckpointData {
+  ModelData model_data;
+  std::optional<c10::IValue> optimizer_data;  // set when loaded with load_optimizer
+  nlohmann::json meta_data;
+};
+
+// Loads a complete step, tensors mapped to `device`. Sizes always and, when `verify`, checksums
+// of every file are checked first. Throws std::runtime_error naming the file and the problem.
+CheckpointData load_checkpoint(const std::string& checkpoint_dir, int64_t step,
+                               torch::Device device, bool load_optimizer = false,
+                               bool verify = true);
+
+struct BuiltModel {
+  GPT model{nullptr};
+  std::unique_ptr<Tokenizer> tokenizer;
+  nlohmann::json meta_data;
+};
+
+// A GPT from a checkpoint: config from meta.model_config; a leading "_orig_mod." stripped from
+// names (that exact prefix); weights become fp32 masters (bf16 files included) and
+// `compute_dtype` sets the matmul precision; strict: one error lists missing, unexpected and
+// mis-shaped names. phase "train" or "eval" sets the mode, anything else throws. The tokenizer's
+// vocab size must equal model_config.vocab_size. Holds at most one full copy of the weights
+// (the loaded tensors become the parameters).
+BuiltModel build_model(const std::string& checkpoint_dir, int64_t step, torch::Device device,
+                       const std::string& phase, torch::ScalarType compute_dtype = torch::kFloat32);
+
+// build_model with the tag defaulting to find_largest_model and the step to find_last_step
+// (pass "" and -1).
+BuiltModel load_model_from_dir(const std::string& checkpoints_dir, torch::Device device,
+                               const std::string& phase, const std::string& model_tag = "",
+                               int64_t step = -1);
+
+// load_model_from_dir on <base_dir>/<source_directory(source)>.
+BuiltModel load_model(const std::string& source, torch::Device device, const std::string& phase,
+                      const std::string& model_tag = "", int64_t step = -1);
+
+}  // namespace nt

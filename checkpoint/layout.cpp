@@ -1,0 +1,118 @@
+// Directory scanning for checkpoints. A step counts only when its meta (the commit record,
+// written last) is valid and every file it names is present at its recorded size.
+#include "checkpoint/layout.h"
+
+#include <fmt/format.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <stdexcept>
+
+#include "checkpoint/meta.h"
+
+namespace fs = std::filesystem;
+
+namespace nt {
+
+std::string model_file_name(int64_t step) {
+  return fmt::format("model_{:06d}.pt", step);
+}
+std::string optim_file_name(int64_t step) {
+  return fmt::format("optim_{:06d}.pt", step);
+}
+std::string meta_file_name(int64_t step) {
+  return fmt::format("meta_{:06d}.json", step);
+}
+
+int64_t parse_step(const std::string& name, const std::string& prefix, const std::string& suffix) {
+  const std::string head = prefix + "_";
+  if (name.size() <= head.size() + suffix.size() || name.compare(0, head.size(), head) != 0 ||
+      name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
+    return -1;
+  const std::string digits = name.substr(head.size(), name.size() - head.size() - suffix.size());
+  if (digits.size() > 18 || digits.find_first_not_of("0123456789") != std::string::npos) return -1;
+  const int64_t step = std::stoll(digits);
+  return fmt::format("{:06d}", step) == digits ? step : -1;
+}
+
+std::vector<int64_t> list_meta_steps(const std::string& checkpoint_dir) {
+  std::vector<int64_t> steps;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(checkpoint_dir, ec)) {
+    const int64_t step = parse_step(entry.path().filename().string(), "meta", ".json");
+    if (step >= 0) steps.push_back(step);
+  }
+  std::sort(steps.begin(), steps.end());
+  return steps;
+}
+
+bool is_complete_step(const std::string& checkpoint_dir, int64_t step) {
+  try {
+    const auto meta = read_meta(checkpoint_dir + "/" + meta_file_name(step));
+    if (meta.at("step").get<int64_t>() != step || !meta.at("files").contains(model_file_name(step)))
+      return false;
+    verify_files(checkpoint_dir, meta, /*checksums=*/false);
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+int64_t find_last_step(const std::string& checkpoint_dir) {
+  std::error_code ec;
+  if (!fs::is_directory(checkpoint_dir, ec))
+    throw std::runtime_error(
+        fmt::format("checkpoint directory '{}' does not exist or is not a "
+                    "directory",
+                    checkpoint_dir));
+  const auto steps = list_meta_steps(checkpoint_dir);
+  for (auto it = steps.rbegin(); it != steps.rend(); ++it)
+    if (is_complete_step(checkpoint_dir, *it)) return *it;
+  throw std::runtime_error(fmt::format("no complete checkpoint in '{}'", checkpoint_dir));
+}
+
+std::string find_largest_model(const std::string& checkpoints_dir) {
+  std::error_code ec;
+  std::vector<fs::directory_entry> tags;
+  for (const auto& entry : fs::directory_iterator(checkpoints_dir, ec))
+    if (entry.is_directory(ec)) tags.push_back(entry);
+  if (ec && tags.empty())
+    throw std::runtime_error(fmt::format("cannot list '{}': {}", checkpoints_dir, ec.message()));
+  if (tags.empty())
+    throw std::runtime_error(fmt::format("no model directories in '{}'", checkpoints_dir));
+  int64_t best_depth = -1;
+  std::string best;
+  for (const auto& tag : tags) {
+    const std::string name = tag.path().filename().string();
+    size_t n = 1;
+    while (n < name.size() && n < 19 && std::isdigit(static_cast<unsigned char>(name[n]))) ++n;
+    if (name[0] != 'd' || n == 1) continue;
+    const int64_t depth = std::stoll(name.substr(1, n - 1));
+    if (depth > best_depth) best_depth = depth, best = name;
+  }
+  if (!best.empty()) return best;
+  auto newest = std::max_element(tags.begin(), tags.end(), [](const auto& a, const auto& b) {
+    std::error_code e;
+    return fs::last_write_time(a.path(), e) < fs::last_write_time(b.path(), e);
+  });
+  return newest->path().filename().string();
+}
+
+std::string get_base_dir() {
+  if (const char* dir = std::getenv("NANOTRAIN_BASE_DIR"); dir && *dir) return dir;
+  const char* home = std::getenv("HOME");
+  return std::string(home && *home ? home : ".") + "/.cache/nanotrain";
+}
+
+std::string source_directory(const std::string& source) {
+  if (source == "base") return "base_checkpoints";
+  if (source == "mid") return "mid_checkpoints";
+  if (source == "sft") return "chatsft_checkpoints";
+  if (source == "rl") return "chatrl_checkpoints";
+  throw std::invalid_argument(
+      fmt::format("unknown checkpoint source '{}': expected one of base, mid, sft, rl", source));
+}
+
+}  // namespace nt

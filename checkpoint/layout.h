@@ -1,0 +1,43 @@
+// Where checkpoints live and which steps are complete: nanochat's file names
+// (model_{step:06d}.pt, optim_{step:06d}.pt, meta_{step:06d}.json), the base directory and its
+// per-source folders, find_last_step and find_largest_model.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace nt {
+
+std::string model_file_name(int64_t step);  // "model_000042.pt"
+std::string optim_file_name(int64_t step);  // "optim_000042.pt"
+std::string meta_file_name(int64_t step);   // "meta_000042.json"
+
+// The step in a file name of the form <prefix>_<digits><suffix> where the digits are exactly
+// what {step:06d} writes (so "model_0000001.pt" and "model_-1.pt" are not steps); else -1.
+int64_t parse_step(const std::string& file_name, const std::string& prefix,
+                   const std::string& suffix);
+
+// Every step with a meta file in `checkpoint_dir`, ascending; complete or not.
+std::vector<int64_t> list_meta_steps(const std::string& checkpoint_dir);
+
+// Whether a step's meta parses, names its files, and every file is there with the recorded
+// size (checksums are not read: see verify_checkpoint).
+bool is_complete_step(const std::string& checkpoint_dir, int64_t step);
+
+// The largest complete step. Throws std::runtime_error naming the directory when it does not
+// exist or holds no complete step.
+int64_t find_last_step(const std::string& checkpoint_dir);
+
+// The model tag to load from a source's directory: the largest d<N> (a leading "d" and digits),
+// else the most recently modified subdirectory. Throws when there is none.
+std::string find_largest_model(const std::string& checkpoints_dir);
+
+// NANOTRAIN_BASE_DIR, else ~/.cache/nanotrain.
+std::string get_base_dir();
+
+// base -> base_checkpoints, mid -> mid_checkpoints, sft -> chatsft_checkpoints,
+// rl -> chatrl_checkpoints. Throws std::invalid_argument listing the valid sources.
+std::string source_directory(const std::string& source);
+
+}  // namespace nt

@@ -1,0 +1,108 @@
+// Reading and verifying meta files. Sizes are cheap (stat) and always checked for completeness;
+// checksums read every byte and are checked on load unless turned off.
+#include "checkpoint/meta.h"
+
+#include <fmt/format.h>
+#include <sys/stat.h>
+
+#include <fstream>
+#include <stdexcept>
+#include <vector>
+
+#include "checkpoint/crc32c.h"
+#include "runtime/config_io.h"
+
+namespace nt {
+namespace {
+
+std::runtime_error meta_error(const std::string& path, const std::string& what) {
+  return std::runtime_error(fmt::format("{}: {}", path, what));
+}
+
+void require(const nlohmann::json& j, const char* key, bool (nlohmann::json::*is_type)() const,
+             const char* type, const std::string& path) {
+  auto it = j.find(key);
+  if (it == j.end()) throw meta_error(path, fmt::format("missing key '{}'", key));
+  if (!((*it).*is_type)())
+    throw meta_error(path, fmt::format("key '{}': expected {}, found {}", key, type, it->dump()));
+}
+
+uint32_t file_crc32c(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read '" + path + "'");
+  std::vector<char> buffer(1 << 20);
+  uint32_t crc = 0;
+  while (in) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    crc = crc32c_extend(crc, buffer.data(), static_cast<size_t>(in.gcount()));
+  }
+  if (in.bad()) throw std::runtime_error("error reading '" + path + "'");
+  return crc;
+}
+
+}  // namespace
+
+nlohmann::json read_meta(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot open meta file '" + path + "'");
+  nlohmann::json meta;
+  try {
+    meta = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw meta_error(path, std::string("invalid JSON: ") + e.what());
+  }
+  if (!meta.is_object()) throw meta_error(path, "expected a JSON object");
+  require(meta, "step", &nlohmann::json::is_number_integer, "an integer", path);
+  require(meta, "model_config", &nlohmann::json::is_object, "an object", path);
+  require(meta, "files", &nlohmann::json::is_object, "an object", path);
+  for (const auto& [name, entry] : meta["files"].items()) {
+    const std::string where = fmt::format("{}: files.{}", path, name);
+    if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..")
+      throw meta_error(path, fmt::format("files: '{}' is not a file name", name));
+    if (!entry.is_object()) throw std::runtime_error(where + ": expected an object");
+    require(entry, "bytes", &nlohmann::json::is_number_unsigned, "a non-negative integer", where);
+    require(entry, "crc32c", &nlohmann::json::is_string, "a string", where);
+    const std::string crc = entry["crc32c"];
+    if (crc.size() != 8 || crc.find_first_not_of("0123456789abcdef") != std::string::npos)
+      throw std::runtime_error(where + ": crc32c: expected 8 hex digits, found '" + crc + "'");
+  }
+  return meta;
+}
+
+GPTConfig model_config_from_meta(const nlohmann::json& meta, const std::string& where) {
+  GPTConfig config;
+  std::vector<std::string> missing;
+  config.visit([&](const char* key, auto&) {
+    if (!meta.at("model_config").contains(key)) missing.push_back(key);
+  });
+  if (!missing.empty())
+    throw std::runtime_error(
+        fmt::format("{}: model_config: missing keys {}", where, fmt::join(missing, ", ")));
+  try {
+    config_from_json(config, meta.at("model_config"), where + ": model_config");
+    config.validate();
+  } catch (const std::invalid_argument& e) {
+    throw std::runtime_error(e.what());
+  }
+  return config;
+}
+
+void verify_files(const std::string& checkpoint_dir, const nlohmann::json& meta, bool checksums) {
+  for (const auto& [name, entry] : meta.at("files").items()) {
+    const std::string path = checkpoint_dir + "/" + name;
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0)
+      throw std::runtime_error(fmt::format("{}: missing (named in the step's meta)", path));
+    const uint64_t expected = entry.at("bytes");
+    if (static_cast<uint64_t>(st.st_size) != expected)
+      throw std::runtime_error(fmt::format("{}: expected {} bytes, found {}", path, expected,
+                                           static_cast<uint64_t>(st.st_size)));
+    if (!checksums) continue;
+    const std::string found = crc32c_hex(file_crc32c(path));
+    if (found != entry.at("crc32c").get<std::string>())
+      throw std::runtime_error(fmt::format("{}: checksum mismatch: expected crc32c {}, found {}",
+                                           path, entry.at("crc32c").get<std::string>(), found));
+  }
+}
+
+}  // namespace nt
