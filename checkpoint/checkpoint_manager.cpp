@@ -42,6 +42,13 @@ nlohmann::json file_record(const WrittenFile& f) {
 
 }  // namespace
 
+void require_rank_zero(const char* operation) {
+  const int rank = env_int("RANK", 0);
+  if (rank != 0)
+    throw std::logic_error(fmt::format(
+        "rank {}: {} called on rank {}; only rank 0 writes checkpoints", rank, operation, rank));
+}
+
 ModelData model_state_dict(const GPT& model) {
   ModelData data;
   for (const auto& item : model->named_parameters()) data.insert(item.key(), item.value().detach());
@@ -51,10 +58,7 @@ ModelData model_state_dict(const GPT& model) {
 void save_checkpoint(const std::string& checkpoint_dir, int64_t step, const ModelData& model_data,
                      const std::optional<c10::IValue>& optimizer_data,
                      const nlohmann::json& meta_data) {
-  const int rank = env_int("RANK", 0);
-  if (rank != 0)
-    throw std::logic_error(fmt::format(
-        "rank {}: save_checkpoint called on rank {}; only rank 0 writes checkpoints", rank, rank));
+  require_rank_zero("save_checkpoint");
   if (step < 0) throw std::invalid_argument(fmt::format("save_checkpoint: step {} < 0", step));
   std::error_code ec;
   fs::create_directories(checkpoint_dir, ec);

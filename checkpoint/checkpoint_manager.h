@@ -22,6 +22,9 @@ using ModelData = c10::Dict<std::string, at::Tensor>;
 // The model's parameters by name, detached (aliases, not copies). Rotary buffers are not saved.
 ModelData model_state_dict(const GPT& model);
 
+// Throws std::logic_error "rank R: ..." unless this process is rank 0 (RANK, default 0).
+void require_rank_zero(const char* operation);
+
 // Saves one step. Only rank 0 may call it (RANK environment variable, default 0): another rank
 // gets std::logic_error naming it. `optimizer_data`, when given, is the list of the two
 // optimizer state dicts. `meta_data` is nanochat's meta (step, model_config, user_config, ...);

@@ -8,5 +8,8 @@
 namespace nt {
 
 int train_command(const std::vector<std::string>& args);
+int ckpt_command(const std::vector<std::string>& args);
+int loss_command(const std::vector<std::string>& args);
+int sample_command(const std::vector<std::string>& args);
 
 }  // namespace nt

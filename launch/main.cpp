@@ -16,7 +16,12 @@ namespace {
 constexpr const char* kUsage =
     "usage: nanotrain <command> [--flag=value ...]\n"
     "commands:\n"
-    "  train   train a GPT (flags: nanochat base_train's; --config FILE reads a JSON config)\n";
+    "  train   train a GPT (flags: nanochat base_train's; --config FILE reads a JSON config)\n"
+    "  ckpt    list [--base_dir D] | inspect DIR [--step N] | verify DIR [--step N]\n"
+    "          | prune DIR --keep_last K [--keep_every N]\n"
+    "  loss    --checkpoint_dir DIR [--step N] --tokens FILE: mean next-token loss\n"
+    "  sample  --checkpoint_dir DIR [--step N] --prompt TEXT [--max_tokens N --temperature T\n"
+    "          --top_k K --seed S]\n";
 
 }  // namespace
 
@@ -26,7 +31,10 @@ int main(int argc, char** argv) {
   nt::set_log_rank(rank);
   nt::configure_process();
   const std::map<std::string, int (*)(const std::vector<std::string>&)> commands = {
-      {"train", nt::train_command}};
+      {"train", nt::train_command},
+      {"ckpt", nt::ckpt_command},
+      {"loss", nt::loss_command},
+      {"sample", nt::sample_command}};
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
     std::cout << kUsage;
     return argc < 2 ? 2 : 0;

@@ -4,6 +4,8 @@
 
 #include <chrono>
 
+#include "checkpoint/async_saver.h"
+#include "checkpoint/retention.h"
 #include "data/byte_text.h"
 #include "launch/commands.h"
 #include "launch/train.h"
@@ -14,6 +16,26 @@
 #include "runtime/log.h"
 
 namespace nt {
+namespace {
+
+// Rank 0's checkpoint of `step` completed updates: model, [AdamW, Muon], nanochat's meta.
+void save_step(const TrainConfig& cfg, int64_t step, const GPT& model, const Optimizers& optimizers,
+               AsyncSaver* async_saver) {
+  const nlohmann::json meta = {{"step", step},
+                               {"model_config", config_to_json(model->config())},
+                               {"user_config", config_to_json(cfg)},
+                               {"device_batch_size", cfg.device_batch_size},
+                               {"max_seq_len", cfg.max_seq_len}};
+  const std::string dir = cfg.checkpoint_dir();
+  if (async_saver)
+    async_saver->save(dir, step, model_state_dict(model), optimizers.state_dicts(), meta);
+  else
+    save_checkpoint(dir, step, model_state_dict(model), optimizers.state_dicts(), meta);
+  // Only complete steps are pruned, so a step still being written is never touched.
+  if (cfg.keep_last > 0) prune_checkpoints(dir, cfg.keep_last);
+}
+
+}  // namespace
 
 TrainResult train(const TrainConfig& cfg) {
   log0("config: {}", config_to_json(cfg).dump());
@@ -35,6 +57,8 @@ TrainResult train(const TrainConfig& cfg) {
                             cfg.final_lr_frac};
 
   const int64_t tokens_per_step = cfg.device_batch_size * cfg.max_seq_len;
+  std::unique_ptr<AsyncSaver> async_saver;
+  if (cfg.async_save) async_saver = std::make_unique<AsyncSaver>();
   TrainResult result;
   double total_seconds = 0.0;
   for (int64_t step = 0; step < cfg.num_iterations; ++step) {
@@ -55,7 +79,12 @@ TrainResult train(const TrainConfig& cfg) {
         step + 1, cfg.num_iterations, 100.0 * (step + 1) / cfg.num_iterations, loss_value,
         schedule.multiplier(step), dt * 1e3,
         with_commas(static_cast<int64_t>(tokens_per_step / dt)), total_seconds / 60.0);
+    const bool last = step + 1 == cfg.num_iterations;
+    if (last || (cfg.save_every > 0 && (step + 1) % cfg.save_every == 0))
+      save_step(cfg, step + 1, model, optimizers, async_saver.get());
   }
+  if (async_saver) async_saver->wait();
+  log0("checkpoint: {} (step {})", cfg.checkpoint_dir(), cfg.num_iterations);
   return result;
 }
 

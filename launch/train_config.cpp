@@ -6,6 +6,7 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "checkpoint/layout.h"
 #include "runtime/config_io.h"
 
 namespace nt {
@@ -36,7 +37,18 @@ void TrainConfig::validate() const {
   if (dtype != "float32" && dtype != "bfloat16")
     throw std::invalid_argument(
         fmt::format("dtype: expected float32 or bfloat16, found '{}'", dtype));
+  if (save_every == 0 || save_every < -1)
+    throw std::invalid_argument(
+        fmt::format("save_every: expected a positive integer or -1, found {}", save_every));
+  if (keep_last == 0 || keep_last < -1)
+    throw std::invalid_argument(
+        fmt::format("keep_last: expected a positive integer or -1, found {}", keep_last));
   optim.validate();
+}
+
+std::string TrainConfig::checkpoint_dir() const {
+  return get_base_dir() + "/" + source_directory("base") + "/" +
+         (model_tag.empty() ? fmt::format("d{}", depth) : model_tag);
 }
 
 TrainConfig parse_train_config(const std::vector<std::string>& args) {

@@ -23,6 +23,10 @@ struct TrainConfig {
   std::string device = "cpu";     // cpu | cuda
   std::string dtype = "float32";  // float32 | bfloat16 (matmul compute; weights stay fp32)
   int64_t seed = 42;
+  std::string model_tag;    // checkpoint folder name; default d<depth>
+  int64_t save_every = -1;  // also save every N steps; -1: only at the last step
+  int64_t keep_last = -1;   // keep the newest K steps; -1: keep all
+  bool async_save = false;  // write checkpoints on a background thread
 
   template <class V>
   void visit(V&& v) {
@@ -38,7 +42,14 @@ struct TrainConfig {
     v("device", device);
     v("dtype", dtype);
     v("seed", seed);
+    v("model_tag", model_tag);
+    v("save_every", save_every);
+    v("keep_last", keep_last);
+    v("async_save", async_save);
   }
+
+  // <base_dir>/base_checkpoints/<model_tag or d<depth>>.
+  std::string checkpoint_dir() const;
 
   // Throws std::invalid_argument naming the field and the expected range.
   void validate() const;

@@ -2,6 +2,7 @@
 // train config reads files and flags with clear errors.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <numeric>
 
@@ -15,6 +16,8 @@ namespace {
 using testing::expect_error;
 
 TEST(Train, LossFallsOver30StepsOnKjv) {
+  const std::string base = ::testing::TempDir() + "/nanotrain_train_test";
+  setenv("NANOTRAIN_BASE_DIR", base.c_str(), 1);
   TrainConfig cfg =
       parse_train_config({"--input", testing::test_data_dir() + "/kjv.txt", "--depth=2",
                           "--max_seq_len=128", "--device_batch_size=8", "--num_iterations=30"});
@@ -24,6 +27,9 @@ TEST(Train, LossFallsOver30StepsOnKjv) {
   EXPECT_NEAR(result.losses.front(), std::log(257.0), 0.01);
   const double last5 = std::accumulate(result.losses.end() - 5, result.losses.end(), 0.0) / 5.0;
   EXPECT_LT(last5, 3.0) << "mean loss of the last 5 steps";
+  EXPECT_TRUE(std::filesystem::exists(base + "/base_checkpoints/d2/meta_000030.json"));
+  std::filesystem::remove_all(base);
+  unsetenv("NANOTRAIN_BASE_DIR");
 }
 
 TEST(TrainConfig, FileThenFlagsAndErrors) {

@@ -1,0 +1,72 @@
+// Background checkpoint writes. The snapshot is a real copy, so the training step that follows
+// may update parameters and optimizer state in place while the writer reads the old values.
+#include "checkpoint/async_saver.h"
+
+#include <iostream>
+
+namespace nt {
+
+c10::IValue copy_to_host(const c10::IValue& value) {
+  if (value.isTensor())
+    return value.toTensor().to(torch::kCPU, /*non_blocking=*/false,
+                               /*copy=*/true);
+  if (value.isGenericDict()) {
+    const auto dict = value.toGenericDict();
+    c10::impl::GenericDict out(dict.keyType(), dict.valueType());
+    for (const auto& item : dict) out.insert(item.key(), copy_to_host(item.value()));
+    return out;
+  }
+  if (value.isList()) {
+    const auto list = value.toList();
+    c10::impl::GenericList out(list.elementType());
+    for (const c10::IValue& item : list.vec()) out.push_back(copy_to_host(item));
+    return out;
+  }
+  if (value.isTuple()) {
+    std::vector<c10::IValue> items;
+    for (const auto& item : value.toTupleRef().elements()) items.push_back(copy_to_host(item));
+    return c10::ivalue::Tuple::create(std::move(items));
+  }
+  return value;  // numbers, strings, bools, None: immutable
+}
+
+AsyncSaver::~AsyncSaver() {
+  try {
+    wait();
+  } catch (const std::exception& e) {
+    std::cerr << "asynchronous checkpoint save failed: " << e.what() << "\n";
+  }
+}
+
+void AsyncSaver::save(const std::string& checkpoint_dir, int64_t step, const ModelData& model_data,
+                      const std::optional<c10::IValue>& optimizer_data,
+                      const nlohmann::json& meta_data) {
+  wait();
+  require_rank_zero("save_checkpoint");
+  ModelData model_copy;
+  for (const auto& item : model_data)
+    model_copy.insert(item.key(), item.value().to(torch::kCPU, false, /*copy=*/true));
+  std::optional<c10::IValue> optimizer_copy;
+  if (optimizer_data) optimizer_copy = copy_to_host(*optimizer_data);
+  worker_ = std::thread([this, checkpoint_dir, step, model_copy = std::move(model_copy),
+                         optimizer_copy = std::move(optimizer_copy), meta_data] {
+    try {
+      save_checkpoint(checkpoint_dir, step, model_copy, optimizer_copy, meta_data);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      error_ = std::current_exception();
+    }
+  });
+}
+
+void AsyncSaver::wait() {
+  if (worker_.joinable()) worker_.join();
+  std::exception_ptr error;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::swap(error, error_);
+  }
+  if (error) std::rethrow_exception(error);
+}
+
+}  // namespace nt

@@ -1,0 +1,42 @@
+// Asynchronous checkpointing: the state is copied to host memory while the caller waits (the
+// only part that stalls training), then written by a background thread through
+// save_checkpoint while training goes on. At most one save is in flight.
+#pragma once
+
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "checkpoint/checkpoint_manager.h"
+
+namespace nt {
+
+// A deep copy of `value` with every tensor copied to CPU memory (dicts, lists, tuples kept).
+c10::IValue copy_to_host(const c10::IValue& value);
+
+class AsyncSaver {
+ public:
+  AsyncSaver() = default;
+  // Waits for a save in flight; an error it had is logged (a destructor cannot throw): call
+  // wait() before exiting to have it raised.
+  ~AsyncSaver();
+  AsyncSaver(const AsyncSaver&) = delete;
+  AsyncSaver& operator=(const AsyncSaver&) = delete;
+
+  // Waits for the previous save (rethrowing its error), snapshots the state to host memory and
+  // starts writing it. Same arguments and rank rule as save_checkpoint.
+  void save(const std::string& checkpoint_dir, int64_t step, const ModelData& model_data,
+            const std::optional<c10::IValue>& optimizer_data, const nlohmann::json& meta_data);
+
+  // Blocks until no save is in flight; rethrows the error of the last one, if any.
+  void wait();
+
+ private:
+  std::thread worker_;
+  std::mutex mutex_;
+  std::exception_ptr error_;
+};
+
+}  // namespace nt

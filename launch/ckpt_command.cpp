@@ -1,0 +1,135 @@
+// `nanotrain ckpt list | inspect | verify | prune`: looking after checkpoint directories
+// without writing Python.
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <iostream>
+
+#include "checkpoint/checkpoint_manager.h"
+#include "checkpoint/layout.h"
+#include "checkpoint/meta.h"
+#include "checkpoint/retention.h"
+#include "checkpoint/torch_file.h"
+#include "launch/cli_args.h"
+#include "launch/commands.h"
+
+namespace fs = std::filesystem;
+
+namespace nt {
+namespace {
+
+struct CkptFlags {
+  std::string base_dir;    // list: default NANOTRAIN_BASE_DIR or ~/.cache/nanotrain
+  int64_t step = -1;       // inspect, verify: default the last complete step / every step
+  int64_t keep_last = -1;  // prune
+  int64_t keep_every = 0;  // prune: also keep multiples of this step
+
+  template <class V>
+  void visit(V&& v) {
+    v("base_dir", base_dir);
+    v("step", step);
+    v("keep_last", keep_last);
+    v("keep_every", keep_every);
+  }
+};
+
+uint64_t step_bytes(const std::string& dir, int64_t step) {
+  uint64_t total = 0;
+  std::error_code ec;
+  for (const auto& name : {model_file_name(step), optim_file_name(step), meta_file_name(step)}) {
+    const auto size = fs::file_size(dir + "/" + name, ec);
+    if (!ec) total += size;
+  }
+  return total;
+}
+
+int list(const CkptFlags& flags) {
+  const std::string base = flags.base_dir.empty() ? get_base_dir() : flags.base_dir;
+  std::cout << fmt::format("{:<6} {:<16} {:>8} {:>12}  {}\n", "source", "tag", "step", "bytes",
+                           "state");
+  int rows = 0;
+  for (const char* source : {"base", "mid", "sft", "rl"}) {
+    const std::string source_dir = base + "/" + source_directory(source);
+    std::error_code ec;
+    std::vector<std::string> tags;
+    for (const auto& entry : fs::directory_iterator(source_dir, ec))
+      if (entry.is_directory(ec)) tags.push_back(entry.path().filename().string());
+    std::sort(tags.begin(), tags.end());
+    for (const auto& tag : tags) {
+      const std::string dir = source_dir + "/" + tag;
+      for (int64_t step : list_meta_steps(dir)) {
+        ++rows;
+        std::cout << fmt::format("{:<6} {:<16} {:>8} {:>12}  {}\n", source, tag, step,
+                                 step_bytes(dir, step),
+                                 is_complete_step(dir, step) ? "complete" : "incomplete");
+      }
+    }
+  }
+  if (rows == 0) std::cout << "(no checkpoints under " << base << ")\n";
+  return 0;
+}
+
+int inspect(const std::string& dir, const CkptFlags& flags) {
+  const int64_t step = flags.step >= 0 ? flags.step : find_last_step(dir);
+  const auto data = load_checkpoint(dir, step, torch::kCPU, false, /*verify=*/false);
+  const auto& meta = data.meta_data;
+  std::cout << fmt::format("checkpoint: {} step {}\n", dir, step);
+  for (const char* key : {"created", "world_size", "format_version", "val_bpb"})
+    if (meta.contains(key)) std::cout << fmt::format("{}: {}\n", key, meta[key].dump());
+  std::cout << "model_config: " << meta["model_config"].dump() << "\n";
+  int64_t params = 0;
+  for (const auto& item : data.model_data) params += item.value().numel();
+  std::cout << fmt::format("parameters: {}\n", params);
+  for (const auto& item : data.model_data)
+    std::cout << fmt::format("  {:<40} {} {}\n", item.key(), c10::str(item.value().sizes()),
+                             c10::toString(item.value().scalar_type()));
+  for (const auto& [name, entry] : meta["files"].items())
+    std::cout << fmt::format("file {}: {} bytes, crc32c {}\n", name, entry["bytes"].dump(),
+                             entry["crc32c"].get<std::string>());
+  return 0;
+}
+
+int verify(const std::string& dir, const CkptFlags& flags) {
+  std::vector<int64_t> steps =
+      flags.step >= 0 ? std::vector<int64_t>{flags.step} : list_meta_steps(dir);
+  if (steps.empty()) throw std::runtime_error("no checkpoint steps in '" + dir + "'");
+  int damaged = 0;
+  for (int64_t step : steps) {
+    try {
+      verify_files(dir, read_meta(dir + "/" + meta_file_name(step)), /*checksums=*/true);
+      std::cout << fmt::format("step {}: ok\n", step);
+    } catch (const std::exception& e) {
+      ++damaged;
+      std::cout << fmt::format("step {}: DAMAGED: {}\n", step, e.what());
+    }
+  }
+  return damaged == 0 ? 0 : 1;
+}
+
+int prune(const std::string& dir, const CkptFlags& flags) {
+  if (flags.keep_last < 0)
+    throw std::invalid_argument("ckpt prune: --keep_last K (K >= 0) is required");
+  for (const auto& name : remove_incomplete_steps(dir))
+    std::cout << "removed leftover " << name << "\n";
+  for (int64_t step : prune_checkpoints(dir, flags.keep_last, flags.keep_every))
+    std::cout << "removed step " << step << "\n";
+  return 0;
+}
+
+}  // namespace
+
+int ckpt_command(const std::vector<std::string>& args) {
+  const CliArgs cli = split_cli_args(args);
+  CkptFlags flags;
+  config_from_flags(flags, cli.flags);
+  const std::string& action = positional_at(cli, 0, "ckpt action (list, inspect, verify, prune)");
+  if (action == "list") return list(flags);
+  const std::string& dir = positional_at(cli, 1, "checkpoint directory");
+  if (action == "inspect") return inspect(dir, flags);
+  if (action == "verify") return verify(dir, flags);
+  if (action == "prune") return prune(dir, flags);
+  throw std::invalid_argument("unknown ckpt action '" + action +
+                              "': expected list, inspect, verify or prune");
+}
+
+}  // namespace nt

@@ -1,0 +1,60 @@
+// Asynchronous saves write the state as it was when save() returned, surface errors at the next
+// call, and never run two at once.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "checkpoint/async_saver.h"
+#include "checkpoint/layout.h"
+#include "tests/checkpoint/checkpoint_fixture.h"
+
+namespace nt {
+namespace {
+
+TEST_F(CheckpointTest, AsyncSaveWritesTheSnapshot) {
+  train_steps(2);
+  const auto before = model_state_dict(model_).at("lm_head.weight").clone();
+  const auto adam_before = optimizers_->state_dicts()
+                               .get(0)
+                               .toGenericDict()
+                               .at("state")
+                               .toGenericDict()
+                               .at(int64_t{0})
+                               .toGenericDict()
+                               .at("exp_avg")
+                               .toTensor()
+                               .clone();
+  AsyncSaver saver;
+  saver.save(dir_, 2, model_state_dict(model_), optimizers_->state_dicts(), meta_for(model_));
+  train_steps(2);  // updates parameters and optimizer state in place while the save runs
+  saver.wait();
+  auto data = load_checkpoint(dir_, 2, torch::kCPU, true);
+  EXPECT_TRUE(torch::equal(data.model_data.at("lm_head.weight"), before));
+  EXPECT_FALSE(torch::equal(model_->lm_head->weight, before));
+  const auto saved_adam = data.optimizer_data->toList()
+                              .get(0)
+                              .toGenericDict()
+                              .at("state")
+                              .toGenericDict()
+                              .at(int64_t{0})
+                              .toGenericDict()
+                              .at("exp_avg")
+                              .toTensor();
+  EXPECT_TRUE(torch::equal(saved_adam, adam_before));
+}
+
+TEST_F(CheckpointTest, AsyncSaveErrorSurfacesAtNextCall) {
+  std::filesystem::create_directories(dir_);
+  std::ofstream(dir_ + "/blocker") << "a file where a directory should be";
+  AsyncSaver saver;
+  saver.save(dir_ + "/blocker/sub", 1, model_state_dict(model_), std::nullopt, meta_for(model_));
+  expect_runtime_error([&] { saver.wait(); }, "cannot create checkpoint directory");
+  saver.save(dir_, 1, model_state_dict(model_), std::nullopt, meta_for(model_));
+  saver.save(dir_, 2, model_state_dict(model_), std::nullopt, meta_for(model_));  // waits for 1
+  saver.wait();
+  EXPECT_EQ(find_last_step(dir_), 2);
+  EXPECT_TRUE(is_complete_step(dir_, 1));
+}
+
+}  // namespace
+}  // namespace nt
