@@ -1,0 +1,120 @@
+// The agent's loop. Signals only set flags here; the loop forwards them, so no work happens in
+// a signal handler.
+#include "launch/agent.h"
+
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <iostream>
+#include <thread>
+
+#include "launch/rendezvous.h"
+#include "launch/worker_group.h"
+#include "runtime/net.h"
+
+namespace nt {
+namespace {
+
+std::atomic<int> g_pending_signal{0};
+
+void on_signal(int sig) {
+  g_pending_signal = sig;
+}
+
+void install_signal_handlers() {
+  struct sigaction action {};
+  action.sa_handler = on_signal;
+  sigemptyset(&action.sa_mask);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2}) sigaction(sig, &action, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+std::string hostname() {
+  char name[256] = {};
+  gethostname(name, sizeof(name) - 1);
+  return name;
+}
+
+void print_failure(const LaunchConfig& config, const WorkerFailure& f) {
+  const char* abbrev = f.signal ? sigabbrev_np(f.signal) : nullptr;
+  const std::string cause = f.signal
+                                ? fmt::format("signal {} (SIG{})", f.signal, abbrev ? abbrev : "?")
+                                : fmt::format("exit code {}", f.exit_code);
+  std::string text = fmt::format(
+      "ntrun: worker failed\n"
+      "root cause (first failure):\n"
+      "  time      : {}\n"
+      "  node      : {} (node_rank {})\n"
+      "  rank      : {} (local_rank {})\n"
+      "  error     : {}\n"
+      "  pid       : {}\n"
+      "  stderr (last {} lines):\n",
+      f.time, hostname(), config.node_rank, f.rank, f.local_rank, cause, f.pid,
+      f.stderr_tail.size());
+  for (const auto& line : f.stderr_tail) text += "    " + line + "\n";
+  std::cerr << text << std::flush;
+}
+
+}  // namespace
+
+int run_agent(LaunchConfig config) {
+  install_signal_handlers();
+  if (config.standalone) config.master_port = find_free_port();
+  if (!std::getenv("OMP_NUM_THREADS") && config.nproc > 1)
+    std::cerr << fmt::format(
+        "ntrun: setting OMP_NUM_THREADS={} for each worker (cores / nproc_per_node); set it to "
+        "tune\n",
+        std::max(1u, std::thread::hardware_concurrency() / config.nproc));
+  auto rendezvous = make_rendezvous(config);
+  int generation = 0;
+  while (true) {
+    rendezvous->join(generation);
+    WorkerGroup group(config, generation, config.master_port);
+    group.start();
+    WorkerGroup::State state = WorkerGroup::State::kRunning;
+    bool other_node_failed = false;
+    while (state == WorkerGroup::State::kRunning) {
+      state = group.poll(config.monitor_interval);
+      if (const int sig = g_pending_signal.exchange(0)) {
+        group.signal_all(sig);
+        if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) {
+          std::cerr << fmt::format("ntrun: received {}, stopping workers\n", strsignal(sig));
+          rendezvous->fail(generation);
+          group.stop(config.shutdown_timeout);
+          return 128 + sig;
+        }
+      }
+      if (state == WorkerGroup::State::kSucceeded && !rendezvous->finish(generation))
+        state = WorkerGroup::State::kRunning;  // wait for the other nodes
+      if (state == WorkerGroup::State::kRunning && rendezvous->current_generation() > generation) {
+        other_node_failed = true;
+        break;
+      }
+    }
+    if (state == WorkerGroup::State::kSucceeded) {
+      rendezvous->leave(generation);
+      return 0;
+    }
+    rendezvous->fail(generation);
+    group.stop(config.shutdown_timeout);
+    if (group.first_failure()) print_failure(config, *group.first_failure());
+    if (other_node_failed)
+      std::cerr << fmt::format("ntrun: node {}: another node's workers failed in generation {}\n",
+                               config.node_rank, generation);
+    if (generation >= config.max_restarts) {
+      rendezvous->leave(generation);
+      std::cerr << fmt::format("ntrun: no restarts left ({} of {} used)\n", generation,
+                               config.max_restarts);
+      return 1;
+    }
+    ++generation;
+    std::cerr << fmt::format("ntrun: restarting workers (restart {} of {})\n", generation,
+                             config.max_restarts);
+  }
+}
+
+}  // namespace nt

@@ -1,0 +1,54 @@
+// The collective operations the optimizers and checkpointing use, behind one small interface,
+// so that no folder but runtime/ touches c10d's version-specific API. Every call is collective:
+// all ranks make it, in the same order, with tensors of the same shape and dtype.
+// A flat tensor of n elements is sharded into world_size pieces of shard_size(n) =
+// ceil(n / world_size) elements; the last shards are shorter, possibly empty.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "runtime/dist_env.h"
+
+namespace nt {
+
+class Collectives {
+ public:
+  virtual ~Collectives() = default;
+
+  virtual int rank() const = 0;
+  virtual int world_size() const = 0;
+
+  // In place: every rank ends with the element-wise mean (or sum) over ranks. fp32 and bf16 (bf16
+  // is summed in fp32).
+  virtual void all_reduce_mean(at::Tensor& tensor) = 0;
+  virtual void all_reduce_sum(at::Tensor& tensor) = 0;
+  // This rank's shard of the element-wise mean over ranks of `input` (any shape, taken flat).
+  virtual at::Tensor reduce_scatter_mean(const at::Tensor& input) = 0;
+  // Every rank's `shard` concatenated in rank order, cut to `numel` elements (flat). Shards must
+  // have shard_size(numel) elements (the last ones zero-padded by the caller's own slicing).
+  virtual at::Tensor all_gather(const at::Tensor& shard, int64_t numel) = 0;
+  // In place: every rank ends with root's values.
+  virtual void broadcast(at::Tensor& tensor, int root) = 0;
+  virtual void barrier() = 0;
+
+  int64_t shard_size(int64_t numel) const { return (numel + world_size() - 1) / world_size(); }
+  // [begin, end) of rank r's shard of a flat tensor of numel elements.
+  std::pair<int64_t, int64_t> shard_range(int64_t numel, int r) const;
+};
+
+struct ProcessGroupOptions {
+  std::chrono::milliseconds timeout{std::chrono::minutes(10)};  // per collective and rendezvous
+  std::string backend = "gloo";                                 // gloo | nccl
+};
+
+// Rank 0 hosts a TCPStore at MASTER_ADDR:MASTER_PORT, every rank joins, and a Gloo (or NCCL)
+// process group forms over it. Returns nullptr for a world of one. Throws std::runtime_error
+// "rank R: ..." when the master cannot be reached within the timeout.
+std::unique_ptr<Collectives> init_process_group(const DistEnv& env,
+                                                const ProcessGroupOptions& options);
+
+}  // namespace nt

@@ -1,0 +1,135 @@
+// Collectives over c10d: a TCPStore hosted by rank 0 and a Gloo process group (NCCL where the
+// LibTorch has it and CUDA is used). Debian's Gloo lacks reduce_scatter, _allgather_base and
+// bf16 all_reduce, so those are built here from what it has: alltoall_base plus a local sum moves
+// the same bytes as a reduce_scatter; bf16 is reduced in fp32 and moved as raw bytes.
+#include <fmt/format.h>
+#include <torch/torch.h>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+
+#include <cstring>
+#include <stdexcept>
+
+#include "runtime/collectives.h"
+#include "runtime/net.h"
+
+namespace nt {
+namespace {
+
+class GlooCollectives : public Collectives {
+ public:
+  GlooCollectives(c10::intrusive_ptr<c10d::Store> store, c10::intrusive_ptr<c10d::ProcessGroup> pg,
+                  int rank, int world_size)
+      : store_(std::move(store)), pg_(std::move(pg)), rank_(rank), world_size_(world_size) {}
+
+  int rank() const override { return rank_; }
+  int world_size() const override { return world_size_; }
+
+  void all_reduce_sum(at::Tensor& tensor) override {
+    auto work_tensor = tensor.scalar_type() == at::kFloat ? tensor : tensor.to(at::kFloat);
+    std::vector<at::Tensor> tensors = {work_tensor};
+    wait(pg_->allreduce(tensors), "all_reduce");
+    if (!work_tensor.is_same(tensor)) tensor.copy_(work_tensor);
+  }
+
+  void all_reduce_mean(at::Tensor& tensor) override {
+    all_reduce_sum(tensor);
+    tensor.div_(world_size_);
+  }
+
+  at::Tensor reduce_scatter_mean(const at::Tensor& input) override {
+    const int64_t numel = input.numel(), shard = shard_size(numel);
+    auto padded = at::zeros({shard * world_size_}, input.options().dtype(at::kFloat));
+    padded.narrow(0, 0, numel).copy_(input.reshape({-1}));
+    auto received = at::empty_like(padded);
+    std::vector<int64_t> equal_splits;
+    wait(pg_->alltoall_base(received, padded, equal_splits, equal_splits), "reduce_scatter");
+    auto mine = received.view({world_size_, shard}).sum(0).div_(world_size_);
+    const auto [begin, end] = shard_range(numel, rank_);
+    return mine.narrow(0, 0, end - begin).to(input.scalar_type());
+  }
+
+  at::Tensor all_gather(const at::Tensor& shard, int64_t numel) override {
+    const int64_t size = shard_size(numel);
+    auto padded = at::zeros({size}, shard.options());
+    padded.narrow(0, 0, shard.numel()).copy_(shard.reshape({-1}));
+    std::vector<at::Tensor> inputs = {as_bytes(padded)};
+    std::vector<std::vector<at::Tensor>> outputs(1);
+    for (int r = 0; r < world_size_; ++r) outputs[0].push_back(at::empty_like(inputs[0]));
+    wait(pg_->allgather(outputs, inputs), "all_gather");
+    auto gathered = at::cat(outputs[0]).view(shard.scalar_type());
+    return gathered.narrow(0, 0, numel);
+  }
+
+  void broadcast(at::Tensor& tensor, int root) override {
+    auto bytes = as_bytes(tensor.contiguous());
+    std::vector<at::Tensor> tensors = {bytes};
+    c10d::BroadcastOptions options;
+    options.rootRank = root;
+    wait(pg_->broadcast(tensors, options), "broadcast");
+    tensor.copy_(bytes.view(tensor.scalar_type()).view(tensor.sizes()));
+  }
+
+  void barrier() override { wait(pg_->barrier(), "barrier"); }
+
+ private:
+  // Data movement is dtype-agnostic: send raw bytes, which Gloo accepts for every dtype.
+  static at::Tensor as_bytes(const at::Tensor& t) { return t.reshape({-1}).view(at::kByte); }
+
+  void wait(const c10::intrusive_ptr<c10d::Work>& work, const char* op) {
+    try {
+      work->wait();
+    } catch (const std::exception& e) {
+      throw std::runtime_error(fmt::format("rank {}: {} failed: {}", rank_, op, e.what()));
+    }
+  }
+
+  c10::intrusive_ptr<c10d::Store> store_;
+  c10::intrusive_ptr<c10d::ProcessGroup> pg_;
+  int rank_, world_size_;
+};
+
+}  // namespace
+
+std::pair<int64_t, int64_t> Collectives::shard_range(int64_t numel, int r) const {
+  const int64_t size = shard_size(numel);
+  const int64_t begin = std::min(numel, size * r);
+  return {begin, std::min(numel, begin + size)};
+}
+
+std::unique_ptr<Collectives> init_process_group(const DistEnv& env,
+                                                const ProcessGroupOptions& options) {
+  if (!env.distributed()) return nullptr;
+  if (options.backend != "gloo")
+    throw std::invalid_argument(
+        fmt::format("process group backend: expected gloo (nccl needs a CUDA LibTorch), found '{}'",
+                    options.backend));
+  c10::intrusive_ptr<c10d::Store> store;
+  try {
+    c10d::TCPStoreOptions store_options;
+    store_options.port = static_cast<uint16_t>(env.master_port);
+    store_options.isServer = env.rank == 0;
+    store_options.numWorkers = env.world_size;
+    store_options.waitWorkers = false;
+    store_options.timeout = options.timeout;
+    store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, store_options);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(fmt::format(
+        "rank {}: cannot reach the master store at {}:{} within "
+        "{} s: {}",
+        env.rank, env.master_addr, env.master_port, options.timeout.count() / 1000, e.what()));
+  }
+  auto gloo_options = c10d::ProcessGroupGloo::Options::create(options.timeout);
+  gloo_options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(
+      local_address_towards(env.master_addr, env.master_port)));
+  c10::intrusive_ptr<c10d::ProcessGroup> pg;
+  try {
+    pg = c10::make_intrusive<c10d::ProcessGroupGloo>(store, env.rank, env.world_size, gloo_options);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(
+        fmt::format("rank {}: process group did not form: {}", env.rank, e.what()));
+  }
+  return std::make_unique<GlooCollectives>(store, pg, env.rank, env.world_size);
+}
+
+}  // namespace nt

@@ -1,0 +1,210 @@
+// ntrun end to end with small shell workers and the real collectives worker: the environment
+// each worker sees, failures and their summary, restarts, signal forwarding, no orphans, and two
+// node agents forming one world.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "tests/support/process_runner.h"
+
+namespace nt {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Alive and not a zombie waiting for init to reap it.
+bool is_running(pid_t pid) {
+  const std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+  if (stat.empty()) return false;
+  const size_t close_paren = stat.rfind(')');
+  return close_paren != std::string::npos && stat.size() > close_paren + 2 &&
+         stat[close_paren + 2] != 'Z';
+}
+
+class NtrunTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = ::testing::TempDir() + "/ntrun_test_" + std::to_string(::getpid());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // A bash worker with `body`; $OUT is the test directory.
+  std::string script(const std::string& name, const std::string& body) {
+    const std::string path = dir_ + "/" + name;
+    std::ofstream(path) << "#!/bin/bash\nOUT=" << dir_ << "\n" << body << "\n";
+    fs::permissions(path, fs::perms::owner_all);
+    return path;
+  }
+
+  // Runs ntrun with `args`, stderr to a file; returns the exit status.
+  int ntrun(const std::vector<std::string>& args, double timeout_s = 60) {
+    std::vector<std::string> argv = {"/bin/sh", "-c", ""};
+    std::string cmd = std::string(NANOTRAIN_NTRUN);
+    for (const auto& a : args) cmd += " '" + a + "'";
+    argv[2] = cmd + " > " + dir_ + "/ntrun.out 2> " + dir_ + "/ntrun.err";
+    return testing::wait_all({testing::spawn(argv, {})}, timeout_s)[0];
+  }
+  std::string err() { return read_file(dir_ + "/ntrun.err"); }
+
+  std::string dir_;
+};
+
+TEST_F(NtrunTest, WorkersSeeTorchrunEnvironment) {
+  const auto worker = script("env.sh",
+                             "env | grep -E '^(RANK|LOCAL_RANK|GROUP_RANK|WORLD_SIZE|"
+                             "LOCAL_WORLD_SIZE|GROUP_WORLD_SIZE|MASTER_ADDR|MASTER_PORT|"
+                             "TORCHELASTIC_[A-Z_]*|OMP_NUM_THREADS)=' | sort > "
+                             "$OUT/env.$RANK");
+  ASSERT_EQ(ntrun({"--nproc-per-node=2", "--master_port", "29611", "--run_id", "job7",
+                   "--max_restarts=3", worker}),
+            0)
+      << err();
+  for (int rank = 0; rank < 2; ++rank) {
+    const std::string expected = fmt::format(
+        "GROUP_RANK=0\nGROUP_WORLD_SIZE=1\nLOCAL_RANK={0}\nLOCAL_WORLD_SIZE=2\n"
+        "MASTER_ADDR=127.0.0.1\nMASTER_PORT=29611\nOMP_NUM_THREADS={1}\nRANK={0}\n"
+        "TORCHELASTIC_MAX_RESTARTS=3\nTORCHELASTIC_RESTART_COUNT=0\nTORCHELASTIC_RUN_ID=job7\n"
+        "WORLD_SIZE=2\n",
+        rank,
+        std::getenv("OMP_NUM_THREADS")
+            ? std::getenv("OMP_NUM_THREADS")
+            : std::to_string(std::max(1u, std::thread::hardware_concurrency() / 2)));
+    EXPECT_EQ(read_file(dir_ + "/env." + std::to_string(rank)), expected);
+  }
+}
+
+TEST_F(NtrunTest, FailingWorkerStopsOthersAndIsNamed) {
+  const auto worker = script("fail.sh", R"(
+if [ "$RANK" = 2 ]; then sleep 0.3; echo "loss went NaN at step 7" >&2; exit 3; fi
+trap 'echo $RANK > $OUT/term.$RANK; exit 0' TERM
+sleep 60 & wait)");
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(ntrun({"--nproc_per_node=4", "--shutdown_timeout=5", worker}), 1);
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 20);
+  const std::string e = err();
+  EXPECT_NE(e.find("rank      : 2 (local_rank 2)"), std::string::npos) << e;
+  EXPECT_NE(e.find("error     : exit code 3"), std::string::npos) << e;
+  EXPECT_NE(e.find("    loss went NaN at step 7"), std::string::npos) << e;
+  for (int rank : {0, 1, 3})
+    EXPECT_TRUE(fs::exists(dir_ + "/term." + std::to_string(rank))) << rank;
+}
+
+TEST_F(NtrunTest, KilledWorkerIsRestarted) {
+  const auto worker = script("flaky.sh", R"(
+echo $TORCHELASTIC_RESTART_COUNT >> $OUT/attempts.$RANK
+if [ "$RANK" = 1 ] && [ "$TORCHELASTIC_RESTART_COUNT" -lt 2 ]; then sleep 0.2; kill -9 $$; fi
+sleep 0.5)");
+  EXPECT_EQ(ntrun({"--nproc_per_node=2", "--max_restarts=2", "--shutdown_timeout=5", worker}), 0)
+      << err();
+  EXPECT_EQ(read_file(dir_ + "/attempts.0"), "0\n1\n2\n");
+  EXPECT_EQ(read_file(dir_ + "/attempts.1"), "0\n1\n2\n");
+  EXPECT_NE(err().find("signal 9 (SIGKILL)"), std::string::npos) << err();
+  EXPECT_NE(err().find("restarting workers (restart 2 of 2)"), std::string::npos) << err();
+}
+
+TEST_F(NtrunTest, SignalsReachEveryWorkerAndNoneOutlivesNtrun) {
+  const auto worker = script("sig.sh", R"(
+echo $$ > $OUT/pid.$RANK
+trap 'echo usr1 >> $OUT/sig.$RANK' USR1
+trap 'echo term >> $OUT/sig.$RANK; exit 0' TERM
+while true; do sleep 0.05; done)");
+  const pid_t agent = testing::spawn({NANOTRAIN_NTRUN, "--nproc_per_node=3", worker}, {});
+  auto wait_for = [&](const std::string& name) {
+    for (int i = 0; i < 200 && !fs::exists(dir_ + "/" + name); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  };
+  for (int r = 0; r < 3; ++r) wait_for("pid." + std::to_string(r));
+  kill(agent, SIGUSR1);
+  for (int r = 0; r < 3; ++r) wait_for("sig." + std::to_string(r));
+  kill(agent, SIGTERM);
+  EXPECT_EQ(testing::wait_all({agent}, 30)[0], 128 + SIGTERM);
+  for (int r = 0; r < 3; ++r) {
+    EXPECT_EQ(read_file(dir_ + "/sig." + std::to_string(r)), "usr1\nterm\n") << r;
+    const pid_t pid = std::stoi(read_file(dir_ + "/pid." + std::to_string(r)));
+    EXPECT_FALSE(is_running(pid)) << "worker " << r << " outlived ntrun";
+  }
+}
+
+TEST_F(NtrunTest, KilledLauncherTakesItsWorkersAlong) {
+  const auto worker = script("orphan.sh", "echo $$ > $OUT/pid.$RANK; exec sleep 60");
+  const pid_t agent = testing::spawn({NANOTRAIN_NTRUN, "--nproc_per_node=2", worker}, {});
+  for (int i = 0; i < 200 && !(fs::exists(dir_ + "/pid.0") && fs::exists(dir_ + "/pid.1")); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  kill(agent, SIGKILL);
+  testing::wait_all({agent}, 10);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  for (int r = 0; r < 2; ++r) {
+    const pid_t pid = std::stoi(read_file(dir_ + "/pid." + std::to_string(r)));
+    EXPECT_FALSE(is_running(pid)) << "worker " << r << " outlived a SIGKILLed ntrun";
+  }
+}
+
+TEST_F(NtrunTest, CollectivesWorkUnderNtrun) {
+  EXPECT_EQ(ntrun({"--standalone", "--nproc_per_node=4", NANOTRAIN_COLLECTIVES_WORKER}), 0)
+      << err();
+  EXPECT_EQ(read_file(dir_ + "/ntrun.out").size(), std::string("rank 0: ok\n").size() * 4);
+}
+
+TEST_F(NtrunTest, TwoNodeAgentsFormOneWorldAndRestartTogether) {
+  const auto worker = script("node.sh", R"(
+echo "$GROUP_RANK $TORCHELASTIC_RESTART_COUNT $WORLD_SIZE" >> $OUT/seen.$RANK
+if [ "$GROUP_RANK" = 1 ] && [ "$LOCAL_RANK" = 0 ] && [ "$TORCHELASTIC_RESTART_COUNT" = 0 ]; then
+  sleep 0.3; exit 5
+fi
+sleep 1)");
+  const int port = testing::free_port();
+  std::vector<pid_t> agents;
+  for (int node = 0; node < 2; ++node)
+    agents.push_back(testing::spawn(
+        {"/bin/sh", "-c",
+         fmt::format("{} --nnodes=2 --node_rank={} --nproc_per_node=2 --master_port={} "
+                     "--max_restarts=1 --run_id=two --shutdown_timeout=5 {} 2> {}/agent{}.err",
+                     NANOTRAIN_NTRUN, node, port, worker, dir_, node)},
+        {}));
+  const auto status = testing::wait_all(agents, 90);
+  EXPECT_EQ(status[0], 0) << read_file(dir_ + "/agent0.err");
+  EXPECT_EQ(status[1], 0) << read_file(dir_ + "/agent1.err");
+  // Ranks 0-1 on node 0, 2-3 on node 1; every rank ran twice, in a world of 4.
+  for (int rank = 0; rank < 4; ++rank)
+    EXPECT_EQ(read_file(dir_ + "/seen." + std::to_string(rank)),
+              fmt::format("{0} 0 4\n{0} 1 4\n", rank / 2))
+        << rank;
+  EXPECT_NE(read_file(dir_ + "/agent0.err").find("another node's workers failed"),
+            std::string::npos);
+}
+
+TEST_F(NtrunTest, BadFlagsAndUnreachableMasterAreClearErrors) {
+  EXPECT_EQ(ntrun({"--nproc_per_node=0", "/bin/true"}), 1);
+  EXPECT_NE(err().find("--nproc_per_node: expected an integer in [1, 4096], found 0"),
+            std::string::npos)
+      << err();
+  EXPECT_EQ(ntrun({"--bogus=1", "/bin/true"}), 1);
+  EXPECT_NE(err().find("unknown flag --bogus"), std::string::npos);
+  EXPECT_EQ(ntrun({"--nproc_per_node=2"}), 1);
+  EXPECT_NE(err().find("expected a program to launch"), std::string::npos);
+  EXPECT_EQ(ntrun({"--nnodes=2", "--node_rank=1", "--master_port",
+                   std::to_string(testing::free_port()), "--rdzv_timeout=2", "/bin/true"}),
+            1);
+  EXPECT_NE(err().find("node 1: cannot reach the rendezvous at 127.0.0.1:"), std::string::npos)
+      << err();
+}
+
+}  // namespace
+}  // namespace nt
