@@ -12,6 +12,7 @@ packages=(
   libsentencepiece-dev             # tokenizer
   python3-torch                    # test references, run with /usr/bin/python3
   bible-kjv                        # the default corpus
+  iproute2                         # network namespaces for the two-host launcher test
 )
 
 missing=()
