@@ -1,8 +1,8 @@
 // Checkpoint I/O: save and load MB/s of a real training state (a depth-12 GPT over the byte
-// vocabulary with both optimizers' state, about 690 MB) against `dd ... conv=fsync` of the same size in the
-// same run; build_model's peak resident memory against the model's bytes; async save's blocking
-// time against the full save time.
-// Usage: build/bin/checkpoint_bench [DIR]   (default: a fresh folder under /tmp)
+// vocabulary with both optimizers' state, about 690 MB) against `dd ... conv=fsync` of the same
+// size in the same run; build_model's peak resident memory against the model's bytes; async save's
+// blocking time against the full save time. Usage: build/bin/checkpoint_bench [DIR]   (default: a
+// fresh folder under /tmp)
 #include <unistd.h>
 
 #include <chrono>
@@ -31,7 +31,8 @@ long status_kb(const char* field) {
   std::ifstream in("/proc/self/status");
   std::string line;
   while (std::getline(in, line))
-    if (line.compare(0, std::strlen(field), field) == 0) return std::stol(line.substr(line.find(':') + 1));
+    if (line.compare(0, std::strlen(field), field) == 0)
+      return std::stol(line.substr(line.find(':') + 1));
   return -1;
 }
 
@@ -64,7 +65,8 @@ int main(int argc, char** argv) {
   try {
     if (argc == 3 && !std::strcmp(argv[1], "--child-build-model"))
       return child_build_model(argv[2]);
-    return run(argc > 1 ? argv[1] : "/tmp/nanotrain_checkpoint_bench_" + std::to_string(::getpid()));
+    return run(argc > 1 ? argv[1]
+                        : "/tmp/nanotrain_checkpoint_bench_" + std::to_string(::getpid()));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "checkpoint_bench: %s\n", e.what());
     return 1;
@@ -88,8 +90,9 @@ int run(const std::string& dir) {
   std::printf("state: %.1f MB (model + [AdamW, Muon] + meta)\n", bytes / 1e6);
   std::printf("save_checkpoint: %.2f s, %.0f MB/s\n", save_s, bytes / 1e6 / save_s);
 
-  const std::string dd = "dd if=/dev/zero of=" + dir + "/dd.bin bs=1M count=" +
-                         std::to_string(bytes >> 20) + " conv=fsync status=none";
+  const std::string dd = "dd if=/dev/zero of=" + dir +
+                         "/dd.bin bs=1M count=" + std::to_string(bytes >> 20) +
+                         " conv=fsync status=none";
   t0 = std::chrono::steady_clock::now();
   if (std::system(dd.c_str()) != 0) return 1;
   const double dd_s = seconds_since(t0);
@@ -106,8 +109,8 @@ int run(const std::string& dir) {
                 verify ? "true" : "false", s, bytes / 1e6 / s);
   }
 
-  const std::string child = "'" + fs::canonical("/proc/self/exe").string() +
-                            "' --child-build-model '" + dir + "'";
+  const std::string child =
+      "'" + fs::canonical("/proc/self/exe").string() + "' --child-build-model '" + dir + "'";
   if (std::system(child.c_str()) != 0) return 1;
 
   nt::AsyncSaver saver;
