@@ -12,13 +12,19 @@
 
 #include "runtime/collectives.h"
 #include "runtime/net.h"
+#include "runtime/torch_compat.h"
+
+#ifdef NANOTRAIN_WITH_NCCL
+#include <c10/cuda/CUDAFunctions.h>
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
 
 namespace nt {
 namespace {
 
-class GlooCollectives : public Collectives {
+class C10dCollectives : public Collectives {
  public:
-  GlooCollectives(c10::intrusive_ptr<c10d::Store> store, c10::intrusive_ptr<c10d::ProcessGroup> pg,
+  C10dCollectives(c10::intrusive_ptr<c10d::Store> store, c10::intrusive_ptr<C10dBackend> pg,
                   int rank, int world_size)
       : store_(std::move(store)), pg_(std::move(pg)), rank_(rank), world_size_(world_size) {}
 
@@ -85,7 +91,7 @@ class GlooCollectives : public Collectives {
   }
 
   c10::intrusive_ptr<c10d::Store> store_;
-  c10::intrusive_ptr<c10d::ProcessGroup> pg_;
+  c10::intrusive_ptr<C10dBackend> pg_;
   int rank_, world_size_;
 };
 
@@ -100,10 +106,16 @@ std::pair<int64_t, int64_t> Collectives::shard_range(int64_t numel, int r) const
 std::unique_ptr<Collectives> init_process_group(const DistEnv& env,
                                                 const ProcessGroupOptions& options) {
   if (!env.distributed()) return nullptr;
-  if (options.backend != "gloo")
+#ifdef NANOTRAIN_WITH_NCCL
+  const bool nccl = options.backend == "nccl";
+  const char* expected = "gloo or nccl";
+#else
+  const bool nccl = false;
+  const char* expected = "gloo (nccl needs a LibTorch built with CUDA)";
+#endif
+  if (options.backend != "gloo" && !nccl)
     throw std::invalid_argument(
-        fmt::format("process group backend: expected gloo (nccl needs a CUDA LibTorch), found '{}'",
-                    options.backend));
+        fmt::format("process group backend: expected {}, found '{}'", expected, options.backend));
   c10::intrusive_ptr<c10d::Store> store;
   try {
     c10d::TCPStoreOptions store_options;
@@ -114,22 +126,33 @@ std::unique_ptr<Collectives> init_process_group(const DistEnv& env,
     store_options.timeout = options.timeout;
     store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, store_options);
   } catch (const std::exception& e) {
-    throw std::runtime_error(fmt::format(
-        "rank {}: cannot reach the master store at {}:{} within "
-        "{} s: {}",
-        env.rank, env.master_addr, env.master_port, options.timeout.count() / 1000, e.what()));
+    throw std::runtime_error(
+        fmt::format("rank {}: cannot reach the master store at {}:{} within {} s: {}", env.rank,
+                    env.master_addr, env.master_port, options.timeout.count() / 1000, e.what()));
   }
-  auto gloo_options = c10d::ProcessGroupGloo::Options::create(options.timeout);
-  gloo_options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(
-      local_address_towards(env.master_addr, env.master_port)));
-  c10::intrusive_ptr<c10d::ProcessGroup> pg;
+  c10::intrusive_ptr<C10dBackend> pg;
   try {
-    pg = c10::make_intrusive<c10d::ProcessGroupGloo>(store, env.rank, env.world_size, gloo_options);
+#ifdef NANOTRAIN_WITH_NCCL
+    if (nccl) {
+      c10::cuda::set_device(static_cast<c10::DeviceIndex>(env.local_rank));
+      auto nccl_options = c10d::ProcessGroupNCCL::Options::create();
+      nccl_options->timeout = options.timeout;
+      pg = c10::make_intrusive<c10d::ProcessGroupNCCL>(store, env.rank, env.world_size,
+                                                       nccl_options);
+    }
+#endif
+    if (!nccl) {
+      auto gloo_options = c10d::ProcessGroupGloo::Options::create(options.timeout);
+      gloo_options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(
+          local_address_towards(env.master_addr, env.master_port)));
+      pg = c10::make_intrusive<c10d::ProcessGroupGloo>(store, env.rank, env.world_size,
+                                                       gloo_options);
+    }
   } catch (const std::exception& e) {
     throw std::runtime_error(
         fmt::format("rank {}: process group did not form: {}", env.rank, e.what()));
   }
-  return std::make_unique<GlooCollectives>(store, pg, env.rank, env.world_size);
+  return std::make_unique<C10dCollectives>(store, pg, env.rank, env.world_size);
 }
 
 }  // namespace nt

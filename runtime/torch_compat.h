@@ -5,7 +5,20 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
+namespace c10d {
+class Backend;
+class ProcessGroup;
+}  // namespace c10d
+
 namespace nt {
+
+// The base class of c10d's Gloo and NCCL process groups: c10d::ProcessGroup in 1.13, which 2.x
+// split into a ProcessGroup front and per-device c10d::Backend objects.
+#if TORCH_VERSION_MAJOR >= 2
+using C10dBackend = c10d::Backend;
+#else
+using C10dBackend = c10d::ProcessGroup;
+#endif
 
 // Causal scaled-dot-product attention. q: (B, H, T, hd); k, v: (B, H, T, hd), already expanded
 // for GQA. Returns (B, H, T, hd). Uses the fused kernel where LibTorch has one (2.x).
