@@ -27,15 +27,6 @@ int env_int(const char* name, int fallback) {
   return value && *value ? std::atoi(value) : fallback;
 }
 
-std::string utc_now() {
-  const std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 nlohmann::json file_record(const WrittenFile& f) {
   return {{"bytes", f.bytes}, {"crc32c", crc32c_hex(f.crc32c)}};
 }
@@ -87,7 +78,7 @@ void save_checkpoint(const std::string& checkpoint_dir, int64_t step, const Mode
   meta["step"] = step;
   meta["format_version"] = kMetaFormatVersion;
   meta["world_size"] = env_int("WORLD_SIZE", 1);
-  meta["created"] = utc_now();
+  meta["created"] = utc_timestamp();
   meta["files"] = files;
   write_file_atomically(meta_path, meta.dump(2) + "\n");
   log0("Saved metadata to: {}", meta_path);

@@ -20,19 +20,12 @@
 #include <stdexcept>
 #include <thread>
 
+#include "runtime/log.h"
+
 namespace nt {
 namespace {
 
 constexpr size_t kTailLines = 20;
-
-std::string utc_now() {
-  const std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 void write_all(int fd, const std::string& text) {
   const char* p = text.data();
@@ -197,7 +190,7 @@ void WorkerGroup::reap(bool* any_failed) {
     *any_failed = true;
     if (failure_) continue;
     WorkerFailure f;
-    f.time = utc_now();
+    f.time = utc_timestamp();
     f.rank = w.rank;
     f.local_rank = w.local_rank;
     f.pid = w.pid;

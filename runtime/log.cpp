@@ -2,6 +2,7 @@
 #include "runtime/log.h"
 
 #include <atomic>
+#include <ctime>
 
 namespace nt {
 namespace {
@@ -15,6 +16,15 @@ void set_log_rank(int rank) {
 
 int log_rank() {
   return g_rank;
+}
+
+std::string utc_timestamp() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
 }
 
 std::string with_commas(int64_t value) {

@@ -21,6 +21,9 @@ void log0(spdlog::format_string_t<Args...> fmt, Args&&... args) {
   if (log_rank() == 0) spdlog::info(fmt, std::forward<Args>(args)...);
 }
 
+// The current time as ISO 8601 UTC, "2026-11-30T01:23:45Z".
+std::string utc_timestamp();
+
 // 12345678 -> "12,345,678", as Python's "{:,}" formats it.
 std::string with_commas(int64_t value);
 

@@ -11,19 +11,24 @@
 namespace nt {
 namespace {
 
+// state[index][key] of optimizer `which` in a [AdamW, Muon] list.
+at::Tensor optimizer_state(const c10::IValue& list, size_t which, int64_t index,
+                           const std::string& key) {
+  return list.toList()
+      .get(which)
+      .toGenericDict()
+      .at("state")
+      .toGenericDict()
+      .at(index)
+      .toGenericDict()
+      .at(key)
+      .toTensor();
+}
+
 TEST_F(CheckpointTest, AsyncSaveWritesTheSnapshot) {
   train_steps(2);
   const auto before = model_state_dict(model_).at("lm_head.weight").clone();
-  const auto adam_before = optimizers_->state_dicts()
-                               .get(0)
-                               .toGenericDict()
-                               .at("state")
-                               .toGenericDict()
-                               .at(int64_t{0})
-                               .toGenericDict()
-                               .at("exp_avg")
-                               .toTensor()
-                               .clone();
+  const auto adam_before = optimizer_state(optimizers_->state_dicts(), 0, 0, "exp_avg").clone();
   AsyncSaver saver;
   saver.save(dir_, 2, model_state_dict(model_), optimizers_->state_dicts(), meta_for(model_));
   train_steps(2);  // updates parameters and optimizer state in place while the save runs
@@ -31,16 +36,7 @@ TEST_F(CheckpointTest, AsyncSaveWritesTheSnapshot) {
   auto data = load_checkpoint(dir_, 2, torch::kCPU, true);
   EXPECT_TRUE(torch::equal(data.model_data.at("lm_head.weight"), before));
   EXPECT_FALSE(torch::equal(model_->lm_head->weight, before));
-  const auto saved_adam = data.optimizer_data->toList()
-                              .get(0)
-                              .toGenericDict()
-                              .at("state")
-                              .toGenericDict()
-                              .at(int64_t{0})
-                              .toGenericDict()
-                              .at("exp_avg")
-                              .toTensor();
-  EXPECT_TRUE(torch::equal(saved_adam, adam_before));
+  EXPECT_TRUE(torch::equal(optimizer_state(*data.optimizer_data, 0, 0, "exp_avg"), adam_before));
 }
 
 TEST_F(CheckpointTest, AsyncSaveErrorSurfacesAtNextCall) {

@@ -11,6 +11,7 @@
 #include "checkpoint/checkpoint_manager.h"
 #include "optim/setup.h"
 #include "runtime/config_io.h"
+#include "tests/support/expect_error.h"
 
 namespace nt {
 
@@ -56,13 +57,7 @@ class CheckpointTest : public ::testing::Test {
 
   template <typename Fn>
   static void expect_runtime_error(Fn fn, const std::string& needle) {
-    try {
-      fn();
-      ADD_FAILURE() << "expected an error containing: " << needle;
-    } catch (const std::exception& e) {
-      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos)
-          << "message: " << e.what() << "\nexpected to contain: " << needle;
-    }
+    testing::expect_error<std::exception>(fn, needle);
   }
 
   std::string dir_;

@@ -9,18 +9,8 @@ namespace nt {
 namespace {
 
 using testing::expect_error;
+using testing::reference_config;
 using testing::TensorBundle;
-
-GPTConfig reference_config() {
-  GPTConfig c;
-  c.sequence_len = 16;
-  c.vocab_size = 100;
-  c.n_layer = 2;
-  c.n_head = 4;
-  c.n_kv_head = 2;
-  c.n_embd = 64;
-  return c;
-}
 
 // max |a - b| / max |b|: one number per tensor, robust to entries near zero.
 double relative_error(const torch::Tensor& a, const torch::Tensor& b) {

@@ -12,14 +12,7 @@ namespace {
 TEST(TrainingSteps, TwoStepsMatchReference) {
   const auto gpt_ref = testing::TensorBundle::load_reference("gpt.safetensors");
   const auto ref = testing::TensorBundle::load_reference("train_steps.safetensors");
-  GPTConfig config;
-  config.sequence_len = 16;
-  config.vocab_size = 100;
-  config.n_layer = 2;
-  config.n_head = 4;
-  config.n_kv_head = 2;
-  config.n_embd = 64;
-  GPT model(config);
+  GPT model(testing::reference_config());
   testing::load_parameters(*model, gpt_ref, "weight.");
   Optimizers opt = setup_optimizers(model, OptimizerConfig{});
   opt.set_schedule(1.0, 0.85);

@@ -11,6 +11,17 @@
 
 namespace nt::testing {
 
+GPTConfig reference_config() {
+  GPTConfig c;
+  c.sequence_len = 16;
+  c.vocab_size = 100;
+  c.n_layer = 2;
+  c.n_head = 4;
+  c.n_kv_head = 2;
+  c.n_embd = 64;
+  return c;
+}
+
 std::string test_data_dir() {
   return NANOTRAIN_TEST_DATA_DIR;
 }

@@ -7,6 +7,8 @@
 #include <map>
 #include <string>
 
+#include "model/config.h"
+
 namespace nt::testing {
 
 class TensorBundle {
@@ -26,6 +28,10 @@ class TensorBundle {
 // Copies bundle tensors named prefix + parameter name into every parameter of `module`.
 void load_parameters(torch::nn::Module& module, const TensorBundle& bundle,
                      const std::string& prefix);
+
+// The GPT shape make_reference.py uses: sequence_len 16, vocab 100 (padded to 128), 2 layers,
+// 4 query heads over 2 KV heads (GQA), width 64.
+GPTConfig reference_config();
 
 // Where the test fixtures put their files (reference bundles, the KJV text).
 std::string test_data_dir();
