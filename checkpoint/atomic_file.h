@@ -49,7 +49,7 @@ void fsync_directory(const std::string& dir);
 
 // Test hook: when the environment variable NANOTRAIN_TEST_CRASH_AT equals `point`, the process
 // kills itself with SIGKILL here. Points of save_checkpoint: "before_first_rename",
-// "between_files", "before_meta", "before_dir_fsync".
+// "between_files", "before_meta", "before_dir_fsync"; of the training loop: "after_checkpoint".
 void crash_point(const char* point);
 
 }  // namespace nt

@@ -21,18 +21,27 @@ std::string read_text_file(const std::string& path);
 torch::Tensor encode_bytes(const std::string& text);
 
 // Cuts consecutive (B, T) input/target batches from a 1-D token tensor, in order, wrapping
-// around at the end. Deterministic: the k-th batch depends only on k, B and T.
+// around at the end. Each step consumes one window of world_size * B * T tokens, and rank r
+// takes the r-th B * T of it, so ranks read disjoint data. Deterministic: the k-th batch
+// depends only on k, B, T, rank and world size; position() is the whole state to resume from.
 class SequentialBatcher {
  public:
-  // Throws std::invalid_argument when tokens hold fewer than B * T + 1 ids.
-  SequentialBatcher(torch::Tensor tokens, int64_t batch_size, int64_t seq_len);
+  // Throws std::invalid_argument when tokens hold fewer than world_size * B * T + 1 ids.
+  SequentialBatcher(torch::Tensor tokens, int64_t batch_size, int64_t seq_len, int rank = 0,
+                    int world_size = 1);
 
   // inputs (B, T) and targets (B, T) = inputs shifted by one token, both int64.
   std::pair<torch::Tensor, torch::Tensor> next();
 
+  // Tokens consumed so far by all ranks together (the start of the next window).
+  int64_t position() const { return position_; }
+  // Throws std::invalid_argument for a position outside the token tensor.
+  void set_position(int64_t position);
+
  private:
   torch::Tensor tokens_;
   int64_t batch_size_, seq_len_;
+  int rank_, world_size_;
   int64_t position_ = 0;
 };
 

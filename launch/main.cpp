@@ -27,7 +27,7 @@ constexpr const char* kUsage =
 
 int main(int argc, char** argv) {
   const char* rank_env = std::getenv("RANK");
-  const int rank = rank_env ? std::atoi(rank_env) : 0;
+  const int rank = rank_env ? std::atoi(rank_env) : 0;  // for messages only; train checks it
   nt::set_log_rank(rank);
   nt::configure_process();
   const std::map<std::string, int (*)(const std::vector<std::string>&)> commands = {

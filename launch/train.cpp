@@ -1,10 +1,15 @@
-// `nanotrain train`: nanochat's base_train loop on one process. The flow reads top to bottom:
-// config -> data -> model -> optimizers -> steps.
+// `nanotrain train`: nanochat's base_train loop, on one process or many under ntrun/torchrun.
+// The flow reads top to bottom: config -> process group -> data -> model -> optimizers ->
+// resume -> steps (gradients averaged across ranks; rank 0 saves).
 #include <fmt/format.h>
 
 #include <chrono>
+#include <optional>
 
 #include "checkpoint/async_saver.h"
+#include "checkpoint/atomic_file.h"
+#include "checkpoint/dir_lock.h"
+#include "checkpoint/layout.h"
 #include "checkpoint/retention.h"
 #include "data/byte_text.h"
 #include "launch/commands.h"
@@ -12,27 +17,74 @@
 #include "model/gpt.h"
 #include "optim/schedule.h"
 #include "optim/setup.h"
+#include "runtime/collectives.h"
 #include "runtime/config_io.h"
 #include "runtime/log.h"
 
 namespace nt {
 namespace {
 
-// Rank 0's checkpoint of `step` completed updates: model, [AdamW, Muon], nanochat's meta.
-void save_step(const TrainConfig& cfg, int64_t step, const GPT& model, const Optimizers& optimizers,
+struct LoopState {
+  int64_t step = 0;                  // optimizer updates done
+  double total_training_time = 0.0;  // seconds, summed over steps (resumes included)
+};
+
+// Rank 0's checkpoint after `loop.step` updates: model, [AdamW, Muon], nanochat's meta with the
+// data position and loop state a resume needs.
+void save_step(const TrainConfig& cfg, const LoopState& loop, const GPT& model,
+               const Optimizers& optimizers, const SequentialBatcher& batches, int world_size,
                AsyncSaver* async_saver) {
-  const nlohmann::json meta = {{"step", step},
-                               {"model_config", config_to_json(model->config())},
-                               {"user_config", config_to_json(cfg)},
-                               {"device_batch_size", cfg.device_batch_size},
-                               {"max_seq_len", cfg.max_seq_len}};
+  const nlohmann::json meta = {
+      {"step", loop.step},
+      {"model_config", config_to_json(model->config())},
+      {"user_config", config_to_json(cfg)},
+      {"device_batch_size", cfg.device_batch_size},
+      {"max_seq_len", cfg.max_seq_len},
+      {"dataloader_state_dict", {{"position", batches.position()}, {"world_size", world_size}}},
+      {"loop_state", {{"step", loop.step}, {"total_training_time", loop.total_training_time}}}};
   const std::string dir = cfg.checkpoint_dir();
   if (async_saver)
-    async_saver->save(dir, step, model_state_dict(model), optimizers.state_dicts(), meta);
+    async_saver->save(dir, loop.step, model_state_dict(model), optimizers.state_dicts(), meta);
   else
-    save_checkpoint(dir, step, model_state_dict(model), optimizers.state_dicts(), meta);
+    save_checkpoint(dir, loop.step, model_state_dict(model), optimizers.state_dicts(), meta);
   // Only complete steps are pruned, so a step still being written is never touched.
   if (cfg.keep_last > 0) prune_checkpoints(dir, cfg.keep_last);
+}
+
+// --resume_from_step: model, both optimizers, data position and loop state of a saved step.
+// Every rank reads the checkpoint itself (a shared filesystem, as with nanochat).
+LoopState resume(const TrainConfig& cfg, GPT& model, Optimizers& optimizers,
+                 SequentialBatcher& batches, torch::Device device) {
+  if (cfg.resume_from_step == "-1") return {};
+  const std::string dir = cfg.checkpoint_dir();
+  const int64_t step =
+      cfg.resume_from_step == "auto" ? find_last_step(dir) : std::stoll(cfg.resume_from_step);
+  auto data = load_checkpoint(dir, step, device, /*load_optimizer=*/true);
+  const std::string where = dir + "/" + model_file_name(step);
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& item : model->named_parameters()) {
+      if (!data.model_data.contains(item.key()))
+        throw std::runtime_error(where + ": missing parameter " + item.key());
+      const auto& saved = data.model_data.at(item.key());
+      if (saved.sizes() != item.value().sizes())
+        throw std::runtime_error(fmt::format("{}: {} has shape {}, the model expects {}", where,
+                                             item.key(), c10::str(saved.sizes()),
+                                             c10::str(item.value().sizes())));
+      item.value().copy_(saved);
+    }
+  }
+  optimizers.load_state_dicts(*data.optimizer_data, dir + "/" + optim_file_name(step));
+  const auto& meta = data.meta_data;
+  try {
+    batches.set_position(meta.at("dataloader_state_dict").at("position").get<int64_t>());
+    LoopState loop{step, meta.at("loop_state").at("total_training_time").get<double>()};
+    log0("resumed from {} at step {}", dir, step);
+    return loop;
+  } catch (const nlohmann::json::exception& e) {
+    throw std::runtime_error(
+        fmt::format("{}/{}: cannot resume: {}", dir, meta_file_name(step), e.what()));
+  }
 }
 
 }  // namespace
@@ -41,50 +93,62 @@ TrainResult train(const TrainConfig& cfg) {
   log0("config: {}", config_to_json(cfg).dump());
   if (cfg.device == "cuda" && !torch::cuda::is_available())
     throw std::invalid_argument("device: cuda requested, but this LibTorch sees no CUDA device");
-  const torch::Device device(cfg.device);
+  const DistEnv env = read_dist_env();
+  ProcessGroupOptions pg_options;
+  pg_options.backend = cfg.device == "cuda" ? "nccl" : "gloo";
+  const auto collectives = init_process_group(env, pg_options);
+  const torch::Device device =
+      cfg.device == "cuda" ? torch::Device(torch::kCUDA, env.local_rank) : torch::kCPU;
+  std::optional<DirLock> lock;
+  if (env.rank == 0) lock.emplace(cfg.checkpoint_dir());
   torch::manual_seed(cfg.seed);
 
   SequentialBatcher batches(encode_bytes(read_text_file(cfg.input)), cfg.device_batch_size,
-                            cfg.max_seq_len);
+                            cfg.max_seq_len, env.rank, env.world_size);
   GPT model(GPTConfig::from_depth(cfg.depth, cfg.max_seq_len, kByteVocabSize));
   model->init_weights(cfg.seed);
   model->to(device);
   model->set_compute_dtype(cfg.dtype == "bfloat16" ? torch::kBFloat16 : torch::kFloat32);
-  log0("model: depth {}, {} parameters, {:.3e} FLOPs per token", cfg.depth, model->num_params(),
-       static_cast<double>(model->estimate_flops()));
+  log0("model: depth {}, {} parameters, {:.3e} FLOPs per token; {} rank(s)", cfg.depth,
+       model->num_params(), static_cast<double>(model->estimate_flops()), env.world_size);
   Optimizers optimizers = setup_optimizers(model, cfg.optim);
   const LrSchedule schedule{cfg.num_iterations, cfg.warmup_ratio, cfg.warmdown_ratio,
                             cfg.final_lr_frac};
+  LoopState loop = resume(cfg, model, optimizers, batches, device);
 
-  const int64_t tokens_per_step = cfg.device_batch_size * cfg.max_seq_len;
+  const int64_t tokens_per_step = env.world_size * cfg.device_batch_size * cfg.max_seq_len;
   std::unique_ptr<AsyncSaver> async_saver;
-  if (cfg.async_save) async_saver = std::make_unique<AsyncSaver>();
+  if (cfg.async_save && env.rank == 0) async_saver = std::make_unique<AsyncSaver>();
   TrainResult result;
-  double total_seconds = 0.0;
-  for (int64_t step = 0; step < cfg.num_iterations; ++step) {
+  for (int64_t step = loop.step; step < cfg.num_iterations; ++step) {
     const auto t0 = std::chrono::steady_clock::now();
     auto [inputs, targets] = batches.next();
     auto loss = model->forward(inputs.to(device), targets.to(device));
     loss.backward();
+    if (collectives)
+      for (auto& p : model->parameters()) collectives->all_reduce_mean(p.mutable_grad());
     optimizers.set_schedule(schedule.multiplier(step), muon_momentum(step));
     optimizers.step();
     optimizers.zero_grad();
     const double loss_value = loss.item<double>();  // also waits for the step to finish
     const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    total_seconds += dt;
+    loop = {step + 1, loop.total_training_time + dt};
     result.losses.push_back(loss_value);
     log0(
         "step {:05d}/{:05d} ({:.2f}%) | loss: {:.6f} | lrm: {:.2f} | dt: {:.2f}ms | "
         "tok/sec: {} | total time: {:.2f}m",
         step + 1, cfg.num_iterations, 100.0 * (step + 1) / cfg.num_iterations, loss_value,
         schedule.multiplier(step), dt * 1e3,
-        with_commas(static_cast<int64_t>(tokens_per_step / dt)), total_seconds / 60.0);
+        with_commas(static_cast<int64_t>(tokens_per_step / dt)), loop.total_training_time / 60);
     const bool last = step + 1 == cfg.num_iterations;
-    if (last || (cfg.save_every > 0 && (step + 1) % cfg.save_every == 0))
-      save_step(cfg, step + 1, model, optimizers, async_saver.get());
+    if (env.rank == 0 && (last || (cfg.save_every > 0 && (step + 1) % cfg.save_every == 0))) {
+      save_step(cfg, loop, model, optimizers, batches, env.world_size, async_saver.get());
+      crash_point("after_checkpoint");
+    }
   }
   if (async_saver) async_saver->wait();
-  log0("checkpoint: {} (step {})", cfg.checkpoint_dir(), cfg.num_iterations);
+  if (collectives) collectives->barrier();
+  log0("checkpoint: {} (step {})", cfg.checkpoint_dir(), loop.step);
   return result;
 }
 

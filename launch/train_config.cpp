@@ -43,6 +43,11 @@ void TrainConfig::validate() const {
   if (keep_last == 0 || keep_last < -1)
     throw std::invalid_argument(
         fmt::format("keep_last: expected a positive integer or -1, found {}", keep_last));
+  if (resume_from_step != "-1" && resume_from_step != "auto" &&
+      (resume_from_step.empty() ||
+       resume_from_step.find_first_not_of("0123456789") != std::string::npos))
+    throw std::invalid_argument(fmt::format(
+        "resume_from_step: expected -1, auto or a step number, found '{}'", resume_from_step));
   optim.validate();
 }
 

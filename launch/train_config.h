@@ -23,10 +23,11 @@ struct TrainConfig {
   std::string device = "cpu";     // cpu | cuda
   std::string dtype = "float32";  // float32 | bfloat16 (matmul compute; weights stay fp32)
   int64_t seed = 42;
-  std::string model_tag;    // checkpoint folder name; default d<depth>
-  int64_t save_every = -1;  // also save every N steps; -1: only at the last step
-  int64_t keep_last = -1;   // keep the newest K steps; -1: keep all
-  bool async_save = false;  // write checkpoints on a background thread
+  std::string model_tag;                // checkpoint folder name; default d<depth>
+  int64_t save_every = -1;              // also save every N steps; -1: only at the last step
+  int64_t keep_last = -1;               // keep the newest K steps; -1: keep all
+  bool async_save = false;              // write checkpoints on a background thread
+  std::string resume_from_step = "-1";  // -1: start fresh; auto: the last complete step; or N
 
   template <class V>
   void visit(V&& v) {
@@ -46,6 +47,7 @@ struct TrainConfig {
     v("save_every", save_every);
     v("keep_last", keep_last);
     v("async_save", async_save);
+    v("resume_from_step", resume_from_step);
   }
 
   // <base_dir>/base_checkpoints/<model_tag or d<depth>>.

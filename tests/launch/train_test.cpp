@@ -6,6 +6,7 @@
 #include <fstream>
 #include <numeric>
 
+#include "checkpoint/dir_lock.h"
 #include "launch/train.h"
 #include "tests/support/expect_error.h"
 #include "tests/support/tensor_bundle.h"
@@ -28,6 +29,22 @@ TEST(Train, LossFallsOver30StepsOnKjv) {
   const double last5 = std::accumulate(result.losses.end() - 5, result.losses.end(), 0.0) / 5.0;
   EXPECT_LT(last5, 3.0) << "mean loss of the last 5 steps";
   EXPECT_TRUE(std::filesystem::exists(base + "/base_checkpoints/d2/meta_000030.json"));
+  std::filesystem::remove_all(base);
+  unsetenv("NANOTRAIN_BASE_DIR");
+}
+
+TEST(Train, SecondWriterToTheSameDirectoryIsRefused) {
+  const std::string base = ::testing::TempDir() + "/nanotrain_lock_test";
+  setenv("NANOTRAIN_BASE_DIR", base.c_str(), 1);
+  const TrainConfig cfg =
+      parse_train_config({"--input", testing::test_data_dir() + "/kjv.txt", "--depth=1",
+                          "--max_seq_len=16", "--num_iterations=1"});
+  {
+    DirLock held(cfg.checkpoint_dir());  // as a running job would hold it
+    testing::expect_error<std::runtime_error>([&] { train(cfg); },
+                                              "is in use by another run (pid ");
+  }
+  EXPECT_EQ(train(cfg).losses.size(), 1u);  // released: the next run proceeds
   std::filesystem::remove_all(base);
   unsetenv("NANOTRAIN_BASE_DIR");
 }
@@ -65,6 +82,11 @@ TEST(TrainConfig, FileThenFlagsAndErrors) {
       },
       "matrix_lr: expected a finite non-negative number, found -1");
   expect_error([] { parse_train_config({"--depth=2"}); }, "input: expected a text file");
+  expect_error(
+      [] {
+        parse_train_config({"--input=a", "--resume_from_step=last"});
+      },
+      "resume_from_step: expected -1, auto or a step number, found 'last'");
 }
 
 }  // namespace

@@ -1,0 +1,53 @@
+// flock-based directory lock. The pid/host text is for people: the kernel lock is the truth.
+#include "checkpoint/dir_lock.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <stdexcept>
+
+#include "runtime/log.h"
+
+namespace nt {
+
+DirLock::DirLock(const std::string& dir) : path_(dir + "/lock") {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd_ < 0)
+    throw std::runtime_error(
+        fmt::format("cannot open lock file '{}': {}", path_, std::strerror(errno)));
+  char previous[256] = {};
+  const ssize_t n = ::pread(fd_, previous, sizeof(previous) - 1, 0);
+  const std::string holder = n > 0 ? std::string(previous, static_cast<size_t>(n)) : "";
+  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd_);
+    fd_ = -1;
+    throw std::runtime_error(fmt::format(
+        "checkpoint directory '{}' is in use by another run ({}); refusing to write into it", dir,
+        holder.empty() ? "holder unknown" : holder));
+  }
+  if (!holder.empty())
+    spdlog::warn("taking over the lock of '{}' from a run that is gone ({})", dir, holder);
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  const std::string me = fmt::format("pid {} on {}", getpid(), host);
+  if (::ftruncate(fd_, 0) != 0 || ::pwrite(fd_, me.data(), me.size(), 0) < 0)
+    spdlog::warn("cannot record the owner in '{}': {}", path_, std::strerror(errno));
+}
+
+DirLock::~DirLock() {
+  if (fd_ < 0) return;
+  // Empty the file before unlocking, so the next run does not report a dead holder.
+  if (::ftruncate(fd_, 0) != 0) spdlog::warn("cannot clear lock file '{}'", path_);
+  ::flock(fd_, LOCK_UN);
+  ::close(fd_);
+}
+
+}  // namespace nt
