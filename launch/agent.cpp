@@ -15,6 +15,7 @@
 #include "launch/rendezvous.h"
 #include "launch/worker_group.h"
 #include "runtime/net.h"
+#include "runtime/preemption.h"
 
 namespace nt {
 namespace {
@@ -101,6 +102,12 @@ int run_agent(LaunchConfig config) {
     }
     rendezvous->fail(generation);
     group.stop(config.shutdown_timeout);
+    // Workers that saved and stopped because they were asked to are not a failure to restart.
+    if (group.first_failure() && group.first_failure()->exit_code == kExitPreempted) {
+      std::cerr << fmt::format("ntrun: workers stopped for preemption (exit {})\n", kExitPreempted);
+      rendezvous->leave(generation);
+      return kExitPreempted;
+    }
     if (group.first_failure()) print_failure(config, *group.first_failure());
     if (other_node_failed)
       std::cerr << fmt::format("ntrun: node {}: another node's workers failed in generation {}\n",

@@ -20,6 +20,7 @@
 #include "runtime/collectives.h"
 #include "runtime/config_io.h"
 #include "runtime/log.h"
+#include "runtime/preemption.h"
 
 namespace nt {
 namespace {
@@ -87,6 +88,13 @@ LoopState resume(const TrainConfig& cfg, GPT& model, Optimizers& optimizers,
   }
 }
 
+// Whether any rank was asked to stop; every rank calls it after every step, so all agree.
+bool preemption_requested(Collectives* collectives) {
+  auto flag = torch::full({1}, preemption_signal() != 0 ? 1.0f : 0.0f);
+  if (collectives) collectives->all_reduce_sum(flag);
+  return flag.item<float>() > 0;
+}
+
 }  // namespace
 
 TrainResult train(const TrainConfig& cfg) {
@@ -115,6 +123,7 @@ TrainResult train(const TrainConfig& cfg) {
   const LrSchedule schedule{cfg.num_iterations, cfg.warmup_ratio, cfg.warmdown_ratio,
                             cfg.final_lr_frac};
   LoopState loop = resume(cfg, model, optimizers, batches, device);
+  install_preemption_handlers();
 
   const int64_t tokens_per_step = env.world_size * cfg.device_batch_size * cfg.max_seq_len;
   std::unique_ptr<AsyncSaver> async_saver;
@@ -140,10 +149,15 @@ TrainResult train(const TrainConfig& cfg) {
         step + 1, cfg.num_iterations, 100.0 * (step + 1) / cfg.num_iterations, loss_value,
         schedule.multiplier(step), dt * 1e3,
         with_commas(static_cast<int64_t>(tokens_per_step / dt)), loop.total_training_time / 60);
-    const bool last = step + 1 == cfg.num_iterations;
+    result.preempted = preemption_requested(collectives.get());
+    const bool last = step + 1 == cfg.num_iterations || result.preempted;
     if (env.rank == 0 && (last || (cfg.save_every > 0 && (step + 1) % cfg.save_every == 0))) {
       save_step(cfg, loop, model, optimizers, batches, env.world_size, async_saver.get());
       crash_point("after_checkpoint");
+    }
+    if (result.preempted) {
+      log0("preempted: saved step {}, stopping", loop.step);
+      break;
     }
   }
   if (async_saver) async_saver->wait();
@@ -153,8 +167,7 @@ TrainResult train(const TrainConfig& cfg) {
 }
 
 int train_command(const std::vector<std::string>& args) {
-  train(parse_train_config(args));
-  return 0;
+  return train(parse_train_config(args)).preempted ? kExitPreempted : 0;
 }
 
 }  // namespace nt

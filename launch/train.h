@@ -9,9 +9,11 @@ namespace nt {
 
 struct TrainResult {
   std::vector<double> losses;  // training loss of each step, in order
+  bool preempted = false;      // stopped early on SIGTERM/SIGUSR1/SIGINT after saving
 };
 
-// Runs cfg.num_iterations optimizer steps; cfg must have passed validate().
+// Runs cfg.num_iterations optimizer steps; cfg must have passed validate(). A preemption signal
+// ends the run after the current step, which rank 0 saves.
 TrainResult train(const TrainConfig& cfg);
 
 }  // namespace nt

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Preemption: SIGUSR1 sent to ntrun (as Slurm's --signal=B:USR1 does) reaches both ranks; they
+# finish the step, agree, rank 0 saves, and ntrun exits 75. The next start with
+# --resume_from_step=auto continues from the saved step to the end.
+# Usage: preemption_test.sh NTRUN NANOTRAIN TEXT_FILE
+set -u
+ntrun=$1
+nanotrain=$2
+text=$3
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+args=(--input "$text" --depth 1 --max_seq_len 32 --device_batch_size 2 --num_iterations 400
+      --save_every 1000 --model_tag preempt)
+export NANOTRAIN_BASE_DIR=$work OMP_NUM_THREADS=1
+fail() { echo "FAIL: $*"; cat "$work"/*.log; exit 1; }
+
+"$ntrun" --standalone --nproc_per_node=2 "$nanotrain" train "${args[@]}" > "$work/first.log" 2>&1 &
+pid=$!
+for _ in $(seq 300); do grep -q 'step 00010/' "$work/first.log" && break; sleep 0.05; done
+kill -USR1 $pid
+wait $pid
+rc=$?
+[ $rc = 75 ] || fail "ntrun exited $rc, expected 75 after a preemption save"
+step=$(grep -o 'preempted: saved step [0-9]*' "$work/first.log" | grep -o '[0-9]*$')
+[ -n "$step" ] || fail "no preemption save reported"
+[ "$step" -lt 400 ] || fail "the run finished before the signal"
+"$nanotrain" ckpt verify "$work/base_checkpoints/preempt" --step "$step" > /dev/null \
+  || fail "the preemption checkpoint does not verify"
+
+"$ntrun" --standalone --nproc_per_node=2 "$nanotrain" train "${args[@]}" --resume_from_step=auto \
+  > "$work/second.log" 2>&1 || fail "the resumed run failed"
+grep -q "resumed from .* at step $step" "$work/second.log" || fail "did not resume at step $step"
+grep -q 'step 00400/00400' "$work/second.log" || fail "the resumed run did not finish"
+echo "preempted at step $step, resumed and finished: ok"
