@@ -88,6 +88,19 @@ LoopState resume(const TrainConfig& cfg, GPT& model, Optimizers& optimizers,
   }
 }
 
+// nanochat's horizon: num_iterations, else target_flops / (FLOPs per token * tokens per step),
+// else target_param_data_ratio * params / tokens per step.
+int64_t resolve_num_iterations(const TrainConfig& cfg, const GPT& model, int64_t total_batch) {
+  if (cfg.num_iterations > 0) return cfg.num_iterations;
+  const double tokens =
+      cfg.target_flops > 0 ? cfg.target_flops / static_cast<double>(model->estimate_flops())
+                           : cfg.target_param_data_ratio * static_cast<double>(model->num_params());
+  const auto n = static_cast<int64_t>(std::llround(tokens / static_cast<double>(total_batch)));
+  log0("num_iterations derived from the {}: {}",
+       cfg.target_flops > 0 ? "target FLOPs" : "target param:data ratio", std::max<int64_t>(n, 1));
+  return std::max<int64_t>(n, 1);
+}
+
 // Whether any rank was asked to stop; every rank calls it after every step, so all agree.
 bool preemption_requested(Collectives* collectives) {
   auto flag = torch::full({1}, preemption_signal() != 0 ? 1.0f : 0.0f);
@@ -120,37 +133,54 @@ TrainResult train(const TrainConfig& cfg) {
   log0("model: depth {}, {} parameters, {:.3e} FLOPs per token; {} rank(s)", cfg.depth,
        model->num_params(), static_cast<double>(model->estimate_flops()), env.world_size);
   Optimizers optimizers = setup_optimizers(model, cfg.optim);
-  const LrSchedule schedule{cfg.num_iterations, cfg.warmup_ratio, cfg.warmdown_ratio,
+  const int64_t micro_batch = env.world_size * cfg.device_batch_size * cfg.max_seq_len;
+  const int64_t total_batch = cfg.total_batch_size > 0 ? cfg.total_batch_size : micro_batch;
+  if (total_batch % micro_batch != 0)
+    throw std::invalid_argument(fmt::format(
+        "total_batch_size {} is not a multiple of device_batch_size * max_seq_len * world_size "
+        "= {} * {} * {} = {}",
+        total_batch, cfg.device_batch_size, cfg.max_seq_len, env.world_size, micro_batch));
+  const int64_t grad_accum_steps = total_batch / micro_batch;
+  const int64_t num_iterations = resolve_num_iterations(cfg, model, total_batch);
+  const LrSchedule schedule{num_iterations, cfg.warmup_ratio, cfg.warmdown_ratio,
                             cfg.final_lr_frac};
   LoopState loop = resume(cfg, model, optimizers, batches, device);
   install_preemption_handlers();
 
-  const int64_t tokens_per_step = env.world_size * cfg.device_batch_size * cfg.max_seq_len;
   std::unique_ptr<AsyncSaver> async_saver;
   if (cfg.async_save && env.rank == 0) async_saver = std::make_unique<AsyncSaver>();
   TrainResult result;
-  for (int64_t step = loop.step; step < cfg.num_iterations; ++step) {
+  const int64_t first_step = loop.step;
+  double run_seconds = 0.0;  // this process's share of total_training_time, for the ETA
+  for (int64_t step = loop.step; step < num_iterations; ++step) {
     const auto t0 = std::chrono::steady_clock::now();
-    auto [inputs, targets] = batches.next();
-    auto loss = model->forward(inputs.to(device), targets.to(device));
-    loss.backward();
+    auto loss_sum = torch::zeros({}, torch::TensorOptions(device));
+    for (int64_t micro = 0; micro < grad_accum_steps; ++micro) {
+      auto [inputs, targets] = batches.next();
+      auto loss = model->forward(inputs.to(device), targets.to(device));
+      (loss / grad_accum_steps).backward();
+      loss_sum += loss.detach();
+    }
     if (collectives)
       for (auto& p : model->parameters()) collectives->all_reduce_mean(p.mutable_grad());
     optimizers.set_schedule(schedule.multiplier(step), muon_momentum(step));
     optimizers.step();
     optimizers.zero_grad();
-    const double loss_value = loss.item<double>();  // also waits for the step to finish
+    // The mean over micro-steps; reading it also waits for the step to finish.
+    const double loss_value = loss_sum.item<double>() / grad_accum_steps;
     const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     loop = {step + 1, loop.total_training_time + dt};
     result.losses.push_back(loss_value);
+    run_seconds += dt;
     log0(
         "step {:05d}/{:05d} ({:.2f}%) | loss: {:.6f} | lrm: {:.2f} | dt: {:.2f}ms | "
-        "tok/sec: {} | total time: {:.2f}m",
-        step + 1, cfg.num_iterations, 100.0 * (step + 1) / cfg.num_iterations, loss_value,
-        schedule.multiplier(step), dt * 1e3,
-        with_commas(static_cast<int64_t>(tokens_per_step / dt)), loop.total_training_time / 60);
+        "tok/sec: {} | total time: {:.2f}m | eta: {:.1f}m",
+        step + 1, num_iterations, 100.0 * (step + 1) / num_iterations, loss_value,
+        schedule.multiplier(step), dt * 1e3, with_commas(static_cast<int64_t>(total_batch / dt)),
+        loop.total_training_time / 60,
+        run_seconds / (step + 1 - first_step) * (num_iterations - step - 1) / 60);
     result.preempted = preemption_requested(collectives.get());
-    const bool last = step + 1 == cfg.num_iterations || result.preempted;
+    const bool last = step + 1 == num_iterations || result.preempted;
     if (env.rank == 0 && (last || (cfg.save_every > 0 && (step + 1) % cfg.save_every == 0))) {
       save_step(cfg, loop, model, optimizers, batches, env.world_size, async_saver.get());
       crash_point("after_checkpoint");

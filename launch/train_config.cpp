@@ -13,10 +13,8 @@ namespace nt {
 
 void TrainConfig::validate() const {
   if (input.empty()) throw std::invalid_argument("input: expected a text file, found none");
-  const std::pair<const char*, int64_t> positive[] = {{"depth", depth},
-                                                      {"max_seq_len", max_seq_len},
-                                                      {"device_batch_size", device_batch_size},
-                                                      {"num_iterations", num_iterations}};
+  const std::pair<const char*, int64_t> positive[] = {
+      {"depth", depth}, {"max_seq_len", max_seq_len}, {"device_batch_size", device_batch_size}};
   for (const auto& [name, value] : positive)
     if (value <= 0)
       throw std::invalid_argument(
@@ -37,6 +35,16 @@ void TrainConfig::validate() const {
   if (dtype != "float32" && dtype != "bfloat16")
     throw std::invalid_argument(
         fmt::format("dtype: expected float32 or bfloat16, found '{}'", dtype));
+  if (num_iterations == 0 || num_iterations < -1)
+    throw std::invalid_argument(
+        fmt::format("num_iterations: expected a positive integer or -1, found {}", num_iterations));
+  if (num_iterations == -1 && !(target_flops > 0) && !(target_param_data_ratio > 0))
+    throw std::invalid_argument(
+        "num_iterations is -1: set target_flops or target_param_data_ratio to derive it");
+  if (total_batch_size == 0 || total_batch_size < -1)
+    throw std::invalid_argument(
+        fmt::format("total_batch_size: expected a positive number of tokens or -1, found {}",
+                    total_batch_size));
   if (save_every == 0 || save_every < -1)
     throw std::invalid_argument(
         fmt::format("save_every: expected a positive integer or -1, found {}", save_every));

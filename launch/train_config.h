@@ -14,8 +14,11 @@ struct TrainConfig {
   std::string input;              // text file to train on (the demo uses the KJV Bible)
   int64_t depth = 4;              // GPTConfig::from_depth
   int64_t max_seq_len = 256;      // tokens per sequence
-  int64_t device_batch_size = 8;  // sequences per step
-  int64_t num_iterations = 30;    // optimizer steps
+  int64_t device_batch_size = 8;  // sequences per rank per micro-step
+  int64_t total_batch_size = -1;  // tokens per optimizer step; -1: one micro-step on every rank
+  int64_t num_iterations = 30;    // optimizer steps; -1: from target_flops or the data ratio
+  double target_flops = -1.0;            // total training FLOPs, when num_iterations is -1
+  double target_param_data_ratio = -1.0;  // tokens per parameter (Chinchilla: 20), likewise
   OptimizerConfig optim;          // embedding_lr, unembedding_lr, matrix_lr, weight_decay
   double warmup_ratio = 0.0;
   double warmdown_ratio = 0.2;
@@ -35,7 +38,10 @@ struct TrainConfig {
     v("depth", depth);
     v("max_seq_len", max_seq_len);
     v("device_batch_size", device_batch_size);
+    v("total_batch_size", total_batch_size);
     v("num_iterations", num_iterations);
+    v("target_flops", target_flops);
+    v("target_param_data_ratio", target_param_data_ratio);
     optim.visit(v);
     v("warmup_ratio", warmup_ratio);
     v("warmdown_ratio", warmdown_ratio);

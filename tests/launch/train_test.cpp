@@ -6,6 +6,7 @@
 #include <fstream>
 #include <numeric>
 
+#include "checkpoint/checkpoint_manager.h"
 #include "checkpoint/dir_lock.h"
 #include "launch/train.h"
 #include "tests/support/expect_error.h"
@@ -33,6 +34,36 @@ TEST(Train, LossFallsOver30StepsOnKjv) {
   unsetenv("NANOTRAIN_BASE_DIR");
 }
 
+TEST(Train, GradientAccumulationEqualsOneBigBatch) {
+  // 8 sequences in one micro-step, and 4 + 4 accumulated: the same data, the same update.
+  const std::string base = ::testing::TempDir() + "/nanotrain_accum_test";
+  setenv("NANOTRAIN_BASE_DIR", base.c_str(), 1);
+  auto run = [&](const std::string& batch, const std::string& tag) {
+    const auto result = train(
+        parse_train_config({"--input", testing::test_data_dir() + "/kjv.txt", "--depth=1",
+                            "--max_seq_len=32", "--device_batch_size", batch,
+                            "--total_batch_size=256", "--num_iterations=2", "--model_tag", tag}));
+    return std::make_pair(result.losses,
+                          load_checkpoint(base + "/base_checkpoints/" + tag, 2, torch::kCPU));
+  };
+  const auto [losses_one, one] = run("8", "one");
+  const auto [losses_two, two] = run("4", "two");
+  for (size_t i = 0; i < 2; ++i) EXPECT_NEAR(losses_one[i], losses_two[i], 1e-6);
+  for (const auto& item : one.model_data) {
+    const double diff = (item.value() - two.model_data.at(item.key())).abs().max().item<double>();
+    EXPECT_LT(diff, 1e-6) << item.key();
+  }
+  testing::expect_error(
+      [&] {
+        train(parse_train_config({"--input", testing::test_data_dir() + "/kjv.txt", "--depth=1",
+                                  "--max_seq_len=32", "--device_batch_size=3",
+                                  "--total_batch_size=256", "--num_iterations=1"}));
+      },
+      "total_batch_size 256 is not a multiple of device_batch_size * max_seq_len * world_size");
+  std::filesystem::remove_all(base);
+  unsetenv("NANOTRAIN_BASE_DIR");
+}
+
 TEST(Train, SecondWriterToTheSameDirectoryIsRefused) {
   const std::string base = ::testing::TempDir() + "/nanotrain_lock_test";
   setenv("NANOTRAIN_BASE_DIR", base.c_str(), 1);
@@ -47,6 +78,15 @@ TEST(Train, SecondWriterToTheSameDirectoryIsRefused) {
   EXPECT_EQ(train(cfg).losses.size(), 1u);  // released: the next run proceeds
   std::filesystem::remove_all(base);
   unsetenv("NANOTRAIN_BASE_DIR");
+}
+
+TEST(TrainConfig, ShippedConfigsAreValid) {
+  for (const char* name : {"cpu_tiny", "cpu_small", "d12", "d20"}) {
+    const auto cfg = parse_train_config(
+        {"--config", std::string(NANOTRAIN_SOURCE_DIR) + "/configs/" + name + ".json",
+         "--input=x.txt"});
+    EXPECT_GT(cfg.depth, 0) << name;
+  }
 }
 
 TEST(TrainConfig, FileThenFlagsAndErrors) {
