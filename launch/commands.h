@@ -11,5 +11,6 @@ int train_command(const std::vector<std::string>& args);
 int ckpt_command(const std::vector<std::string>& args);
 int loss_command(const std::vector<std::string>& args);
 int sample_command(const std::vector<std::string>& args);
+int plot_command(const std::vector<std::string>& args);
 
 }  // namespace nt

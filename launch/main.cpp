@@ -21,7 +21,8 @@ constexpr const char* kUsage =
     "          | prune DIR --keep_last K [--keep_every N]\n"
     "  loss    --checkpoint_dir DIR [--step N] --tokens FILE: mean next-token loss\n"
     "  sample  --checkpoint_dir DIR [--step N] --prompt TEXT [--max_tokens N --temperature T\n"
-    "          --top_k K --seed S]\n";
+    "          --top_k K --seed S]\n"
+    "  plot    RUN_DIR [--out FILE]: draw RUN_DIR/metrics.jsonl as an SVG\n";
 
 }  // namespace
 
@@ -34,7 +35,8 @@ int main(int argc, char** argv) {
       {"train", nt::train_command},
       {"ckpt", nt::ckpt_command},
       {"loss", nt::loss_command},
-      {"sample", nt::sample_command}};
+      {"sample", nt::sample_command},
+      {"plot", nt::plot_command}};
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
     std::cout << kUsage;
     return argc < 2 ? 2 : 0;

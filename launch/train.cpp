@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <cmath>
 #include <optional>
 
 #include "checkpoint/async_saver.h"
@@ -13,6 +14,8 @@
 #include "checkpoint/retention.h"
 #include "data/byte_text.h"
 #include "launch/commands.h"
+#include "launch/evaluate.h"
+#include "launch/metrics.h"
 #include "launch/train.h"
 #include "model/gpt.h"
 #include "optim/schedule.h"
@@ -28,6 +31,16 @@ namespace {
 struct LoopState {
   int64_t step = 0;                  // optimizer updates done
   double total_training_time = 0.0;  // seconds, summed over steps (resumes included)
+  double smooth_train_loss = 0.0;    // EMA (0.9) of the training loss, not yet debiased
+  double val_bpb = -1.0;             // the latest evaluation; -1 before the first
+  double min_val_bpb = -1.0;
+
+  nlohmann::json to_json() const {
+    return {{"step", step},
+            {"total_training_time", total_training_time},
+            {"smooth_train_loss", smooth_train_loss},
+            {"min_val_bpb", min_val_bpb}};
+  }
 };
 
 // Rank 0's checkpoint after `loop.step` updates: model, [AdamW, Muon], nanochat's meta with the
@@ -37,12 +50,13 @@ void save_step(const TrainConfig& cfg, const LoopState& loop, const GPT& model,
                AsyncSaver* async_saver) {
   const nlohmann::json meta = {
       {"step", loop.step},
+      {"val_bpb", loop.val_bpb},
       {"model_config", config_to_json(model->config())},
       {"user_config", config_to_json(cfg)},
       {"device_batch_size", cfg.device_batch_size},
       {"max_seq_len", cfg.max_seq_len},
       {"dataloader_state_dict", {{"position", batches.position()}, {"world_size", world_size}}},
-      {"loop_state", {{"step", loop.step}, {"total_training_time", loop.total_training_time}}}};
+      {"loop_state", loop.to_json()}};
   const std::string dir = cfg.checkpoint_dir();
   if (async_saver)
     async_saver->save(dir, loop.step, model_state_dict(model), optimizers.state_dicts(), meta);
@@ -79,7 +93,13 @@ LoopState resume(const TrainConfig& cfg, GPT& model, Optimizers& optimizers,
   const auto& meta = data.meta_data;
   try {
     batches.set_position(meta.at("dataloader_state_dict").at("position").get<int64_t>());
-    LoopState loop{step, meta.at("loop_state").at("total_training_time").get<double>()};
+    const auto& state = meta.at("loop_state");
+    LoopState loop;
+    loop.step = step;
+    loop.total_training_time = state.at("total_training_time").get<double>();
+    loop.smooth_train_loss = state.value("smooth_train_loss", 0.0);
+    loop.min_val_bpb = state.value("min_val_bpb", -1.0);
+    loop.val_bpb = meta.value("val_bpb", -1.0);
     log0("resumed from {} at step {}", dir, step);
     return loop;
   } catch (const nlohmann::json::exception& e) {
@@ -124,7 +144,14 @@ TrainResult train(const TrainConfig& cfg) {
   if (env.rank == 0) lock.emplace(cfg.checkpoint_dir());
   torch::manual_seed(cfg.seed);
 
-  SequentialBatcher batches(encode_bytes(read_text_file(cfg.input)), cfg.device_batch_size,
+  // The last 5% of the corpus (at least one batch) is held out for validation.
+  const torch::Tensor tokens = encode_bytes(read_text_file(cfg.input));
+  const int64_t n_val = std::max(tokens.size(0) / 20, cfg.device_batch_size * cfg.max_seq_len + 1);
+  if (n_val >= tokens.size(0))
+    throw std::invalid_argument(
+        fmt::format("{}: too small to hold out {} validation tokens", cfg.input, n_val));
+  const torch::Tensor val_tokens = tokens.narrow(0, tokens.size(0) - n_val, n_val);
+  SequentialBatcher batches(tokens.narrow(0, 0, tokens.size(0) - n_val), cfg.device_batch_size,
                             cfg.max_seq_len, env.rank, env.world_size);
   GPT model(GPTConfig::from_depth(cfg.depth, cfg.max_seq_len, kByteVocabSize));
   model->init_weights(cfg.seed);
@@ -149,6 +176,15 @@ TrainResult train(const TrainConfig& cfg) {
 
   std::unique_ptr<AsyncSaver> async_saver;
   if (cfg.async_save && env.rank == 0) async_saver = std::make_unique<AsyncSaver>();
+  MetricsLog metrics(env.rank == 0 ? cfg.checkpoint_dir() : "");
+  auto evaluate = [&] {
+    loop.val_bpb = evaluate_bpb(model, val_tokens, cfg.device_batch_size, cfg.max_seq_len,
+                                cfg.eval_tokens, collectives.get(), device);
+    if (loop.min_val_bpb < 0 || loop.val_bpb < loop.min_val_bpb) loop.min_val_bpb = loop.val_bpb;
+    log0("step {:05d} | val bpb: {:.6f}", loop.step, loop.val_bpb);
+    metrics.append({{"step", loop.step}, {"val_bpb", loop.val_bpb}});
+  };
+  if (loop.step == 0 && cfg.eval_every > 0) evaluate();
   TrainResult result;
   const int64_t first_step = loop.step;
   double run_seconds = 0.0;  // this process's share of total_training_time, for the ETA
@@ -169,8 +205,16 @@ TrainResult train(const TrainConfig& cfg) {
     // The mean over micro-steps; reading it also waits for the step to finish.
     const double loss_value = loss_sum.item<double>() / grad_accum_steps;
     const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    loop = {step + 1, loop.total_training_time + dt};
+    loop.step = step + 1;
+    loop.total_training_time += dt;
+    loop.smooth_train_loss = 0.9 * loop.smooth_train_loss + 0.1 * loss_value;
     result.losses.push_back(loss_value);
+    metrics.append({{"step", loop.step},
+                    {"loss", loss_value},
+                    {"smooth_loss", loop.smooth_train_loss / (1 - std::pow(0.9, loop.step))},
+                    {"lrm", schedule.multiplier(step)},
+                    {"dt", dt},
+                    {"tok_per_sec", total_batch / dt}});
     run_seconds += dt;
     log0(
         "step {:05d}/{:05d} ({:.2f}%) | loss: {:.6f} | lrm: {:.2f} | dt: {:.2f}ms | "
@@ -181,7 +225,9 @@ TrainResult train(const TrainConfig& cfg) {
         run_seconds / (step + 1 - first_step) * (num_iterations - step - 1) / 60);
     result.preempted = preemption_requested(collectives.get());
     const bool last = step + 1 == num_iterations || result.preempted;
-    if (env.rank == 0 && (last || (cfg.save_every > 0 && (step + 1) % cfg.save_every == 0))) {
+    if (cfg.eval_every > 0 && (last || loop.step % cfg.eval_every == 0)) evaluate();
+    const int64_t save_every = cfg.save_interval();
+    if (env.rank == 0 && (last || (save_every > 0 && loop.step % save_every == 0))) {
       save_step(cfg, loop, model, optimizers, batches, env.world_size, async_saver.get());
       crash_point("after_checkpoint");
     }

@@ -45,9 +45,14 @@ void TrainConfig::validate() const {
     throw std::invalid_argument(
         fmt::format("total_batch_size: expected a positive number of tokens or -1, found {}",
                     total_batch_size));
-  if (save_every == 0 || save_every < -1)
+  for (const auto& [name, value] :
+       {std::pair<const char*, int64_t>{"save_every", save_every}, {"eval_every", eval_every}})
+    if (value < -1 || (value == 0 && std::string(name) == "eval_every"))
+      throw std::invalid_argument(
+          fmt::format("{}: expected a positive integer or -1, found {}", name, value));
+  if (eval_tokens <= 0)
     throw std::invalid_argument(
-        fmt::format("save_every: expected a positive integer or -1, found {}", save_every));
+        fmt::format("eval_tokens: expected a positive integer, found {}", eval_tokens));
   if (keep_last == 0 || keep_last < -1)
     throw std::invalid_argument(
         fmt::format("keep_last: expected a positive integer or -1, found {}", keep_last));

@@ -17,9 +17,9 @@ struct TrainConfig {
   int64_t device_batch_size = 8;  // sequences per rank per micro-step
   int64_t total_batch_size = -1;  // tokens per optimizer step; -1: one micro-step on every rank
   int64_t num_iterations = 30;    // optimizer steps; -1: from target_flops or the data ratio
-  double target_flops = -1.0;            // total training FLOPs, when num_iterations is -1
+  double target_flops = -1.0;     // total training FLOPs, when num_iterations is -1
   double target_param_data_ratio = -1.0;  // tokens per parameter (Chinchilla: 20), likewise
-  OptimizerConfig optim;          // embedding_lr, unembedding_lr, matrix_lr, weight_decay
+  OptimizerConfig optim;                  // embedding_lr, unembedding_lr, matrix_lr, weight_decay
   double warmup_ratio = 0.0;
   double warmdown_ratio = 0.2;
   double final_lr_frac = 0.0;
@@ -27,7 +27,9 @@ struct TrainConfig {
   std::string dtype = "float32";  // float32 | bfloat16 (matmul compute; weights stay fp32)
   int64_t seed = 42;
   std::string model_tag;                // checkpoint folder name; default d<depth>
-  int64_t save_every = -1;              // also save every N steps; -1: only at the last step
+  int64_t eval_every = 250;             // val bpb every N steps (and at 0 and the end); -1: never
+  int64_t eval_tokens = 65536;          // validation tokens per evaluation, all ranks together
+  int64_t save_every = 0;               // save every N steps; 0: as eval_every; -1: last step only
   int64_t keep_last = -1;               // keep the newest K steps; -1: keep all
   bool async_save = false;              // write checkpoints on a background thread
   std::string resume_from_step = "-1";  // -1: start fresh; auto: the last complete step; or N
@@ -50,11 +52,16 @@ struct TrainConfig {
     v("dtype", dtype);
     v("seed", seed);
     v("model_tag", model_tag);
+    v("eval_every", eval_every);
+    v("eval_tokens", eval_tokens);
     v("save_every", save_every);
     v("keep_last", keep_last);
     v("async_save", async_save);
     v("resume_from_step", resume_from_step);
   }
+
+  // save_every with 0 resolved to eval_every.
+  int64_t save_interval() const { return save_every == 0 ? eval_every : save_every; }
 
   // <base_dir>/base_checkpoints/<model_tag or d<depth>>.
   std::string checkpoint_dir() const;

@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <nlohmann/json.hpp>
+
 #include "checkpoint/layout.h"
 #include "launch/commands.h"
 #include "launch/train.h"
@@ -36,7 +38,7 @@ class CliTest : public ::testing::Test {
     setenv("NANOTRAIN_BASE_DIR", base_.c_str(), 1);
     train(parse_train_config({"--input", testing::test_data_dir() + "/kjv.txt", "--depth=1",
                               "--max_seq_len=64", "--device_batch_size=2", "--num_iterations=6",
-                              "--save_every=2", "--keep_last=2"}));
+                              "--save_every=2", "--keep_last=2", "--eval_tokens=512"}));
     dir_ = base_ + "/base_checkpoints/d1";
   }
   void TearDown() override {
@@ -125,6 +127,30 @@ TEST_F(CliTest, LossMatchesPythonReference) {
         run(loss_command, {"--checkpoint_dir", dir_, "--tokens", tokens});
       },
       "expected token ids in [-1, 257), found 999");
+}
+
+TEST_F(CliTest, MetricsAndPlot) {
+  // The run evaluated at steps 0 and 6 (the last step) and logged every step.
+  std::ifstream in(dir_ + "/metrics.jsonl");
+  int steps = 0, evals = 0;
+  for (std::string line; std::getline(in, line);) {
+    const auto j = nlohmann::json::parse(line);
+    steps += j.contains("loss");
+    evals += j.contains("val_bpb");
+  }
+  EXPECT_EQ(steps, 6);
+  EXPECT_EQ(evals, 2);
+  std::string out;
+  EXPECT_EQ(run(plot_command, {dir_}, &out), 0);
+  EXPECT_NE(out.find("(6 steps, 2 evaluations)"), std::string::npos) << out;
+  std::ifstream svg(dir_ + "/metrics.svg");
+  const std::string text((std::istreambuf_iterator<char>(svg)), {});
+  EXPECT_EQ(text.rfind("<svg", 0), 0u);
+  EXPECT_NE(text.find("validation bits per byte"), std::string::npos);
+  EXPECT_GE(std::count(text.begin(), text.end(), '\n'), 20);
+  auto meta = nlohmann::json::parse(std::ifstream(dir_ + "/meta_000006.json"));
+  EXPECT_GT(meta["val_bpb"].get<double>(), 0.0);
+  EXPECT_EQ(meta["loop_state"]["min_val_bpb"], meta["val_bpb"]);
 }
 
 TEST_F(CliTest, SampleIsDeterministicInTheSeed) {
