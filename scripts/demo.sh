@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The main job: installs what is missing, builds, trains a small GPT on CPU on the King James
-# Bible (Debian's bible-kjv), printing one line per step as the loss falls, saves checkpoints
-# under $NANOTRAIN_BASE_DIR (default ~/.cache/nanotrain), verifies them and samples from the model.
-# Extra arguments go to `nanotrain train`, e.g. scripts/demo.sh --num_iterations=100
+# The main job: installs what is missing, builds, and trains a small GPT on the King James Bible
+# (Debian's bible-kjv) with 2 worker processes under ntrun, as a cluster job would run:
+# checkpoints every 20 steps under $NANOTRAIN_BASE_DIR (default ~/.cache/nanotrain), a
+# preemption signal halfway (the job saves and stops), the same command resuming to the end,
+# then verification, a plot of the metrics and a sample from the model.
+# Extra arguments go to `nanotrain train`, e.g. scripts/demo.sh --dtype=bfloat16
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -11,13 +13,29 @@ mkdir -p build/data
 if [ ! -s build/data/kjv.txt ]; then
   bible -f Gen1:1-Rev22:21 > build/data/kjv.txt
 fi
-build/bin/nanotrain train --config configs/cpu_tiny.json --input build/data/kjv.txt \
-  --model_tag=demo "$@"
 checkpoint_dir="${NANOTRAIN_BASE_DIR:-$HOME/.cache/nanotrain}/base_checkpoints/demo"
+rm -rf "$checkpoint_dir"
+job=(build/bin/ntrun --standalone --nproc_per_node=2
+     build/bin/nanotrain train --config configs/cpu_tiny.json --input build/data/kjv.txt
+     --model_tag=demo "$@")
+
+echo "== training (2 processes); a preemption signal arrives after step 30"
+log=$(mktemp)
+"${job[@]}" 2>&1 | tee "$log" &
+until grep -q 'step 00030/' "$log" 2>/dev/null; do sleep 0.2; done
+pkill -USR1 -f 'ntrun --standalone --nproc_per_node=2 build/bin/nanotrain' || true
+wait || true
+rm -f "$log"
+
+echo
+echo "== the same command, resuming from the last complete step"
+"${job[@]}" --resume_from_step=auto
+
 echo
 echo "== checkpoints"
 build/bin/nanotrain ckpt list
 build/bin/nanotrain ckpt verify "$checkpoint_dir"
+build/bin/nanotrain plot "$checkpoint_dir"
 echo
 echo "== a sample from the last checkpoint"
 build/bin/nanotrain sample --checkpoint_dir "$checkpoint_dir" --prompt "And God said" \
