@@ -1,6 +1,7 @@
 // `nanotrain train`: nanochat's base_train loop, on one process or many under ntrun/torchrun.
 // The flow reads top to bottom: config -> process group -> data -> model -> optimizers ->
-// resume -> steps (gradients averaged across ranks; rank 0 saves).
+// resume -> steps (the optimizers average gradients across ranks and shard their state; rank 0
+// saves).
 #include <fmt/format.h>
 
 #include <chrono>
@@ -43,11 +44,14 @@ struct LoopState {
   }
 };
 
-// Rank 0's checkpoint after `loop.step` updates: model, [AdamW, Muon], nanochat's meta with the
-// data position and loop state a resume needs.
+// The checkpoint after `loop.step` updates: model, [AdamW, Muon], nanochat's meta with the data
+// position and loop state a resume needs. Every rank calls it (the sharded optimizer state is
+// gathered); rank 0 alone writes.
 void save_step(const TrainConfig& cfg, const LoopState& loop, const GPT& model,
-               const Optimizers& optimizers, const SequentialBatcher& batches, int world_size,
+               const Optimizers& optimizers, const SequentialBatcher& batches, const DistEnv& env,
                AsyncSaver* async_saver) {
+  const auto optimizer_data = optimizers.state_dicts();
+  if (env.rank != 0) return;
   const nlohmann::json meta = {
       {"step", loop.step},
       {"val_bpb", loop.val_bpb},
@@ -55,13 +59,13 @@ void save_step(const TrainConfig& cfg, const LoopState& loop, const GPT& model,
       {"user_config", config_to_json(cfg)},
       {"device_batch_size", cfg.device_batch_size},
       {"max_seq_len", cfg.max_seq_len},
-      {"dataloader_state_dict", {{"position", batches.position()}, {"world_size", world_size}}},
+      {"dataloader_state_dict", {{"position", batches.position()}, {"world_size", env.world_size}}},
       {"loop_state", loop.to_json()}};
   const std::string dir = cfg.checkpoint_dir();
   if (async_saver)
-    async_saver->save(dir, loop.step, model_state_dict(model), optimizers.state_dicts(), meta);
+    async_saver->save(dir, loop.step, model_state_dict(model), optimizer_data, meta);
   else
-    save_checkpoint(dir, loop.step, model_state_dict(model), optimizers.state_dicts(), meta);
+    save_checkpoint(dir, loop.step, model_state_dict(model), optimizer_data, meta);
   // Only complete steps are pruned, so a step still being written is never touched.
   if (cfg.keep_last > 0) prune_checkpoints(dir, cfg.keep_last);
 }
@@ -160,6 +164,7 @@ TrainResult train(const TrainConfig& cfg) {
   log0("model: depth {}, {} parameters, {:.3e} FLOPs per token; {} rank(s)", cfg.depth,
        model->num_params(), static_cast<double>(model->estimate_flops()), env.world_size);
   Optimizers optimizers = setup_optimizers(model, cfg.optim);
+  optimizers.set_collectives(collectives.get());  // gradients are averaged inside step()
   const int64_t micro_batch = env.world_size * cfg.device_batch_size * cfg.max_seq_len;
   const int64_t total_batch = cfg.total_batch_size > 0 ? cfg.total_batch_size : micro_batch;
   if (total_batch % micro_batch != 0)
@@ -197,8 +202,6 @@ TrainResult train(const TrainConfig& cfg) {
       (loss / grad_accum_steps).backward();
       loss_sum += loss.detach();
     }
-    if (collectives)
-      for (auto& p : model->parameters()) collectives->all_reduce_mean(p.mutable_grad());
     optimizers.set_schedule(schedule.multiplier(step), muon_momentum(step));
     optimizers.step();
     optimizers.zero_grad();
@@ -227,9 +230,9 @@ TrainResult train(const TrainConfig& cfg) {
     const bool last = step + 1 == num_iterations || result.preempted;
     if (cfg.eval_every > 0 && (last || loop.step % cfg.eval_every == 0)) evaluate();
     const int64_t save_every = cfg.save_interval();
-    if (env.rank == 0 && (last || (save_every > 0 && loop.step % save_every == 0))) {
-      save_step(cfg, loop, model, optimizers, batches, env.world_size, async_saver.get());
-      crash_point("after_checkpoint");
+    if (last || (save_every > 0 && loop.step % save_every == 0)) {
+      save_step(cfg, loop, model, optimizers, batches, env, async_saver.get());
+      if (env.rank == 0) crash_point("after_checkpoint");
     }
     if (result.preempted) {
       log0("preempted: saved step {}, stopping", loop.step);

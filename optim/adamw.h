@@ -23,6 +23,7 @@ class AdamW : public Optimizer {
   // "exp_avg_sq": shaped like param}, created on the first call. The distributed optimizer
   // calls this on the slice of a parameter its rank owns.
   void update(torch::Tensor& param, const torch::Tensor& grad, State& state, double lr) override;
+  Sharding sharding() const override { return Sharding::kFlat; }
 
  protected:
   void write_options(c10::impl::GenericDict& group) const override;

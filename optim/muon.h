@@ -28,6 +28,7 @@ class Muon : public Optimizer {
   // One Muon update of `param` in place: buf = lerp(buf, g, 1 - m); nesterov: g = lerp(g, buf,
   // m), else g = buf; param -= lr * max(1, rows/cols)^0.5 * NS(g). state: {"momentum_buffer"}.
   void update(torch::Tensor& param, const torch::Tensor& grad, State& state, double lr) override;
+  Sharding sharding() const override { return Sharding::kWholeParam; }
 
  protected:
   void write_options(c10::impl::GenericDict& group) const override;

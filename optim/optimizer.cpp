@@ -53,10 +53,69 @@ void Optimizer::step() {
   size_t index = 0;
   for (auto& group : groups_) {
     for (auto& p : group.params) {
-      auto& state = state_[index++];
-      if (p.grad().defined()) update(p, p.grad(), state, group.lr);
+      const size_t i = index++;
+      if (!p.grad().defined()) continue;
+      if (collectives_)
+        distributed_update(i, p, group.lr);
+      else
+        update(p, p.grad(), state_[i], group.lr);
     }
   }
+}
+
+void Optimizer::distributed_update(size_t index, torch::Tensor& param, double lr) {
+  Collectives& c = *collectives_;
+  if (sharding() == Sharding::kFlat) {
+    const int64_t numel = param.numel();
+    auto grad_shard = c.reduce_scatter_mean(param.grad());
+    const auto [begin, end] = c.shard_range(numel, c.rank());
+    auto flat = param.view({-1});
+    auto shard = flat.narrow(0, begin, end - begin);  // a view: updates land in the parameter
+    update(shard, grad_shard, state_[index], lr);     // also on an empty shard, to keep step counts
+    flat.copy_(c.all_gather(shard, numel));
+  } else {
+    auto grad = param.grad().clone();
+    c.all_reduce_mean(grad);
+    if (owner(index) == c.rank()) update(param, grad, state_[index], lr);
+    c.broadcast(param, owner(index));
+  }
+}
+
+Optimizer::State Optimizer::whole_state(size_t index, const torch::Tensor& param) const {
+  Collectives& c = *collectives_;
+  // Whether the state exists yet: every shard has it after the first step; for kWholeParam
+  // only the owner knows.
+  const int source = sharding() == Sharding::kFlat ? 0 : owner(index);
+  auto present = torch::full({1}, state_[index].empty() ? 0.0f : 1.0f);
+  c.broadcast(present, source);
+  State whole;
+  if (present.item<float>() == 0.0f) return whole;
+  for (const auto& key : state_keys()) {
+    const auto shape = state_shape(key, param);
+    if (sharding() == Sharding::kWholeParam) {
+      auto t =
+          c.rank() == source ? state_[index].at(key).clone() : torch::zeros(shape, param.options());
+      c.broadcast(t, source);
+      whole[key] = t;
+    } else if (shape.empty()) {
+      whole[key] = state_[index].at(key).clone();  // scalars (AdamW's step) are replicated
+    } else {
+      const int64_t numel = param.numel();
+      whole[key] = c.all_gather(state_[index].at(key), numel).view(shape);
+    }
+  }
+  return whole;
+}
+
+Optimizer::State Optimizer::local_part(size_t index, const torch::Tensor& param,
+                                       State whole) const {
+  if (!collectives_ || whole.empty()) return whole;
+  if (sharding() == Sharding::kWholeParam)
+    return owner(index) == collectives_->rank() ? whole : State{};
+  const auto [begin, end] = collectives_->shard_range(param.numel(), collectives_->rank());
+  for (auto& [key, t] : whole)
+    if (t.dim() > 0) t = t.reshape({-1}).narrow(0, begin, end - begin).clone();
+  return whole;
 }
 
 void Optimizer::zero_grad() {
@@ -70,11 +129,17 @@ void Optimizer::set_lr_multiplier(double multiplier) {
 
 c10::IValue Optimizer::state_dict() const {
   c10::impl::GenericDict state(c10::IntType::get(), c10::AnyType::get());
-  for (size_t i = 0; i < state_.size(); ++i) {
-    if (state_[i].empty()) continue;
-    c10::impl::GenericDict entry(c10::StringType::get(), c10::AnyType::get());
-    for (const auto& [key, tensor] : state_[i]) entry.insert(key, tensor);
-    state.insert(static_cast<int64_t>(i), entry);
+  size_t i = 0;
+  for (const auto& g : groups_) {
+    for (const auto& p : g.params) {
+      const State whole = collectives_ ? whole_state(i, p) : state_[i];
+      if (!whole.empty()) {
+        c10::impl::GenericDict entry(c10::StringType::get(), c10::AnyType::get());
+        for (const auto& [key, tensor] : whole) entry.insert(key, tensor);
+        state.insert(static_cast<int64_t>(i), entry);
+      }
+      ++i;
+    }
   }
   c10::impl::GenericList groups(c10::AnyType::get());
   int64_t index = 0;
@@ -162,6 +227,8 @@ void Optimizer::load_state_dict(const c10::IValue& state_dict, const std::string
     groups_[g].lr = dict_number(group_dicts[g], "lr", gw);
     groups_[g].initial_lr = dict_number(group_dicts[g], "initial_lr", gw);
   }
+  for (size_t i = 0; i < loaded.size(); ++i)
+    loaded[i] = local_part(i, *flat_params[i], std::move(loaded[i]));
   state_ = std::move(loaded);
 }
 

@@ -3,6 +3,8 @@
 // reads hold the same structure:
 //   {"state": {index: {name: tensor}}, "param_groups": [{..., "params": [index, ...]}]}
 // Indices count parameters across groups in order, as PyTorch numbers them.
+// With collectives set, the optimizer is distributed as nanochat's DistAdamW and DistMuon are:
+// state is sharded across ranks, and state_dict() gathers it whole (every rank must call it).
 #pragma once
 
 #include <ATen/core/ivalue.h>
@@ -11,6 +13,8 @@
 #include <map>
 #include <string>
 #include <vector>
+
+#include "runtime/collectives.h"
 
 namespace nt {
 
@@ -29,7 +33,22 @@ class Optimizer {
 
   using State = std::map<std::string, torch::Tensor>;
 
-  // One update of every parameter from its .grad(); parameters without a gradient are skipped.
+  // How work and state split across ranks.
+  // kFlat: each gradient is reduce-scattered (averaged) as a flat tensor, each rank updates its
+  //   shard of the parameter with its shard of the state, and the shards are all-gathered.
+  //   For elementwise optimizers (AdamW).
+  // kWholeParam: parameter i belongs to rank i % world_size, which alone keeps its state and
+  //   updates it from the averaged gradient, then broadcasts it. For Muon, whose
+  //   orthogonalization needs the whole matrix.
+  enum class Sharding { kFlat, kWholeParam };
+  virtual Sharding sharding() const = 0;
+
+  // Makes step(), state_dict() and load_state_dict() collective over `collectives` (null, the
+  // default: one process, no communication). Set it before the first step.
+  void set_collectives(Collectives* collectives) { collectives_ = collectives; }
+
+  // One update of every parameter from its .grad(); parameters without a gradient are skipped
+  // (on every rank alike). Distributed: gradients are averaged across ranks here, not before.
   void step();
   // One update of `param` (a whole parameter, or the slice a rank owns in the distributed
   // optimizer) from `grad` of the same shape, with its `state` (empty before the first update).
@@ -42,11 +61,13 @@ class Optimizer {
   std::vector<ParamGroup>& param_groups() { return groups_; }
   const std::vector<ParamGroup>& param_groups() const { return groups_; }
 
-  // The tensors in the result alias the optimizer's state; clone them to keep a snapshot.
+  // The tensors in the result alias the optimizer's state (single process) or are gathered
+  // copies of every shard (distributed, one parameter at a time); clone to keep a snapshot.
   c10::IValue state_dict() const;
-  // Replaces lr, initial_lr, hyperparameters and state from `state_dict`. `where` names the
-  // source in errors. Throws std::invalid_argument on any structural or shape mismatch, and
-  // then leaves the optimizer unchanged.
+  // Replaces lr, initial_lr, hyperparameters and state from `state_dict`, which always holds
+  // whole tensors; distributed, each rank keeps its own part, so any world size can resume it.
+  // `where` names the source in errors. Throws std::invalid_argument on any structural or shape
+  // mismatch, and then leaves the optimizer unchanged.
   void load_state_dict(const c10::IValue& state_dict, const std::string& where);
 
  protected:
@@ -64,7 +85,13 @@ class Optimizer {
   std::vector<ParamGroup> groups_;
 
  private:
+  void distributed_update(size_t index, torch::Tensor& param, double lr);
+  State whole_state(size_t index, const torch::Tensor& param) const;  // collective
+  State local_part(size_t index, const torch::Tensor& param, State whole) const;
+  int owner(size_t index) const { return static_cast<int>(index % collectives_->world_size()); }
+
   std::vector<State> state_;
+  Collectives* collectives_ = nullptr;
 };
 
 // Reads a number (int or float in the file) from a state dict, naming `where` and `key` if it is

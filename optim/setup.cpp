@@ -47,6 +47,11 @@ void Optimizers::step() {
   muon->step();
 }
 
+void Optimizers::set_collectives(Collectives* collectives) {
+  adamw->set_collectives(collectives);
+  muon->set_collectives(collectives);
+}
+
 void Optimizers::zero_grad() {
   adamw->zero_grad();
   muon->zero_grad();

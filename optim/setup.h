@@ -34,9 +34,11 @@ struct Optimizers {
 
   void step();
   void zero_grad();
+  // Distributes both optimizers over `collectives` (see Optimizer::set_collectives).
+  void set_collectives(Collectives* collectives);
   // Applies the schedules of iteration `it`: lr multiplier to both, momentum to Muon.
   void set_schedule(double lr_multiplier, double momentum);
-  // [AdamW state dict, Muon state dict].
+  // [AdamW state dict, Muon state dict]. Collective when distributed: every rank calls it.
   c10::impl::GenericList state_dicts() const;
   // Each optimizer is left unchanged when its own dict is bad; a bad Muon dict after a good
   // AdamW one leaves AdamW loaded, so callers treat an error here as fatal.
