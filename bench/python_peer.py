@@ -4,7 +4,6 @@ Prints one line per case: "depth seq dtype tokens_per_second".
 
 Usage: /usr/bin/python3 bench/python_peer.py [--steps N]
 """
-import math
 import os
 import sys
 import time
@@ -23,17 +22,7 @@ def build(depth, seq):
     ref.PADDED_VOCAB = 50304
     gen = torch.Generator().manual_seed(0)
     w = ref.random_weights(cfg, gen)
-    scale = (c / 768) ** -0.5
-    adamw = torch.optim.AdamW([{"params": [w["lm_head.weight"]], "lr": 0.004 * scale},
-                               {"params": [w["transformer.wte.weight"]], "lr": 0.2 * scale}],
-                              betas=(0.8, 0.95), eps=1e-10, weight_decay=0.0)
-    matrices = [t for n, t in w.items() if n.startswith("transformer.h.")]
-    sizes = []
-    for t in matrices:
-        if t.numel() not in sizes:
-            sizes.append(t.numel())
-    muon = ref.RefMuon([{"params": [t for t in matrices if t.numel() == n]} for n in sizes],
-                       lr=0.02, momentum=0.95)
+    adamw, muon = ref.nanochat_optimizers(w, c, momentum=0.95)
     return cfg, w, adamw, muon
 
 

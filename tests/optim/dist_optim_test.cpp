@@ -12,12 +12,7 @@ class DistributedOptimizers : public ::testing::TestWithParam<int> {};
 
 TEST_P(DistributedOptimizers, MatchSingleProcessExactly) {
   const int world_size = GetParam();
-  const int port = testing::free_port();
-  std::vector<pid_t> pids;
-  for (int rank = 0; rank < world_size; ++rank)
-    pids.push_back(
-        testing::spawn({NANOTRAIN_DIST_OPTIM_WORKER}, testing::worker_env(rank, world_size, port)));
-  const auto status = testing::wait_all(pids, 180);
+  const auto status = testing::run_world(NANOTRAIN_DIST_OPTIM_WORKER, world_size, 180);
   for (int rank = 0; rank < world_size; ++rank) EXPECT_EQ(status[rank], 0) << "rank " << rank;
 }
 

@@ -9,17 +9,9 @@
 
 #include "optim/schedule.h"
 #include "optim/setup.h"
+#include "tests/support/worker_checks.h"
 
 namespace {
-
-int failures = 0;
-
-void check(bool ok, const std::string& what, int rank) {
-  if (!ok) {
-    std::fprintf(stderr, "rank %d: FAILED %s\n", rank, what.c_str());
-    ++failures;
-  }
-}
 
 nt::GPT make_model() {
   nt::GPT model(nt::GPTConfig::from_depth(2, 16, 50));
@@ -65,7 +57,7 @@ bool same_ivalue(const c10::IValue& a, const c10::IValue& b) {
 int main() {
   const nt::DistEnv env = nt::read_dist_env();
   auto coll = nt::init_process_group(env, nt::ProcessGroupOptions{});
-  const int r = env.rank;
+  nt::testing::WorkerChecks checks(env.rank);
   nt::GPT dist_model = make_model(), ref_model = make_model();
   nt::Optimizers dist = nt::setup_optimizers(dist_model, nt::OptimizerConfig{});
   nt::Optimizers ref = nt::setup_optimizers(ref_model, nt::OptimizerConfig{});
@@ -77,10 +69,10 @@ int main() {
     ref.set_schedule(1.0, nt::muon_momentum(s));
     dist.step();
     ref.step();
-    check(same_params(dist_model, ref_model), "parameters after step " + std::to_string(s), r);
+    checks.expect(same_params(dist_model, ref_model), "parameters after step " + std::to_string(s));
   }
   const auto gathered = dist.state_dicts();
-  check(same_ivalue(gathered, ref.state_dicts()), "gathered state dicts", r);
+  checks.expect(same_ivalue(gathered, ref.state_dicts()), "gathered state dicts");
 
   // A whole state dict loaded on every rank, each keeping its part, continues exactly.
   nt::GPT resumed_model = make_model();
@@ -96,7 +88,6 @@ int main() {
   fake_gradients(ref_model, 20);
   resumed.step();
   ref.step();
-  check(same_params(resumed_model, ref_model), "parameters after resuming", r);
-  if (failures == 0) std::printf("rank %d: ok\n", r);
-  return failures == 0 ? 0 : 1;
+  checks.expect(same_params(resumed_model, ref_model), "parameters after resuming");
+  return checks.exit_code();
 }

@@ -162,24 +162,47 @@ class RefMuon(torch.optim.Optimizer):
                 p.add_(g, alpha=-group["lr"] * max(1, p.size(-2) / p.size(-1)) ** 0.5)
 
 
+def record_steps(opt, params, tag, gen, out, steps=3):
+    """Runs `steps` optimizer steps on random gradients, recording params and gradients."""
+    for i, p in enumerate(params):
+        out[f"{tag}.init.{i}"] = p.detach().clone()
+    for s in range(steps):
+        for i, p in enumerate(params):
+            p.grad = torch.randn(p.shape, generator=gen)
+            out[f"{tag}.grad.{s}.{i}"] = p.grad.clone()
+        opt.step()
+    for i, p in enumerate(params):
+        out[f"{tag}.final.{i}"] = p.detach()
+
+
+def nanochat_optimizers(w, n_embd, momentum, **adamw_kwargs):
+    """nanochat's pair over a weights dict: AdamW for [lm_head] and [wte] with LRs scaled by
+    (n_embd/768)^-0.5, Muon for the block matrices, one group per element count."""
+    scale = (n_embd / 768) ** -0.5
+    adamw = torch.optim.AdamW([{"params": [w["lm_head.weight"]], "lr": 0.004 * scale},
+                               {"params": [w["transformer.wte.weight"]], "lr": 0.2 * scale}],
+                              betas=(0.8, 0.95), eps=1e-10, weight_decay=0.0, **adamw_kwargs)
+    matrices = [t for n, t in w.items() if n.startswith("transformer.h.")]
+    sizes = []
+    for t in matrices:
+        if t.numel() not in sizes:
+            sizes.append(t.numel())
+    muon = RefMuon([{"params": [t for t in matrices if t.numel() == n]} for n in sizes],
+                   lr=0.02, momentum=momentum)
+    return adamw, muon
+
+
 def optimizer_references(out_dir):
     gen = torch.Generator().manual_seed(99)
     out = {}
     # AdamW: torch.optim.AdamW itself, nanochat's betas and eps, non-zero weight decay.
     params = [torch.randn(5, 7, generator=gen).requires_grad_(),
               torch.randn(3, generator=gen).requires_grad_()]
-    for i, p in enumerate(params):
-        out[f"adamw.init.{i}"] = p.detach().clone()
     opt = torch.optim.AdamW([{"params": [params[0]], "lr": 0.01},
                              {"params": [params[1]], "lr": 0.2}],
                             betas=(0.8, 0.95), eps=1e-10, weight_decay=0.1, foreach=False)
-    for s in range(3):
-        for i, p in enumerate(params):
-            p.grad = torch.randn(p.shape, generator=gen)
-            out[f"adamw.grad.{s}.{i}"] = p.grad.clone()
-        opt.step()
+    record_steps(opt, params, "adamw", gen, out)
     for i, p in enumerate(params):
-        out[f"adamw.final.{i}"] = p.detach()
         for k in ("step", "exp_avg", "exp_avg_sq"):
             out[f"adamw.state.{i}.{k}"] = opt.state[p][k].reshape(-1)
 
@@ -188,16 +211,9 @@ def optimizer_references(out_dir):
         tag = "muon_nesterov" if nesterov else "muon_plain"
         params = [torch.randn(s, generator=gen).requires_grad_()
                   for s in ((48, 16), (16, 48), (32, 32))]
-        for i, p in enumerate(params):
-            out[f"{tag}.init.{i}"] = p.detach().clone()
         opt = RefMuon([{"params": params}], lr=0.02, momentum=0.9, nesterov=nesterov)
-        for s in range(3):
-            for i, p in enumerate(params):
-                p.grad = torch.randn(p.shape, generator=gen)
-                out[f"{tag}.grad.{s}.{i}"] = p.grad.clone()
-            opt.step()
+        record_steps(opt, params, tag, gen, out)
         for i, p in enumerate(params):
-            out[f"{tag}.final.{i}"] = p.detach()
             out[f"{tag}.buf.{i}"] = opt.state[p]["momentum_buffer"]
     write_bundle(os.path.join(out_dir, "optim.safetensors"), out)
 
@@ -206,17 +222,7 @@ def training_reference(out_dir, w0, idx, targets):
     """Two steps of nanochat's optimizer pair on the reference GPT, with the LR scale by width,
     AdamW groups [lm_head, wte] and Muon on the block matrices (one group per element count)."""
     w = {n: t.detach().clone().requires_grad_() for n, t in w0.items()}
-    scale = (CFG["n_embd"] / 768) ** -0.5
-    adamw = torch.optim.AdamW([{"params": [w["lm_head.weight"]], "lr": 0.004 * scale},
-                               {"params": [w["transformer.wte.weight"]], "lr": 0.2 * scale}],
-                              betas=(0.8, 0.95), eps=1e-10, weight_decay=0.0, foreach=False)
-    matrices = [t for n, t in w.items() if n.startswith("transformer.h.")]
-    sizes = []
-    for t in matrices:
-        if t.numel() not in sizes:
-            sizes.append(t.numel())
-    muon = RefMuon([{"params": [t for t in matrices if t.numel() == n]} for n in sizes],
-                   lr=0.02, momentum=0.85)
+    adamw, muon = nanochat_optimizers(w, CFG["n_embd"], momentum=0.85, foreach=False)
     out = {}
     for s in range(2):
         _, loss = gpt_forward(w, idx, targets, CFG)

@@ -16,12 +16,7 @@ class CollectivesAcrossProcesses : public ::testing::TestWithParam<int> {};
 
 TEST_P(CollectivesAcrossProcesses, EveryCollectiveGivesTheRightValues) {
   const int world_size = GetParam();
-  const int port = testing::free_port();
-  std::vector<pid_t> pids;
-  for (int rank = 0; rank < world_size; ++rank)
-    pids.push_back(testing::spawn({NANOTRAIN_COLLECTIVES_WORKER},
-                                  testing::worker_env(rank, world_size, port)));
-  const auto status = testing::wait_all(pids, 120);
+  const auto status = testing::run_world(NANOTRAIN_COLLECTIVES_WORKER, world_size, 120);
   for (int rank = 0; rank < world_size; ++rank) EXPECT_EQ(status[rank], 0) << "rank " << rank;
 }
 

@@ -57,6 +57,14 @@ std::vector<int> wait_all(const std::vector<pid_t>& pids, double timeout_s) {
   return status;
 }
 
+std::vector<int> run_world(const std::string& binary, int world_size, double timeout_s) {
+  const int port = free_port();
+  std::vector<pid_t> pids;
+  for (int rank = 0; rank < world_size; ++rank)
+    pids.push_back(spawn({binary}, worker_env(rank, world_size, port)));
+  return wait_all(pids, timeout_s);
+}
+
 std::map<std::string, std::string> worker_env(int rank, int world_size, int port) {
   return {{"RANK", std::to_string(rank)},
           {"LOCAL_RANK", std::to_string(rank)},

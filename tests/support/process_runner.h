@@ -20,6 +20,10 @@ pid_t spawn(const std::vector<std::string>& argv, const std::map<std::string, st
 // shell's convention: the exit code, 128 + signal for a signal, -1 for a timeout.
 std::vector<int> wait_all(const std::vector<pid_t>& pids, double timeout_s);
 
+// Runs `world_size` copies of `binary` as one world on a free loopback port and returns their
+// exit statuses (see wait_all).
+std::vector<int> run_world(const std::string& binary, int world_size, double timeout_s);
+
 // torchrun's variables for rank `rank` of `world_size` on one node.
 std::map<std::string, std::string> worker_env(int rank, int world_size, int port);
 
