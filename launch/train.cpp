@@ -76,8 +76,19 @@ LoopState resume(const TrainConfig& cfg, GPT& model, Optimizers& optimizers,
                  SequentialBatcher& batches, torch::Device device) {
   if (cfg.resume_from_step == "-1") return {};
   const std::string dir = cfg.checkpoint_dir();
-  const int64_t step =
-      cfg.resume_from_step == "auto" ? find_last_step(dir) : std::stoll(cfg.resume_from_step);
+  int64_t step = -1;
+  if (cfg.resume_from_step != "auto") {
+    step = std::stoll(cfg.resume_from_step);
+  } else {
+    // "auto" is the same command for the first start and every restart: nothing saved yet
+    // means starting from step 0.
+    try {
+      step = find_last_step(dir);
+    } catch (const std::runtime_error& e) {
+      log0("resume_from_step=auto: {}; starting from step 0", e.what());
+      return {};
+    }
+  }
   auto data = load_checkpoint(dir, step, device, /*load_optimizer=*/true);
   const std::string where = dir + "/" + model_file_name(step);
   {
