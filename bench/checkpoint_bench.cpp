@@ -36,14 +36,6 @@ long status_kb(const char* field) {
   return -1;
 }
 
-uint64_t step_bytes(const std::string& dir, int64_t step) {
-  uint64_t total = 0;
-  for (const auto& name :
-       {nt::model_file_name(step), nt::optim_file_name(step), nt::meta_file_name(step)})
-    if (fs::exists(dir + "/" + name)) total += fs::file_size(dir + "/" + name);
-  return total;
-}
-
 // Child mode: peak RSS of build_model alone, the page high-water mark reset just before.
 int child_build_model(const std::string& dir) {
   std::ofstream("/proc/self/clear_refs") << "5";  // resets VmHWM to the current RSS
@@ -86,7 +78,7 @@ int run(const std::string& dir) {
   auto t0 = std::chrono::steady_clock::now();
   nt::save_checkpoint(dir, 1, nt::model_state_dict(model), opt.state_dicts(), meta);
   const double save_s = seconds_since(t0);
-  const uint64_t bytes = step_bytes(dir, 1);
+  const uint64_t bytes = nt::step_bytes(dir, 1);
   std::printf("state: %.1f MB (model + [AdamW, Muon] + meta)\n", bytes / 1e6);
   std::printf("save_checkpoint: %.2f s, %.0f MB/s\n", save_s, bytes / 1e6 / save_s);
 

@@ -117,6 +117,47 @@ CheckpointData load_checkpoint(const std::string& checkpoint_dir, int64_t step,
   return data;
 }
 
+ParameterShapes parameter_shapes(const GPT& model) {
+  ParameterShapes shapes;
+  for (const auto& item : model->named_parameters())
+    shapes[item.key()] = item.value().sizes().vec();
+  return shapes;
+}
+
+void load_model_data(GPT& model, ModelData data, const ParameterShapes& shapes,
+                     torch::Device device, const std::string& where) {
+  std::map<std::string, at::Tensor> loaded;
+  const std::string prefix = "_orig_mod.";
+  for (const auto& item : data) {
+    const std::string& name = item.key();
+    loaded[name.compare(0, prefix.size(), prefix) == 0 ? name.substr(prefix.size()) : name] =
+        item.value();
+  }
+  data.clear();
+  std::vector<std::string> missing, unexpected, mis_shaped;
+  for (const auto& [name, shape] : shapes) {
+    auto it = loaded.find(name);
+    if (it == loaded.end())
+      missing.push_back(name);
+    else if (it->second.sizes() != c10::IntArrayRef(shape))
+      mis_shaped.push_back(fmt::format("{} (expected {}, found {})", name,
+                                       c10::str(c10::IntArrayRef(shape)),
+                                       c10::str(it->second.sizes())));
+  }
+  for (const auto& [name, tensor] : loaded)
+    if (!shapes.count(name)) unexpected.push_back(name);
+  if (!missing.empty() || !unexpected.empty() || !mis_shaped.empty())
+    throw std::runtime_error(fmt::format(
+        "{}: state dict does not fit the model: missing [{}], unexpected [{}], mis-shaped [{}]",
+        where, fmt::join(missing, ", "), fmt::join(unexpected, ", "), fmt::join(mis_shaped, ", ")));
+  // set_data keeps each parameter's identity, so optimizers holding it stay valid.
+  for (auto& item : model->named_parameters()) {
+    auto it = loaded.find(item.key());
+    item.value().set_data(it->second.to(device, torch::kFloat32));
+    loaded.erase(it);  // drop the file's tensor as soon as it is the parameter (or converted)
+  }
+}
+
 BuiltModel build_model(const std::string& checkpoint_dir, int64_t step, torch::Device device,
                        const std::string& phase, torch::ScalarType compute_dtype) {
   if (phase != "train" && phase != "eval")
@@ -130,46 +171,12 @@ BuiltModel build_model(const std::string& checkpoint_dir, int64_t step, torch::D
   built.model = GPT(config);
   // Release the freshly built weights before loading, so that only one copy is ever resident:
   // the loaded tensors become the parameters.
-  std::map<std::string, std::vector<int64_t>> shapes;
-  for (auto& item : built.model->named_parameters()) {
-    shapes[item.key()] = item.value().sizes().vec();
-    item.value().set_data(torch::empty({0}, item.value().options()));
-  }
+  const ParameterShapes shapes = parameter_shapes(built.model);
+  for (auto& p : built.model->parameters()) p.set_data(torch::empty({0}, p.options()));
   CheckpointData data = load_checkpoint(checkpoint_dir, step, device);
   built.meta_data = std::move(data.meta_data);
-
-  std::map<std::string, at::Tensor> loaded;
-  for (const auto& item : data.model_data) {
-    std::string name = item.key();
-    const std::string prefix = "_orig_mod.";
-    if (name.compare(0, prefix.size(), prefix) == 0) name = name.substr(prefix.size());
-    loaded[name] = item.value();
-  }
-  data.model_data.clear();
-  std::vector<std::string> missing, mis_shaped;
-  for (auto& item : built.model->named_parameters()) {
-    auto it = loaded.find(item.key());
-    if (it == loaded.end()) {
-      missing.push_back(item.key());
-      continue;
-    }
-    const c10::IntArrayRef expected = shapes[item.key()];
-    if (it->second.sizes() != expected) {
-      mis_shaped.push_back(fmt::format("{} (expected {}, found {})", item.key(), c10::str(expected),
-                                       c10::str(it->second.sizes())));
-    } else {
-      item.value().set_data(it->second.to(device, torch::kFloat32));
-    }
-    loaded.erase(it);
-  }
-  std::vector<std::string> unexpected;
-  for (const auto& [name, tensor] : loaded) unexpected.push_back(name);
-  if (!missing.empty() || !unexpected.empty() || !mis_shaped.empty())
-    throw std::runtime_error(fmt::format(
-        "{}: state dict does not fit the model: missing [{}], unexpected [{}], mis-shaped [{}]",
-        checkpoint_dir + "/" + model_file_name(step), fmt::join(missing, ", "),
-        fmt::join(unexpected, ", "), fmt::join(mis_shaped, ", ")));
-
+  load_model_data(built.model, std::move(data.model_data), shapes, device,
+                  checkpoint_dir + "/" + model_file_name(step));
   built.model->to(device);
   built.model->set_compute_dtype(compute_dtype);
   built.model->train(phase == "train");

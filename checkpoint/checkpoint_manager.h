@@ -8,9 +8,11 @@
 #include <ATen/core/ivalue.h>
 #include <nlohmann/json.hpp>
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "data/tokenizer.h"
 #include "model/gpt.h"
@@ -47,6 +49,19 @@ struct CheckpointData {
 CheckpointData load_checkpoint(const std::string& checkpoint_dir, int64_t step,
                                torch::Device device, bool load_optimizer = false,
                                bool verify = true);
+
+using ParameterShapes = std::map<std::string, std::vector<int64_t>>;
+
+// Every parameter's name and shape.
+ParameterShapes parameter_shapes(const GPT& model);
+
+// Makes `data` the parameters of `model`, as fp32 on `device`: a leading "_orig_mod." (that
+// exact prefix) is stripped from names; strict against `shapes` (the parameters' shapes, taken
+// before any were released): one error naming `where` lists missing, unexpected and mis-shaped
+// names, and then nothing is assigned. Parameters keep their identity, so optimizers built on
+// them stay valid.
+void load_model_data(GPT& model, ModelData data, const ParameterShapes& shapes,
+                     torch::Device device, const std::string& where);
 
 struct BuiltModel {
   GPT model{nullptr};

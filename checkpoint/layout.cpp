@@ -37,6 +37,16 @@ int64_t parse_step(const std::string& name, const std::string& prefix, const std
   return fmt::format("{:06d}", step) == digits ? step : -1;
 }
 
+uint64_t step_bytes(const std::string& checkpoint_dir, int64_t step) {
+  uint64_t total = 0;
+  std::error_code ec;
+  for (const auto& name : {model_file_name(step), optim_file_name(step), meta_file_name(step)}) {
+    const auto size = fs::file_size(checkpoint_dir + "/" + name, ec);
+    if (!ec) total += size;
+  }
+  return total;
+}
+
 std::vector<int64_t> list_meta_steps(const std::string& checkpoint_dir) {
   std::vector<int64_t> steps;
   std::error_code ec;

@@ -18,6 +18,9 @@ std::string meta_file_name(int64_t step);   // "meta_000042.json"
 int64_t parse_step(const std::string& file_name, const std::string& prefix,
                    const std::string& suffix);
 
+// Bytes of a step's model, optim and meta files that exist.
+uint64_t step_bytes(const std::string& checkpoint_dir, int64_t step);
+
 // Every step with a meta file in `checkpoint_dir`, ascending; complete or not.
 std::vector<int64_t> list_meta_steps(const std::string& checkpoint_dir);
 

@@ -33,16 +33,6 @@ struct CkptFlags {
   }
 };
 
-uint64_t step_bytes(const std::string& dir, int64_t step) {
-  uint64_t total = 0;
-  std::error_code ec;
-  for (const auto& name : {model_file_name(step), optim_file_name(step), meta_file_name(step)}) {
-    const auto size = fs::file_size(dir + "/" + name, ec);
-    if (!ec) total += size;
-  }
-  return total;
-}
-
 int list(const CkptFlags& flags) {
   const std::string base = flags.base_dir.empty() ? get_base_dir() : flags.base_dir;
   std::cout << fmt::format("{:<6} {:<16} {:>8} {:>12}  {}\n", "source", "tag", "step", "bytes",

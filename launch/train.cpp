@@ -90,20 +90,8 @@ LoopState resume(const TrainConfig& cfg, GPT& model, Optimizers& optimizers,
     }
   }
   auto data = load_checkpoint(dir, step, device, /*load_optimizer=*/true);
-  const std::string where = dir + "/" + model_file_name(step);
-  {
-    torch::NoGradGuard no_grad;
-    for (auto& item : model->named_parameters()) {
-      if (!data.model_data.contains(item.key()))
-        throw std::runtime_error(where + ": missing parameter " + item.key());
-      const auto& saved = data.model_data.at(item.key());
-      if (saved.sizes() != item.value().sizes())
-        throw std::runtime_error(fmt::format("{}: {} has shape {}, the model expects {}", where,
-                                             item.key(), c10::str(saved.sizes()),
-                                             c10::str(item.value().sizes())));
-      item.value().copy_(saved);
-    }
-  }
+  load_model_data(model, std::move(data.model_data), parameter_shapes(model), device,
+                  dir + "/" + model_file_name(step));
   optimizers.load_state_dicts(*data.optimizer_data, dir + "/" + optim_file_name(step));
   const auto& meta = data.meta_data;
   try {
