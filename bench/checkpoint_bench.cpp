@@ -68,7 +68,7 @@ int main(int argc, char** argv) {
 int run(const std::string& dir) {
   fs::remove_all(dir);
 
-  nt::GPT model(nt::GPTConfig::from_depth(12, 1024, nt::get_tokenizer()->vocab_size()));
+  nt::GPT model(nt::GPTConfig::from_depth(12, 1024, 257));
   model->init_weights(0);
   nt::Optimizers opt = nt::setup_optimizers(model, nt::OptimizerConfig{});
   for (auto& p : model->parameters()) p.mutable_grad() = torch::randn_like(p);

@@ -10,25 +10,13 @@
 #include "model/gpt.h"
 #include "optim/schedule.h"
 #include "optim/setup.h"
+#include "runtime/peak_flops.h"
 #include "runtime/process.h"
 
 namespace {
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-// Best-of-5 FLOP/s of an n x n x n matmul in `dtype`.
-double matmul_peak(torch::ScalarType dtype, int64_t n = 2048) {
-  auto a = torch::randn({n, n}).to(dtype), b = torch::randn({n, n}).to(dtype);
-  torch::matmul(a, b);  // warm-up
-  double best = 0.0;
-  for (int i = 0; i < 5; ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
-    auto c = torch::matmul(a, b);
-    best = std::max(best, 2.0 * n * n * n / seconds_since(t0));
-  }
-  return best;
 }
 
 struct Result {
@@ -64,8 +52,8 @@ int main(int argc, char** argv) {
   int steps = 5;
   if (argc == 3 && !std::strcmp(argv[1], "--steps")) steps = std::atoi(argv[2]);
   std::printf("threads: %d\n", nt::configure_process());
-  const double peak_fp32 = matmul_peak(torch::kFloat32);
-  const double peak_bf16 = matmul_peak(torch::kBFloat16);
+  const double peak_fp32 = nt::measure_matmul_flops(torch::kFloat32, torch::kCPU);
+  const double peak_bf16 = nt::measure_matmul_flops(torch::kBFloat16, torch::kCPU);
   std::printf("matmul peak (2048^3): fp32 %.1f GFLOP/s, bf16 %.1f GFLOP/s\n\n", peak_fp32 / 1e9,
               peak_bf16 / 1e9);
   std::printf("| depth | seq | batch | dtype | tokens/s | GFLOP/s | MFU vs same-dtype peak |\n");

@@ -116,6 +116,14 @@ std::string get_base_dir() {
   return std::string(home && *home ? home : ".") + "/.cache/nanotrain";
 }
 
+std::string get_tokenizer_dir() {
+  return get_base_dir() + "/tokenizer";
+}
+
+std::string get_base_data_dir() {
+  return get_base_dir() + "/base_data";
+}
+
 std::string source_directory(const std::string& source) {
   if (source == "base") return "base_checkpoints";
   if (source == "mid") return "mid_checkpoints";

@@ -39,6 +39,10 @@ std::string find_largest_model(const std::string& checkpoints_dir);
 // NANOTRAIN_BASE_DIR, else ~/.cache/nanotrain.
 std::string get_base_dir();
 
+// <base_dir>/tokenizer and <base_dir>/base_data, where `nanotrain prepare` writes.
+std::string get_tokenizer_dir();
+std::string get_base_data_dir();
+
 // base -> base_checkpoints, mid -> mid_checkpoints, sft -> chatsft_checkpoints,
 // rl -> chatrl_checkpoints. Throws std::invalid_argument listing the valid sources.
 std::string source_directory(const std::string& source);

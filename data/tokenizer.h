@@ -1,37 +1,61 @@
-// The tokenizer interface build_model returns with a model, and the byte-level tokenizer
-// (ids 0..255 are bytes, <|bos|> = 256) that needs no training.
+// The tokenizer: a sentencepiece BPE model with byte fallback (every byte string encodes, and
+// decode(encode(text)) == text) and nanochat's special tokens as user symbols. `nanotrain
+// prepare` trains it and stores it at <base_dir>/tokenizer/tokenizer.model.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "data/byte_text.h"
-
 namespace nt {
+
+// nanochat's special tokens, in its order; <|bos|> starts every document.
+extern const std::vector<std::string> kSpecialTokens;
+constexpr const char* kBosToken = "<|bos|>";
+constexpr const char* kTokenizerFileName = "tokenizer.model";
+
+struct TokenizerTrainingOptions {
+  int64_t vocab_size = 8192;        // requested; a small corpus may yield fewer merges
+  int64_t max_sentences = 5000000;  // lines sampled for training (sentencepiece's limit)
+  int threads = 2;
+};
 
 class Tokenizer {
  public:
-  virtual ~Tokenizer() = default;
-  virtual int64_t vocab_size() const = 0;
-  virtual int64_t bos_token_id() const = 0;
+  // Trains on the lines `next_line` yields until it returns false. Throws std::runtime_error
+  // with sentencepiece's message when training fails.
+  static Tokenizer train(const std::function<bool(std::string&)>& next_line,
+                         const TokenizerTrainingOptions& options);
+  // Loads a serialized model; `source` names it in errors.
+  static Tokenizer from_serialized(const std::string& proto, const std::string& source);
+  // Loads <dir>/tokenizer.model; throws std::runtime_error naming the path if it cannot.
+  static Tokenizer from_dir(const std::string& dir);
+
+  Tokenizer(Tokenizer&&) noexcept;
+  Tokenizer& operator=(Tokenizer&&) noexcept;
+  ~Tokenizer();
+
+  int64_t vocab_size() const;
+  int64_t bos_token_id() const;
+  // Id of a special token; throws std::invalid_argument for another name.
+  int64_t special_token_id(const std::string& name) const;
   // Token ids of `text`, without <|bos|>.
-  virtual std::vector<int64_t> encode(const std::string& text) const = 0;
+  std::vector<int64_t> encode(const std::string& text) const;
   // Text of `ids`; special tokens decode to their names. Throws std::invalid_argument for an id
   // outside the vocabulary.
-  virtual std::string decode(const std::vector<int64_t>& ids) const = 0;
-};
+  std::string decode(const std::vector<int64_t>& ids) const;
+  // Bytes of text each token stands for (nanochat's token_bytes): 0 for special and control
+  // tokens, 1 for byte-fallback tokens. Bits per byte divide the loss by these.
+  std::vector<int32_t> token_bytes() const;
+  // The model file's bytes, for saving.
+  std::string serialized() const;
 
-class ByteTokenizer : public Tokenizer {
- public:
-  int64_t vocab_size() const override { return kByteVocabSize; }
-  int64_t bos_token_id() const override { return kByteBosToken; }
-  std::vector<int64_t> encode(const std::string& text) const override;
-  std::string decode(const std::vector<int64_t>& ids) const override;
+ private:
+  struct Impl;
+  explicit Tokenizer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
 };
-
-// The tokenizer models are trained with (nanochat's get_tokenizer): the byte-level one.
-std::unique_ptr<Tokenizer> get_tokenizer();
 
 }  // namespace nt

@@ -7,6 +7,7 @@
 
 namespace nt {
 
+int prepare_command(const std::vector<std::string>& args);
 int train_command(const std::vector<std::string>& args);
 int ckpt_command(const std::vector<std::string>& args);
 int loss_command(const std::vector<std::string>& args);

@@ -1,5 +1,6 @@
-// Validation bits per byte: the model's mean next-token loss over held-out text, in bits, per
-// byte of that text (nanochat's val bpb; for byte-level tokens, one token is one byte).
+// Validation bits per byte (nanochat's evaluate_bpb): the summed next-token loss in nats over
+// held-out tokens, divided by ln 2 and by the bytes of text those target tokens stand for.
+// Special tokens (0 bytes) count neither way, so the figure does not depend on the tokenizer.
 #pragma once
 
 #include <torch/torch.h>
@@ -9,10 +10,11 @@
 
 namespace nt {
 
-// Evaluates up to `eval_tokens` targets of `val_tokens` (1-D int64) in (B, T) batches; ranks
-// take disjoint batches and the sums are combined across them (collectives may be null).
-double evaluate_bpb(GPT& model, const torch::Tensor& val_tokens, int64_t batch_size,
-                    int64_t seq_len, int64_t eval_tokens, Collectives* collectives,
-                    torch::Device device);
+// Evaluates up to `eval_tokens` targets of `val_tokens` (1-D integer ids) in (B, T) batches;
+// token_bytes (vocab_size,) gives each id's byte length. Ranks take disjoint batches and the
+// sums are combined across them (collectives may be null).
+double evaluate_bpb(GPT& model, const torch::Tensor& val_tokens, const torch::Tensor& token_bytes,
+                    int64_t batch_size, int64_t seq_len, int64_t eval_tokens,
+                    Collectives* collectives, torch::Device device);
 
 }  // namespace nt

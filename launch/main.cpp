@@ -16,6 +16,8 @@ namespace {
 constexpr const char* kUsage =
     "usage: nanotrain <command> [--flag=value ...]\n"
     "commands:\n"
+    "  prepare train the tokenizer and write token shards [--input FILES|DIRS --vocab_size N\n"
+    "          --shard_tokens N --val_fraction F --base_dir D]; default corpus: the KJV Bible\n"
     "  train   train a GPT (flags: nanochat base_train's; --config FILE reads a JSON config)\n"
     "  ckpt    list [--base_dir D] | inspect DIR [--step N] | verify DIR [--step N]\n"
     "          | prune DIR --keep_last K [--keep_every N]\n"
@@ -32,11 +34,8 @@ int main(int argc, char** argv) {
   nt::set_log_rank(rank);
   nt::configure_process();
   const std::map<std::string, int (*)(const std::vector<std::string>&)> commands = {
-      {"train", nt::train_command},
-      {"ckpt", nt::ckpt_command},
-      {"loss", nt::loss_command},
-      {"sample", nt::sample_command},
-      {"plot", nt::plot_command}};
+      {"prepare", nt::prepare_command}, {"train", nt::train_command},   {"ckpt", nt::ckpt_command},
+      {"loss", nt::loss_command},       {"sample", nt::sample_command}, {"plot", nt::plot_command}};
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
     std::cout << kUsage;
     return argc < 2 ? 2 : 0;

@@ -13,7 +13,9 @@
 #include "checkpoint/dir_lock.h"
 #include "checkpoint/layout.h"
 #include "checkpoint/retention.h"
-#include "data/byte_text.h"
+#include "data/token_loader.h"
+#include "data/token_shard.h"
+#include "data/tokenizer.h"
 #include "launch/commands.h"
 #include "launch/evaluate.h"
 #include "launch/metrics.h"
@@ -24,7 +26,9 @@
 #include "runtime/collectives.h"
 #include "runtime/config_io.h"
 #include "runtime/log.h"
+#include "runtime/peak_flops.h"
 #include "runtime/preemption.h"
+#include "runtime/rng_state.h"
 
 namespace nt {
 namespace {
@@ -45,22 +49,27 @@ struct LoopState {
 };
 
 // The checkpoint after `loop.step` updates: model, [AdamW, Muon], nanochat's meta with the data
-// position and loop state a resume needs. Every rank calls it (the sharded optimizer state is
-// gathered); rank 0 alone writes.
+// position, loop state and RNG states a resume needs (rank 0's RNG; every rank seeds alike). Every
+// rank calls it (the sharded optimizer state is gathered); rank 0 alone writes.
 void save_step(const TrainConfig& cfg, const LoopState& loop, const GPT& model,
-               const Optimizers& optimizers, const SequentialBatcher& batches, const DistEnv& env,
-               AsyncSaver* async_saver) {
+               const Optimizers& optimizers, const DistributedTokenLoader& loader,
+               const DistEnv& env, AsyncSaver* async_saver) {
   const auto optimizer_data = optimizers.state_dicts();
   if (env.rank != 0) return;
-  const nlohmann::json meta = {
-      {"step", loop.step},
-      {"val_bpb", loop.val_bpb},
-      {"model_config", config_to_json(model->config())},
-      {"user_config", config_to_json(cfg)},
-      {"device_batch_size", cfg.device_batch_size},
-      {"max_seq_len", cfg.max_seq_len},
-      {"dataloader_state_dict", {{"position", batches.position()}, {"world_size", env.world_size}}},
-      {"loop_state", loop.to_json()}};
+  const LoaderState data = loader.state();
+  const nlohmann::json meta = {{"step", loop.step},
+                               {"val_bpb", loop.val_bpb},
+                               {"model_config", config_to_json(model->config())},
+                               {"user_config", config_to_json(cfg)},
+                               {"device_batch_size", cfg.device_batch_size},
+                               {"max_seq_len", cfg.max_seq_len},
+                               {"dataloader_state_dict",
+                                {{"shard", data.shard},
+                                 {"position", data.position},
+                                 {"epoch", data.epoch},
+                                 {"world_size", env.world_size}}},
+                               {"loop_state", loop.to_json()},
+                               {"rng_state", rng_state_to_json()}};
   const std::string dir = cfg.checkpoint_dir();
   if (async_saver)
     async_saver->save(dir, loop.step, model_state_dict(model), optimizer_data, meta);
@@ -70,10 +79,10 @@ void save_step(const TrainConfig& cfg, const LoopState& loop, const GPT& model,
   if (cfg.keep_last > 0) prune_checkpoints(dir, cfg.keep_last);
 }
 
-// --resume_from_step: model, both optimizers, data position and loop state of a saved step.
+// --resume_from_step: model, both optimizers, data position, loop and RNG state of a saved step.
 // Every rank reads the checkpoint itself (a shared filesystem, as with nanochat).
 LoopState resume(const TrainConfig& cfg, GPT& model, Optimizers& optimizers,
-                 SequentialBatcher& batches, torch::Device device) {
+                 DistributedTokenLoader& loader, torch::Device device) {
   if (cfg.resume_from_step == "-1") return {};
   const std::string dir = cfg.checkpoint_dir();
   int64_t step = -1;
@@ -95,7 +104,12 @@ LoopState resume(const TrainConfig& cfg, GPT& model, Optimizers& optimizers,
   optimizers.load_state_dicts(*data.optimizer_data, dir + "/" + optim_file_name(step));
   const auto& meta = data.meta_data;
   try {
-    batches.set_position(meta.at("dataloader_state_dict").at("position").get<int64_t>());
+    const auto& data = meta.at("dataloader_state_dict");
+    loader.load_state(LoaderState{data.at("shard").get<int64_t>(),
+                                  data.at("position").get<int64_t>(),
+                                  data.at("epoch").get<int64_t>()});
+    if (meta.contains("rng_state"))
+      restore_rng_state(meta.at("rng_state"), dir + "/" + meta_file_name(step));
     const auto& state = meta.at("loop_state");
     LoopState loop;
     loop.step = step;
@@ -106,6 +120,9 @@ LoopState resume(const TrainConfig& cfg, GPT& model, Optimizers& optimizers,
     log0("resumed from {} at step {}", dir, step);
     return loop;
   } catch (const nlohmann::json::exception& e) {
+    throw std::runtime_error(
+        fmt::format("{}/{}: cannot resume: {}", dir, meta_file_name(step), e.what()));
+  } catch (const std::invalid_argument& e) {
     throw std::runtime_error(
         fmt::format("{}/{}: cannot resume: {}", dir, meta_file_name(step), e.what()));
   }
@@ -147,21 +164,24 @@ TrainResult train(const TrainConfig& cfg) {
   if (env.rank == 0) lock.emplace(cfg.checkpoint_dir());
   torch::manual_seed(cfg.seed);
 
-  // The last 5% of the corpus (at least one batch) is held out for validation.
-  const torch::Tensor tokens = encode_bytes(read_text_file(cfg.input));
-  const int64_t n_val = std::max(tokens.size(0) / 20, cfg.device_batch_size * cfg.max_seq_len + 1);
-  if (n_val >= tokens.size(0))
-    throw std::invalid_argument(
-        fmt::format("{}: too small to hold out {} validation tokens", cfg.input, n_val));
-  const torch::Tensor val_tokens = tokens.narrow(0, tokens.size(0) - n_val, n_val);
-  SequentialBatcher batches(tokens.narrow(0, 0, tokens.size(0) - n_val), cfg.device_batch_size,
-                            cfg.max_seq_len, env.rank, env.world_size);
-  GPT model(GPTConfig::from_depth(cfg.depth, cfg.max_seq_len, kByteVocabSize));
+  // Data from `nanotrain prepare`: the tokenizer and shards, the last shard held out.
+  const Tokenizer tokenizer = Tokenizer::from_dir(get_tokenizer_dir());
+  const TokenShardFiles shards = list_token_shards(cfg.token_data_dir(), tokenizer.vocab_size());
+  DistributedTokenLoader loader(shards.train, cfg.device_batch_size, cfg.max_seq_len, env.rank,
+                                env.world_size, static_cast<uint64_t>(cfg.seed));
+  const torch::Tensor val_tokens = read_token_shard(shards.val);
+  const torch::Tensor token_bytes = torch::tensor(tokenizer.token_bytes(), torch::kInt32);
+  GPT model(GPTConfig::from_depth(cfg.depth, cfg.max_seq_len, tokenizer.vocab_size()));
   model->init_weights(cfg.seed);
   model->to(device);
   model->set_compute_dtype(cfg.dtype == "bfloat16" ? torch::kBFloat16 : torch::kFloat32);
-  log0("model: depth {}, {} parameters, {:.3e} FLOPs per token; {} rank(s)", cfg.depth,
-       model->num_params(), static_cast<double>(model->estimate_flops()), env.world_size);
+  const double peak =
+      cfg.peak_flops > 0 ? cfg.peak_flops : peak_flops(model->compute_dtype(), device);
+  log0(
+      "model: depth {}, {} parameters, {:.3e} FLOPs per token; {} rank(s); peak {:.1f} "
+      "GFLOP/s per rank for MFU",
+      cfg.depth, model->num_params(), static_cast<double>(model->estimate_flops()), env.world_size,
+      peak / 1e9);
   Optimizers optimizers = setup_optimizers(model, cfg.optim);
   optimizers.set_collectives(collectives.get());  // gradients are averaged inside step()
   const int64_t micro_batch = env.world_size * cfg.device_batch_size * cfg.max_seq_len;
@@ -175,19 +195,20 @@ TrainResult train(const TrainConfig& cfg) {
   const int64_t num_iterations = resolve_num_iterations(cfg, model, total_batch);
   const LrSchedule schedule{num_iterations, cfg.warmup_ratio, cfg.warmdown_ratio,
                             cfg.final_lr_frac};
-  LoopState loop = resume(cfg, model, optimizers, batches, device);
+  LoopState loop = resume(cfg, model, optimizers, loader, device);
   install_preemption_handlers();
 
   std::unique_ptr<AsyncSaver> async_saver;
   if (cfg.async_save && env.rank == 0) async_saver = std::make_unique<AsyncSaver>();
   MetricsLog metrics(env.rank == 0 ? cfg.checkpoint_dir() : "");
   auto evaluate = [&] {
-    loop.val_bpb = evaluate_bpb(model, val_tokens, cfg.device_batch_size, cfg.max_seq_len,
-                                cfg.eval_tokens, collectives.get(), device);
+    loop.val_bpb = evaluate_bpb(model, val_tokens, token_bytes, cfg.device_batch_size,
+                                cfg.max_seq_len, cfg.eval_tokens, collectives.get(), device);
     if (loop.min_val_bpb < 0 || loop.val_bpb < loop.min_val_bpb) loop.min_val_bpb = loop.val_bpb;
     log0("step {:05d} | val bpb: {:.6f}", loop.step, loop.val_bpb);
     metrics.append({{"step", loop.step}, {"val_bpb", loop.val_bpb}});
   };
+  metrics.append({{"run", cfg.run}, {"step", loop.step}, {"event", "start"}});
   if (loop.step == 0 && cfg.eval_every > 0) evaluate();
   TrainResult result;
   const int64_t first_step = loop.step;
@@ -196,7 +217,7 @@ TrainResult train(const TrainConfig& cfg) {
     const auto t0 = std::chrono::steady_clock::now();
     auto loss_sum = torch::zeros({}, torch::TensorOptions(device));
     for (int64_t micro = 0; micro < grad_accum_steps; ++micro) {
-      auto [inputs, targets] = batches.next();
+      auto [inputs, targets] = loader.next();
       auto loss = model->forward(inputs.to(device), targets.to(device));
       (loss / grad_accum_steps).backward();
       loss_sum += loss.detach();
@@ -207,6 +228,8 @@ TrainResult train(const TrainConfig& cfg) {
     // The mean over micro-steps; reading it also waits for the step to finish.
     const double loss_value = loss_sum.item<double>() / grad_accum_steps;
     const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double mfu = 100.0 * static_cast<double>(model->estimate_flops()) * total_batch / dt /
+                       (peak * env.world_size);
     loop.step = step + 1;
     loop.total_training_time += dt;
     loop.smooth_train_loss = 0.9 * loop.smooth_train_loss + 0.1 * loss_value;
@@ -216,21 +239,22 @@ TrainResult train(const TrainConfig& cfg) {
                     {"smooth_loss", loop.smooth_train_loss / (1 - std::pow(0.9, loop.step))},
                     {"lrm", schedule.multiplier(step)},
                     {"dt", dt},
-                    {"tok_per_sec", total_batch / dt}});
+                    {"tok_per_sec", total_batch / dt},
+                    {"mfu", mfu}});
     run_seconds += dt;
     log0(
         "step {:05d}/{:05d} ({:.2f}%) | loss: {:.6f} | lrm: {:.2f} | dt: {:.2f}ms | "
-        "tok/sec: {} | total time: {:.2f}m | eta: {:.1f}m",
+        "tok/sec: {} | mfu: {:.2f} | total time: {:.2f}m | eta: {:.1f}m",
         step + 1, num_iterations, 100.0 * (step + 1) / num_iterations, loss_value,
         schedule.multiplier(step), dt * 1e3, with_commas(static_cast<int64_t>(total_batch / dt)),
-        loop.total_training_time / 60,
+        mfu, loop.total_training_time / 60,
         run_seconds / (step + 1 - first_step) * (num_iterations - step - 1) / 60);
     result.preempted = preemption_requested(collectives.get());
     const bool last = step + 1 == num_iterations || result.preempted;
     if (cfg.eval_every > 0 && (last || loop.step % cfg.eval_every == 0)) evaluate();
     const int64_t save_every = cfg.save_interval();
     if (last || (save_every > 0 && loop.step % save_every == 0)) {
-      save_step(cfg, loop, model, optimizers, batches, env, async_saver.get());
+      save_step(cfg, loop, model, optimizers, loader, env, async_saver.get());
       if (env.rank == 0) crash_point("after_checkpoint");
     }
     if (result.preempted) {

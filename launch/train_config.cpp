@@ -12,7 +12,10 @@
 namespace nt {
 
 void TrainConfig::validate() const {
-  if (input.empty()) throw std::invalid_argument("input: expected a text file, found none");
+  if (run.empty()) throw std::invalid_argument("run: expected a name, found an empty string");
+  if (peak_flops == 0 || peak_flops < -1)
+    throw std::invalid_argument(
+        fmt::format("peak_flops: expected a positive FLOP/s figure or -1, found {}", peak_flops));
   const std::pair<const char*, int64_t> positive[] = {
       {"depth", depth}, {"max_seq_len", max_seq_len}, {"device_batch_size", device_batch_size}};
   for (const auto& [name, value] : positive)
@@ -67,6 +70,10 @@ void TrainConfig::validate() const {
 std::string TrainConfig::checkpoint_dir() const {
   return get_base_dir() + "/" + source_directory("base") + "/" +
          (model_tag.empty() ? fmt::format("d{}", depth) : model_tag);
+}
+
+std::string TrainConfig::token_data_dir() const {
+  return data_dir.empty() ? get_base_data_dir() : data_dir;
 }
 
 TrainConfig parse_train_config(const std::vector<std::string>& args) {

@@ -11,7 +11,8 @@
 namespace nt {
 
 struct TrainConfig {
-  std::string input;              // text file to train on (the demo uses the KJV Bible)
+  std::string run = "dummy";      // run name, recorded in metrics.jsonl (nanochat's wandb name)
+  std::string data_dir;           // token shards from `nanotrain prepare`; "": <base_dir>/base_data
   int64_t depth = 4;              // GPTConfig::from_depth
   int64_t max_seq_len = 256;      // tokens per sequence
   int64_t device_batch_size = 8;  // sequences per rank per micro-step
@@ -26,17 +27,20 @@ struct TrainConfig {
   std::string device = "cpu";     // cpu | cuda
   std::string dtype = "float32";  // float32 | bfloat16 (matmul compute; weights stay fp32)
   int64_t seed = 42;
-  std::string model_tag;                // checkpoint folder name; default d<depth>
-  int64_t eval_every = 250;             // val bpb every N steps (and at 0 and the end); -1: never
-  int64_t eval_tokens = 65536;          // validation tokens per evaluation, all ranks together
-  int64_t save_every = 0;               // save every N steps; 0: as eval_every; -1: last step only
-  int64_t keep_last = -1;               // keep the newest K steps; -1: keep all
-  bool async_save = false;              // write checkpoints on a background thread
+  double peak_flops = -1.0;     // FLOP/s per rank that MFU divides by; -1: H100 bf16 on CUDA, a
+                                // measured matmul peak on CPU
+  std::string model_tag;        // checkpoint folder name; default d<depth>
+  int64_t eval_every = 250;     // val bpb every N steps (and at 0 and the end); -1: never
+  int64_t eval_tokens = 65536;  // validation tokens per evaluation, all ranks together
+  int64_t save_every = 0;       // save every N steps; 0: as eval_every; -1: last step only
+  int64_t keep_last = -1;       // keep the newest K steps; -1: keep all
+  bool async_save = false;      // write checkpoints on a background thread
   std::string resume_from_step = "-1";  // -1: start fresh; auto: the last complete step; or N
 
   template <class V>
   void visit(V&& v) {
-    v("input", input);
+    v("run", run);
+    v("data_dir", data_dir);
     v("depth", depth);
     v("max_seq_len", max_seq_len);
     v("device_batch_size", device_batch_size);
@@ -51,6 +55,7 @@ struct TrainConfig {
     v("device", device);
     v("dtype", dtype);
     v("seed", seed);
+    v("peak_flops", peak_flops);
     v("model_tag", model_tag);
     v("eval_every", eval_every);
     v("eval_tokens", eval_tokens);
@@ -65,6 +70,8 @@ struct TrainConfig {
 
   // <base_dir>/base_checkpoints/<model_tag or d<depth>>.
   std::string checkpoint_dir() const;
+  // data_dir, or <base_dir>/base_data.
+  std::string token_data_dir() const;
 
   // Throws std::invalid_argument naming the field and the expected range.
   void validate() const;

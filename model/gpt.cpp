@@ -170,16 +170,21 @@ torch::Tensor GPTImpl::forward(const torch::Tensor& idx) {
   return kSoftcap * torch::tanh(logits / kSoftcap);
 }
 
-torch::Tensor GPTImpl::forward(const torch::Tensor& idx, const torch::Tensor& targets) {
+torch::Tensor GPTImpl::forward(const torch::Tensor& idx, const torch::Tensor& targets,
+                               const std::string& loss_reduction) {
+  if (loss_reduction != "mean" && loss_reduction != "none")
+    throw std::invalid_argument(
+        fmt::format("GPT loss_reduction: expected 'mean' or 'none', found '{}'", loss_reduction));
   if (targets.sizes() != idx.sizes() || targets.scalar_type() != torch::kInt64)
     throw std::invalid_argument(fmt::format(
         "GPT targets: expected int64 of shape {}, found {} of shape {}", c10::str(idx.sizes()),
         c10::toString(targets.scalar_type()), c10::str(targets.sizes())));
   check_token_ids(targets, "GPT targets", config_.vocab_size, /*allow_ignore=*/true);
   auto logits = forward(idx);
-  return torch::nn::functional::cross_entropy(
-      logits.view({-1, logits.size(-1)}), targets.view({-1}),
-      torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-1));
+  auto options = torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-1);
+  if (loss_reduction == "none") options.reduction(torch::kNone);
+  return torch::nn::functional::cross_entropy(logits.view({-1, logits.size(-1)}),
+                                              targets.view({-1}), options);
 }
 
 void GPTImpl::set_compute_dtype(torch::ScalarType dtype) {

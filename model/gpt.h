@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "model/config.h"
@@ -77,9 +78,11 @@ class GPTImpl : public torch::nn::Module {
   // idx: (B, T) int64 token ids in [0, vocab_size), T <= sequence_len.
   // Returns logits (B, T, vocab_size), fp32, soft-capped at 15.
   torch::Tensor forward(const torch::Tensor& idx);
-  // targets: (B, T) int64 in [0, vocab_size) or -1 (ignored).
-  // Returns the mean cross-entropy over non-ignored targets, a fp32 scalar.
-  torch::Tensor forward(const torch::Tensor& idx, const torch::Tensor& targets);
+  // targets: (B, T) int64 in [0, vocab_size) or -1 (ignored). loss_reduction "mean": the mean
+  // cross-entropy over non-ignored targets, a fp32 scalar; "none": (B * T) per-target losses in
+  // nats, 0 at ignored targets (nanochat's).
+  torch::Tensor forward(const torch::Tensor& idx, const torch::Tensor& targets,
+                        const std::string& loss_reduction = "mean");
 
   // Matmul compute precision: torch::kFloat32 (default) or torch::kBFloat16. Weights stay fp32.
   void set_compute_dtype(torch::ScalarType dtype);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The main job: installs what is missing, builds, and trains a small GPT on the King James Bible
-# (Debian's bible-kjv) with 2 worker processes under ntrun, as a cluster job would run:
+# The main job: installs what is missing, builds, prepares the data (a BPE tokenizer and token
+# shards from the King James Bible of Debian's bible-kjv, unless already prepared) and trains a
+# small GPT with 2 worker processes under ntrun, as a cluster job would run:
 # checkpoints every 20 steps under $NANOTRAIN_BASE_DIR (default ~/.cache/nanotrain), a
 # preemption signal halfway (the job saves and stops), the same command resuming to the end,
 # then verification, a plot of the metrics and a sample from the model.
@@ -9,14 +10,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/build.sh
-mkdir -p build/data
-if [ ! -s build/data/kjv.txt ]; then
-  bible -f Gen1:1-Rev22:21 > build/data/kjv.txt
+base_dir="${NANOTRAIN_BASE_DIR:-$HOME/.cache/nanotrain}"
+if [ ! -f "$base_dir/tokenizer/tokenizer.model" ] || [ ! -d "$base_dir/base_data" ]; then
+  echo "== preparing the data"
+  build/bin/nanotrain prepare
 fi
-checkpoint_dir="${NANOTRAIN_BASE_DIR:-$HOME/.cache/nanotrain}/base_checkpoints/demo"
+checkpoint_dir="$base_dir/base_checkpoints/demo"
 rm -rf "$checkpoint_dir"
 job=(build/bin/ntrun --standalone --nproc_per_node=2
-     build/bin/nanotrain train --config configs/cpu_tiny.json --input build/data/kjv.txt
+     build/bin/nanotrain train --config configs/cpu_tiny.json
      --model_tag=demo "$@")
 
 echo "== training (2 processes); a preemption signal arrives after step 30"

@@ -12,6 +12,7 @@
 #include "optim/setup.h"
 #include "runtime/config_io.h"
 #include "tests/support/expect_error.h"
+#include "tests/support/prepared_data.h"
 
 namespace nt {
 
@@ -22,13 +23,17 @@ class CheckpointTest : public ::testing::Test {
     dir_ = ::testing::TempDir() + "/nanotrain_" + info->test_suite_name() + "_" + info->name() +
            "_" + std::to_string(::getpid());
     std::filesystem::remove_all(dir_);
+    base_ = std::make_unique<testing::ScopedBaseDir>(std::string("ckpt_") + info->name());
     model_ = make_model(1);
     optimizers_ = std::make_unique<Optimizers>(setup_optimizers(model_, OptimizerConfig{}));
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void TearDown() override {
+    std::filesystem::remove_all(dir_);
+    base_.reset();
+  }
 
   static GPT make_model(uint64_t seed) {
-    GPT model(GPTConfig::from_depth(2, 32, 257));
+    GPT model(GPTConfig::from_depth(2, 32, testing::prepared_vocab_size()));
     model->init_weights(seed);
     return model;
   }
@@ -36,7 +41,7 @@ class CheckpointTest : public ::testing::Test {
   // Real optimizer steps on random tokens, so every state tensor is populated.
   void train_steps(int n) {
     for (int i = 0; i < n; ++i) {
-      auto idx = torch::randint(0, 257, {2, 16}, torch::kInt64);
+      auto idx = torch::randint(0, testing::prepared_vocab_size(), {2, 16}, torch::kInt64);
       model_->forward(idx, idx).backward();
       optimizers_->step();
       optimizers_->zero_grad();
@@ -61,6 +66,7 @@ class CheckpointTest : public ::testing::Test {
   }
 
   std::string dir_;
+  std::unique_ptr<testing::ScopedBaseDir> base_;  // NANOTRAIN_BASE_DIR, for get_tokenizer
   GPT model_{nullptr};
   std::unique_ptr<Optimizers> optimizers_;
 };

@@ -47,8 +47,8 @@ TEST_F(CheckpointTest, BuildModelGivesTheSameLogits) {
   save_trained_step(3);
   auto built = build_model(dir_, 3, torch::kCPU, "eval");
   EXPECT_FALSE(built.model->is_training());
-  EXPECT_EQ(built.tokenizer->vocab_size(), 257);
-  auto idx = torch::randint(0, 257, {2, 16}, torch::kInt64);
+  EXPECT_EQ(built.tokenizer->vocab_size(), testing::prepared_vocab_size());
+  auto idx = torch::randint(0, testing::prepared_vocab_size(), {2, 16}, torch::kInt64);
   EXPECT_TRUE(torch::equal(built.model->forward(idx), model_->forward(idx)));
   EXPECT_TRUE(build_model(dir_, 3, torch::kCPU, "train").model->is_training());
   expect_runtime_error([&] { build_model(dir_, 3, torch::kCPU, "infer"); },
@@ -102,8 +102,7 @@ TEST_F(CheckpointTest, ResavingAStepReplacesIt) {
 }
 
 TEST_F(CheckpointTest, LoadModelFindsTagAndStep) {
-  const std::string base = dir_ + "/base";
-  setenv("NANOTRAIN_BASE_DIR", base.c_str(), 1);
+  const std::string base = base_->path();
   for (const char* tag : {"d2", "d10", "zzz"}) {
     save_checkpoint(base + "/base_checkpoints/" + std::string(tag), 8, model_state_dict(model_),
                     std::nullopt, meta_for(model_));
@@ -120,7 +119,6 @@ TEST_F(CheckpointTest, LoadModelFindsTagAndStep) {
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("expected one of base, mid, sft, rl"), std::string::npos);
   }
-  unsetenv("NANOTRAIN_BASE_DIR");
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "launch/commands.h"
 #include "launch/train.h"
 #include "tests/support/expect_error.h"
+#include "tests/support/prepared_data.h"
 #include "tests/support/tensor_bundle.h"
 
 namespace nt {
@@ -33,18 +34,13 @@ std::string run_command(const std::string& cmd) {
 class CliTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    base_ = ::testing::TempDir() + "/nanotrain_cli_" + std::to_string(::getpid());
-    fs::remove_all(base_);
-    setenv("NANOTRAIN_BASE_DIR", base_.c_str(), 1);
-    train(parse_train_config({"--input", testing::test_data_dir() + "/kjv.txt", "--depth=1",
+    base_ = std::make_unique<testing::ScopedBaseDir>("cli");
+    train(parse_train_config({"--data_dir", testing::prepared_data_dir(), "--depth=1",
                               "--max_seq_len=64", "--device_batch_size=2", "--num_iterations=6",
                               "--save_every=2", "--keep_last=2", "--eval_tokens=512"}));
-    dir_ = base_ + "/base_checkpoints/d1";
+    dir_ = base_->path() + "/base_checkpoints/d1";
   }
-  void TearDown() override {
-    unsetenv("NANOTRAIN_BASE_DIR");
-    fs::remove_all(base_);
-  }
+  void TearDown() override { base_.reset(); }
 
   // Runs a command in-process and returns its exit code; stdout goes to `out`.
   int run(int (*command)(const std::vector<std::string>&), const std::vector<std::string>& args,
@@ -62,7 +58,8 @@ class CliTest : public ::testing::Test {
     return rc;
   }
 
-  std::string base_, dir_;
+  std::unique_ptr<testing::ScopedBaseDir> base_;
+  std::string dir_;
 };
 
 TEST_F(CliTest, TrainSavesPeriodicallyAndKeepsLastTwo) {
@@ -104,8 +101,8 @@ TEST_F(CliTest, PruneKeepsNewest) {
 }
 
 TEST_F(CliTest, LossMatchesPythonReference) {
-  const std::string tokens = base_ + "/tokens.txt";
-  std::ofstream(tokens) << "256 73 110 32 116 104 101 32 98 101 103 105 110 110 105 110 103\n";
+  const std::string tokens = base_->path() + "/tokens.txt";
+  std::ofstream(tokens) << "1 73 110 32 116 104 101 32 98 101 103 105 110 110 105 110 103\n";
   std::string out;
   EXPECT_EQ(run(loss_command, {"--checkpoint_dir", dir_, "--tokens", tokens}, &out), 0);
   const std::string reference =
@@ -115,18 +112,18 @@ TEST_F(CliTest, LossMatchesPythonReference) {
   ASSERT_EQ(reference.rfind("loss: ", 0), 0u) << reference;
   EXPECT_NEAR(std::stod(out.substr(6)), std::stod(reference.substr(6)), 2e-6) << out << reference;
 
-  std::ofstream(tokens) << "256 73 x 32\n";
+  std::ofstream(tokens) << "1 73 x 32\n";
   testing::expect_error(
       [&] {
         run(loss_command, {"--checkpoint_dir", dir_, "--tokens", tokens});
       },
       "token 2: expected an integer id, found 'x'");
-  std::ofstream(tokens) << "256 73 999\n";
+  std::ofstream(tokens) << "1 73 9999\n";
   testing::expect_error(
       [&] {
         run(loss_command, {"--checkpoint_dir", dir_, "--tokens", tokens});
       },
-      "expected token ids in [-1, 257), found 999");
+      "expected token ids in [-1, 1024), found 9999");
 }
 
 TEST_F(CliTest, MetricsAndPlot) {

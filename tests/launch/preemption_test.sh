@@ -2,14 +2,15 @@
 # Preemption: SIGUSR1 sent to ntrun (as Slurm's --signal=B:USR1 does) reaches both ranks; they
 # finish the step, agree, rank 0 saves, and ntrun exits 75. The next start with
 # --resume_from_step=auto continues from the saved step to the end.
-# Usage: preemption_test.sh NTRUN NANOTRAIN TEXT_FILE
+# Usage: preemption_test.sh NTRUN NANOTRAIN PREPARED_DIR
 set -u
 ntrun=$1
 nanotrain=$2
-text=$3
+prepared=$3  # a base dir written by `nanotrain prepare`
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-args=(--input "$text" --depth 1 --max_seq_len 32 --device_batch_size 2 --num_iterations 400
+ln -s "$prepared/tokenizer" "$work/tokenizer"  # the base dir finds the prepared tokenizer
+args=(--data_dir "$prepared/base_data" --depth 1 --max_seq_len 32 --device_batch_size 2 --num_iterations 400
       --save_every 1000 --model_tag preempt)
 export NANOTRAIN_BASE_DIR=$work OMP_NUM_THREADS=1
 fail() { echo "FAIL: $*"; cat "$work"/*.log; exit 1; }

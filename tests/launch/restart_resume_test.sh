@@ -3,14 +3,17 @@
 # is killed with SIGKILL right after each of its checkpoints (steps 2, 4, 6, 8); every restart
 # resumes with --resume_from_step=auto (the first one finds nothing and starts at step 0). The
 # final model and optimizer files must equal those of an uninterrupted run byte for byte.
-# Usage: restart_resume_test.sh NTRUN NANOTRAIN TEXT_FILE
+# Usage: restart_resume_test.sh NTRUN NANOTRAIN PREPARED_DIR
 set -u
 ntrun=$1
 nanotrain=$2
-text=$3
+prepared=$3  # a base dir written by `nanotrain prepare`
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-args=(--input "$text" --depth 1 --max_seq_len 32 --device_batch_size 4 --num_iterations 8
+for base in killed clean; do  # each run's base dir finds the prepared tokenizer
+  mkdir -p "$work/$base" && ln -s "$prepared/tokenizer" "$work/$base/tokenizer"
+done
+args=(--data_dir "$prepared/base_data" --depth 1 --max_seq_len 32 --device_batch_size 4 --num_iterations 8
       --save_every 2 --eval_tokens 256 --model_tag restart --resume_from_step=auto)
 export OMP_NUM_THREADS=1
 fail() { echo "FAIL: $*"; cat "$work"/*.log; exit 1; }

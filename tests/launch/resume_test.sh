@@ -5,16 +5,19 @@
 # With RESUME_NPROC different from NPROC, the run saved with NPROC ranks resumes with
 # RESUME_NPROC ranks instead, and its mean loss over steps 5-8 must stay within 0.3 of the
 # uninterrupted run's (other ranks see other batches, so the values cannot be identical).
-# Usage: resume_test.sh NTRUN NANOTRAIN TEXT_FILE NPROC [RESUME_NPROC]
+# Usage: resume_test.sh NTRUN NANOTRAIN PREPARED_DIR NPROC [RESUME_NPROC]
 set -u
 ntrun=$1
 nanotrain=$2
-text=$3
+prepared=$3  # a base dir written by `nanotrain prepare`
 nproc=$4
 resume_nproc=${5:-$4}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-args=(--input "$text" --depth 1 --max_seq_len 32 --device_batch_size 4 --num_iterations 8
+for base in a b; do  # each run's base dir finds the prepared tokenizer
+  mkdir -p "$work/$base" && ln -s "$prepared/tokenizer" "$work/$base/tokenizer"
+done
+args=(--data_dir "$prepared/base_data" --depth 1 --max_seq_len 32 --device_batch_size 4 --num_iterations 8
       --save_every 4 --model_tag resume)
 run() {  # run BASE_DIR NPROC EXTRA...
   local base=$1 n=$2

@@ -107,6 +107,28 @@ TEST(GPTInit, FreshModelPredictsUniformly) {
   EXPECT_NEAR(model->forward(idx, idx).item<double>(), std::log(300.0), 1e-5);
 }
 
+TEST(GPTLoss, ReductionNoneGivesPerTargetLossesThatAverageToTheMean) {
+  torch::manual_seed(0);
+  GPT model(GPTConfig::from_depth(1, 16, 300));
+  model->init_weights(2);
+  torch::NoGradGuard no_grad;
+  for (auto& p : model->parameters()) p.normal_(0, 0.05);  // non-uniform predictions
+  auto idx = torch::randint(0, 300, {2, 8}, torch::kInt64);
+  auto targets = idx.roll(1, 1);
+  targets[0][3] = -1;  // ignored: 0 in the per-target losses, left out of the mean
+  const auto losses = model->forward(idx, targets, "none");
+  ASSERT_EQ(losses.sizes(), (std::vector<int64_t>{16}));
+  EXPECT_EQ(losses[3].item<float>(), 0.0f);
+  const auto logits = model->forward(idx).view({16, 300});
+  const auto flat = targets.view({16});
+  EXPECT_NEAR(losses[5].item<double>(),
+              (logits[5].logsumexp(0) - logits[5][flat[5].item<int64_t>()]).item<double>(), 1e-5);
+  // fp32 sums of ~6-nat terms in different orders: a few ulps of the mean apart.
+  EXPECT_NEAR(losses.sum().item<double>() / 15, model->forward(idx, targets).item<double>(), 4e-6);
+  testing::expect_error([&] { model->forward(idx, targets, "sum"); },
+                        "loss_reduction: expected 'mean' or 'none', found 'sum'");
+}
+
 TEST(GPTFlops, CountsNanochatFormula) {
   const GPTConfig c = GPTConfig::from_depth(4, 256, 257);  // C=256, H=2, hd=128, Vp=320
   GPT model(c);

@@ -1,0 +1,48 @@
+// Token shard files. nanotrain's format: a 32-byte little-endian header
+//   magic "NTTOKENS" (8 bytes) | version u32 = 1 | bytes per token u32 (2 or 4)
+//   | token count u64 | vocabulary size u64
+// followed by the ids as uint16 (when the vocabulary fits) or uint32. llm.c's and nanoGPT's
+// .bin shards (256 int32 header: magic 20240520 with uint16 ids, or 20240801 with uint32) read too.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace nt {
+
+constexpr int64_t kShardHeaderBytes = 32;
+
+struct TokenShardInfo {
+  std::string format;  // "nanotrain" or "llm.c"
+  int64_t num_tokens = 0;
+  int64_t bytes_per_token = 0;  // 2 or 4
+  int64_t vocab_size = 0;       // 0 where the file does not say (llm.c)
+  int64_t data_offset = 0;      // bytes before the first id
+};
+
+// The header of a shard, checked against the file size. Throws std::runtime_error naming the
+// path and what was expected when the file is not a shard, is truncated or has trailing bytes.
+TokenShardInfo read_token_shard_info(const std::string& path);
+
+// All ids of a shard as a 1-D int32 tensor; an id outside [0, vocab_size) is an error.
+torch::Tensor read_token_shard(const std::string& path);
+
+struct TokenShardFiles {
+  std::vector<std::string> train;  // in name order
+  std::string val;
+};
+
+// The *.bin shards of a data directory, sorted by name: the one whose name contains "_val" (as
+// llm.c names them), else the last, is validation. Every nanotrain shard must declare
+// `vocab_size`. Throws std::runtime_error naming the directory or the shard otherwise, and when
+// there are fewer than two shards.
+TokenShardFiles list_token_shards(const std::string& dir, int64_t vocab_size);
+
+// The bytes of a nanotrain shard holding `tokens`, each in [0, vocab_size): uint16 ids when
+// vocab_size <= 65536, else uint32. Throws std::invalid_argument for an id out of range.
+std::string encode_token_shard(const std::vector<int32_t>& tokens, int64_t vocab_size);
+
+}  // namespace nt

@@ -1,0 +1,135 @@
+// Token shard files: both widths round trip, llm.c's format reads, and damaged or foreign files
+// fail with the path and what was wrong.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "data/token_shard.h"
+#include "tests/support/expect_error.h"
+
+namespace nt {
+namespace {
+
+namespace fs = std::filesystem;
+
+class TokenShardTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = ::testing::TempDir() + "/nanotrain_shards_" +
+           ::testing::UnitTest::GetInstance()->current_test_info()->name() + "_" +
+           std::to_string(::getpid());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string write(const std::string& name, const std::string& bytes) {
+    const std::string path = dir_ + "/" + name;
+    std::ofstream(path, std::ios::binary) << bytes;
+    return path;
+  }
+
+  std::string dir_;
+};
+
+std::vector<int32_t> ids_of(const torch::Tensor& t) {
+  return {t.data_ptr<int32_t>(), t.data_ptr<int32_t>() + t.numel()};
+}
+
+TEST_F(TokenShardTest, RoundTripsUint16AndUint32) {
+  const std::vector<int32_t> small = {1, 0, 65535, 42, 7};
+  const auto path16 = write("a.bin", encode_token_shard(small, 65536));
+  auto info = read_token_shard_info(path16);
+  EXPECT_EQ(info.format, "nanotrain");
+  EXPECT_EQ(info.bytes_per_token, 2);
+  EXPECT_EQ(info.num_tokens, 5);
+  EXPECT_EQ(info.vocab_size, 65536);
+  EXPECT_EQ(fs::file_size(path16), 32u + 5 * 2);
+  EXPECT_EQ(ids_of(read_token_shard(path16)), small);
+
+  const std::vector<int32_t> large = {100000, 0, 65536, 3};
+  const auto path32 = write("b.bin", encode_token_shard(large, 100277));
+  EXPECT_EQ(read_token_shard_info(path32).bytes_per_token, 4);
+  EXPECT_EQ(ids_of(read_token_shard(path32)), large);
+  EXPECT_EQ(read_token_shard(write("empty.bin", encode_token_shard({}, 10))).numel(), 0);
+  testing::expect_error(
+      [] {
+        encode_token_shard({3, 10}, 10);
+      },
+      "token 1 is 10, outside the vocabulary [0, 10)");
+}
+
+TEST_F(TokenShardTest, ReadsLlmcShards) {
+  // llm.c's header: 256 int32 (magic 20240520, version 1, token count), then uint16 ids.
+  std::vector<int32_t> header(256, 0);
+  header[0] = 20240520;
+  header[1] = 1;
+  header[2] = 3;
+  std::string bytes(reinterpret_cast<const char*>(header.data()), 1024);
+  const uint16_t ids[3] = {50256, 15496, 11};
+  bytes.append(reinterpret_cast<const char*>(ids), sizeof(ids));
+  const auto path = write("fineweb_train_000001.bin", bytes);
+  EXPECT_EQ(read_token_shard_info(path).format, "llm.c");
+  EXPECT_EQ(ids_of(read_token_shard(path)), (std::vector<int32_t>{50256, 15496, 11}));
+}
+
+TEST_F(TokenShardTest, DamagedFilesFailWithTheReason) {
+  const std::string good = encode_token_shard({1, 2, 3, 4}, 1024);
+  testing::expect_error<std::runtime_error>(
+      [&] { read_token_shard(write("short.bin", good.substr(0, good.size() - 1))); },
+      "short.bin: header says 4 tokens (40 bytes), file has 39 bytes");
+  testing::expect_error<std::runtime_error>(
+      [&] { read_token_shard(write("long.bin", good + "x")); }, "file has 41 bytes");
+  testing::expect_error<std::runtime_error>(
+      [&] { read_token_shard(write("text.bin", "hello, not a shard")); },
+      "text.bin: not a token shard (expected the magic 'NTTOKENS'");
+  testing::expect_error<std::runtime_error>([&] { read_token_shard(write("zero.bin", "")); },
+                                            "not a token shard");
+  std::string version = good;
+  version[8] = 9;
+  testing::expect_error<std::runtime_error>(
+      [&] { read_token_shard(write("version.bin", version)); }, "shard version 9, expected 1");
+  std::string width = good;
+  width[12] = 3;
+  testing::expect_error<std::runtime_error>([&] { read_token_shard(write("width.bin", width)); },
+                                            "3 bytes per token, expected 2 or 4");
+  std::string id = good;
+  id[32] = static_cast<char>(0xff);
+  id[33] = static_cast<char>(0xff);
+  testing::expect_error<std::runtime_error>(
+      [&] { read_token_shard(write("id.bin", id)); },
+      "id.bin: token 0 is 65535, outside the vocabulary [0, 1024)");
+  testing::expect_error<std::runtime_error>([&] { read_token_shard(dir_ + "/missing.bin"); },
+                                            "cannot open token shard");
+}
+
+TEST_F(TokenShardTest, ListingPicksValidationAndChecksTheVocabulary) {
+  for (const char* name : {"shard_00000.bin", "shard_00001.bin", "shard_00002.bin"})
+    write(name, encode_token_shard({1, 2}, 1024));
+  write("notes.txt", "not a shard");
+  auto files = list_token_shards(dir_, 1024);
+  ASSERT_EQ(files.train.size(), 2u);
+  EXPECT_EQ(fs::path(files.train[1]).filename(), "shard_00001.bin");
+  EXPECT_EQ(fs::path(files.val).filename(), "shard_00002.bin");
+  write("data_val_000000.bin", encode_token_shard({1, 2}, 1024));  // llm.c's naming
+  files = list_token_shards(dir_, 1024);
+  EXPECT_EQ(fs::path(files.val).filename(), "data_val_000000.bin");
+  EXPECT_EQ(files.train.size(), 3u);
+  testing::expect_error<std::runtime_error>(
+      [&] { list_token_shards(dir_, 4096); },
+      "written for a vocabulary of 1024 tokens, but the tokenizer has 4096");
+  fs::remove_all(dir_);
+  fs::create_directories(dir_);
+  write("shard_00000.bin", encode_token_shard({1, 2}, 1024));
+  testing::expect_error<std::runtime_error>(
+      [&] { list_token_shards(dir_, 1024); },
+      "expected at least two .bin token shards (training and validation), found 1");
+  testing::expect_error<std::runtime_error>([&] { list_token_shards(dir_ + "/nope", 1024); },
+                                            "is not a directory (run `nanotrain prepare`");
+}
+
+}  // namespace
+}  // namespace nt
