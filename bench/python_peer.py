@@ -1,8 +1,12 @@
 """The Python PyTorch peer of build/bin/train_step_bench: the same GPT (tests/reference's
 implementation), torch.optim.AdamW and the reference Muon, the same shapes and step count.
-Prints one line per case: "depth seq dtype tokens_per_second".
+Under a torchrun-style launcher (ntrun) it trains as a Python user would on CPU: the weights in a module
+wrapped by DistributedDataParallel (Gloo; gradients averaged in buckets, overlapped with the
+backward pass) and the same optimizers on every rank. Rank 0 prints one line per case:
+"depth seq dtype tokens_per_second" (all ranks together).
 
-Usage: /usr/bin/python3 bench/python_peer.py [--steps N]
+Usage: [build/bin/ntrun --standalone --nproc_per_node=N] /usr/bin/python3 bench/python_peer.py
+       [--steps N]
 """
 import os
 import sys
@@ -15,25 +19,46 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import make_reference as ref  # noqa: E402
 
 
+WORLD = int(os.environ.get("WORLD_SIZE", "1"))
+
+
+class Weights(torch.nn.Module):
+    """The reference GPT's weights as a module, so DistributedDataParallel can wrap it."""
+
+    def __init__(self, w, cfg):
+        super().__init__()
+        self.names = list(w)
+        self.params = torch.nn.ParameterList([torch.nn.Parameter(t.detach()) for t in w.values()])
+        self.cfg = cfg
+
+    def weights(self):
+        return dict(zip(self.names, self.params))
+
+    def forward(self, x, y):
+        return ref.gpt_forward(self.weights(), x, y, self.cfg)[1]
+
+
 def build(depth, seq):
     c = 64 * depth
     cfg = dict(sequence_len=seq, vocab_size=50304, n_layer=depth,
                n_head=max(1, (c + 127) // 128), n_kv_head=max(1, (c + 127) // 128), n_embd=c)
     ref.PADDED_VOCAB = 50304
     gen = torch.Generator().manual_seed(0)
-    w = ref.random_weights(cfg, gen)
+    module = Weights(ref.random_weights(cfg, gen), cfg)
+    w = module.weights()
     adamw, muon = ref.nanochat_optimizers(w, c, momentum=0.95)
-    return cfg, w, adamw, muon
+    model = torch.nn.parallel.DistributedDataParallel(module) if WORLD > 1 else module
+    return model, w, adamw, muon
 
 
 def time_case(depth, seq, dtype, steps, batch=8):
-    cfg, w, adamw, muon = build(depth, seq)
+    model, w, adamw, muon = build(depth, seq)
     tokens = torch.randint(0, 50304, (batch, seq + 1))
     x, y = tokens[:, :-1].contiguous(), tokens[:, 1:].contiguous()
 
     def one_step():
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == "bfloat16"):
-            _, loss = ref.gpt_forward(w, x, y, cfg)
+            loss = model(x, y)
         loss.backward()
         adamw.step()
         muon.step()
@@ -45,12 +70,19 @@ def time_case(depth, seq, dtype, steps, batch=8):
     t0 = time.perf_counter()
     for _ in range(steps):
         one_step()
-    return batch * seq * steps / (time.perf_counter() - t0)
+    if WORLD > 1:
+        torch.distributed.barrier()
+    return WORLD * batch * seq * steps / (time.perf_counter() - t0)
 
 
 if __name__ == "__main__":
     steps = int(sys.argv[2]) if len(sys.argv) > 2 and sys.argv[1] == "--steps" else 5
-    torch.set_num_threads(os.cpu_count())
+    torch.set_num_threads(max(1, os.cpu_count() // WORLD))
+    if WORLD > 1:
+        torch.distributed.init_process_group("gloo")
+    rank = int(os.environ.get("RANK", "0"))
     for depth, seq in ((4, 256), (6, 512)):
         for dtype in ("float32", "bfloat16"):
-            print(f"{depth} {seq} {dtype} {time_case(depth, seq, dtype, steps):.1f}", flush=True)
+            tps = time_case(depth, seq, dtype, steps)
+            if rank == 0:
+                print(f"{depth} {seq} {dtype} {tps:.1f}", flush=True)

@@ -1,7 +1,8 @@
 // Training-step throughput: forward + backward + AdamW/Muon step of nanochat's GPT, in tokens/s
 // and MFU against a matmul peak measured in the same run and precision (the machine's own
-// ceiling, so the ratio stays meaningful on a noisy or shared machine).
-// Usage: build/bin/train_step_bench [--steps N]
+// ceiling, so the ratio stays meaningful on a noisy or shared machine). Under ntrun the ranks
+// train together with the distributed optimizers and rank 0 reports the whole world's rate.
+// Usage: [build/bin/ntrun --standalone --nproc_per_node=N] build/bin/train_step_bench [--steps N]
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -10,6 +11,8 @@
 #include "model/gpt.h"
 #include "optim/schedule.h"
 #include "optim/setup.h"
+#include "runtime/collectives.h"
+#include "runtime/dist_env.h"
 #include "runtime/peak_flops.h"
 #include "runtime/process.h"
 
@@ -24,11 +27,13 @@ struct Result {
 };
 
 Result time_training(int64_t depth, int64_t seq_len, int64_t batch, torch::ScalarType dtype,
-                     int steps) {
+                     int steps, nt::Collectives* collectives) {
   nt::GPT model(nt::GPTConfig::from_depth(depth, seq_len, 50304));
   model->init_weights(0);
   model->set_compute_dtype(dtype);
   nt::Optimizers opt = nt::setup_optimizers(model, nt::OptimizerConfig{});
+  opt.set_collectives(collectives);
+  const int world = collectives ? collectives->world_size() : 1;
   auto tokens = torch::randint(0, 50304, {batch, seq_len + 1}, torch::kInt64);
   auto inputs = tokens.narrow(1, 0, seq_len).contiguous();
   auto targets = tokens.narrow(1, 1, seq_len).contiguous();
@@ -42,7 +47,7 @@ Result time_training(int64_t depth, int64_t seq_len, int64_t batch, torch::Scala
   one_step(1);
   const auto t0 = std::chrono::steady_clock::now();
   for (int s = 0; s < steps; ++s) one_step(2 + s);
-  const double tps = batch * seq_len * steps / seconds_since(t0);
+  const double tps = world * batch * seq_len * steps / seconds_since(t0);
   return {tps, tps * static_cast<double>(model->estimate_flops())};
 }
 
@@ -51,11 +56,16 @@ Result time_training(int64_t depth, int64_t seq_len, int64_t batch, torch::Scala
 int main(int argc, char** argv) {
   int steps = 5;
   if (argc == 3 && !std::strcmp(argv[1], "--steps")) steps = std::atoi(argv[2]);
-  std::printf("threads: %d\n", nt::configure_process());
+  const int threads = nt::configure_process();
+  const nt::DistEnv env = nt::read_dist_env();
+  const auto collectives = nt::init_process_group(env, nt::ProcessGroupOptions{});
+  if (env.rank != 0) std::freopen("/dev/null", "w", stdout);  // rank 0 reports
+  std::printf("ranks: %d, threads per rank: %d\n", env.world_size, threads);
+  // Per rank, measured by all ranks at once (they share the cores as in training).
   const double peak_fp32 = nt::measure_matmul_flops(torch::kFloat32, torch::kCPU);
   const double peak_bf16 = nt::measure_matmul_flops(torch::kBFloat16, torch::kCPU);
-  std::printf("matmul peak (2048^3): fp32 %.1f GFLOP/s, bf16 %.1f GFLOP/s\n\n", peak_fp32 / 1e9,
-              peak_bf16 / 1e9);
+  std::printf("matmul peak per rank (2048^3): fp32 %.1f GFLOP/s, bf16 %.1f GFLOP/s\n\n",
+              peak_fp32 / 1e9, peak_bf16 / 1e9);
   std::printf("| depth | seq | batch | dtype | tokens/s | GFLOP/s | MFU vs same-dtype peak |\n");
   std::printf("|---|---|---|---|---|---|---|\n");
   struct Case {
@@ -63,8 +73,8 @@ int main(int argc, char** argv) {
   } cases[] = {{4, 256}, {6, 512}};
   for (const auto& c : cases) {
     for (auto dtype : {torch::kFloat32, torch::kBFloat16}) {
-      const auto r = time_training(c.depth, c.seq, 8, dtype, steps);
-      const double peak = dtype == torch::kFloat32 ? peak_fp32 : peak_bf16;
+      const auto r = time_training(c.depth, c.seq, 8, dtype, steps, collectives.get());
+      const double peak = (dtype == torch::kFloat32 ? peak_fp32 : peak_bf16) * env.world_size;
       std::printf("| %ld | %ld | 8 | %s | %.0f | %.1f | %.1f%% |\n", c.depth, c.seq,
                   dtype == torch::kFloat32 ? "float32" : "bfloat16", r.tokens_per_second,
                   r.flops_per_second / 1e9, 100.0 * r.flops_per_second / peak);

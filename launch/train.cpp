@@ -170,6 +170,11 @@ TrainResult train(const TrainConfig& cfg) {
   DistributedTokenLoader loader(shards.train, cfg.device_batch_size, cfg.max_seq_len, env.rank,
                                 env.world_size, static_cast<uint64_t>(cfg.seed));
   const torch::Tensor val_tokens = read_token_shard(shards.val);
+  if (cfg.eval_every > 0 && val_tokens.size(0) < cfg.device_batch_size * cfg.max_seq_len + 1)
+    throw std::invalid_argument(
+        fmt::format("{}: the validation shard holds {} tokens, fewer than one evaluation batch "
+                    "(device_batch_size {} * max_seq_len {} + 1)",
+                    shards.val, val_tokens.size(0), cfg.device_batch_size, cfg.max_seq_len));
   const torch::Tensor token_bytes = torch::tensor(tokenizer.token_bytes(), torch::kInt32);
   GPT model(GPTConfig::from_depth(cfg.depth, cfg.max_seq_len, tokenizer.vocab_size()));
   model->init_weights(cfg.seed);

@@ -50,35 +50,47 @@ Optimizer::Optimizer(std::vector<ParamGroup> groups) : groups_(std::move(groups)
 
 void Optimizer::step() {
   torch::NoGradGuard no_grad;
+  struct Item {
+    size_t index;
+    torch::Tensor param;
+    double lr;
+  };
+  std::vector<Item> items;  // the parameters with a gradient, in order
   size_t index = 0;
-  for (auto& group : groups_) {
+  for (auto& group : groups_)
     for (auto& p : group.params) {
-      const size_t i = index++;
-      if (!p.grad().defined()) continue;
-      if (collectives_)
-        distributed_update(i, p, group.lr);
-      else
-        update(p, p.grad(), state_[i], group.lr);
+      if (p.grad().defined()) items.push_back({index, p, group.lr});
+      ++index;
     }
+  if (!collectives_) {
+    for (auto& it : items) update(it.param, it.param.grad(), state_[it.index], it.lr);
+    return;
   }
-}
-
-void Optimizer::distributed_update(size_t index, torch::Tensor& param, double lr) {
   Collectives& c = *collectives_;
   if (sharding() == Sharding::kFlat) {
-    const int64_t numel = param.numel();
-    auto grad_shard = c.reduce_scatter_mean(param.grad());
-    const auto [begin, end] = c.shard_range(numel, c.rank());
-    auto flat = param.view({-1});
-    auto shard = flat.narrow(0, begin, end - begin);  // a view: updates land in the parameter
-    update(shard, grad_shard, state_[index], lr);     // also on an empty shard, to keep step counts
-    flat.copy_(c.all_gather(shard, numel));
-  } else {
-    auto grad = param.grad().clone();
-    c.all_reduce_mean(grad);
-    if (owner(index) == c.rank()) update(param, grad, state_[index], lr);
-    c.broadcast(param, owner(index));
+    for (auto& it : items) {
+      const int64_t numel = it.param.numel();
+      auto grad_shard = c.reduce_scatter_mean(it.param.grad());
+      const auto [begin, end] = c.shard_range(numel, c.rank());
+      auto flat = it.param.view({-1});
+      auto shard = flat.narrow(0, begin, end - begin);     // a view: updates land in the parameter
+      update(shard, grad_shard, state_[it.index], it.lr);  // also on an empty shard (step counts)
+      flat.copy_(c.all_gather(shard, numel));
+    }
+    return;
   }
+  // Whole parameters in three phases, so that owners compute their updates at the same time
+  // rather than each waiting for the previous owner's broadcast: average every gradient, update
+  // what this rank owns, then every owner broadcasts its parameters.
+  std::vector<torch::Tensor> grads;
+  for (auto& it : items) {
+    grads.push_back(it.param.grad().clone());
+    c.all_reduce_mean(grads.back());
+  }
+  for (size_t k = 0; k < items.size(); ++k)
+    if (owner(items[k].index) == c.rank())
+      update(items[k].param, grads[k], state_[items[k].index], items[k].lr);
+  for (auto& it : items) c.broadcast(it.param, owner(it.index));
 }
 
 Optimizer::State Optimizer::whole_state(size_t index, const torch::Tensor& param) const {

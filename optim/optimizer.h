@@ -85,7 +85,6 @@ class Optimizer {
   std::vector<ParamGroup> groups_;
 
  private:
-  void distributed_update(size_t index, torch::Tensor& param, double lr);
   State whole_state(size_t index, const torch::Tensor& param) const;  // collective
   State local_part(size_t index, const torch::Tensor& param, State whole) const;
   int owner(size_t index) const { return static_cast<int>(index % collectives_->world_size()); }

@@ -10,8 +10,11 @@
 namespace nt {
 
 int configure_process() {
-  mallopt(M_MMAP_MAX, 0);              // large blocks from the heap, not one mmap each
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);  // keep up to 1 GiB of freed heap for the next step
+  mallopt(M_MMAP_MAX, 0);         // large blocks from the heap, not one mmap each
+  mallopt(M_TRIM_THRESHOLD, -1);  // never return freed heap: the next step needs it again
+  // One arena: a thread arena (Gloo's worker threads allocate collective buffers) cannot hold
+  // a block above 64 MB and would mmap and unmap it on every call despite M_MMAP_MAX.
+  mallopt(M_ARENA_MAX, 1);
   int threads = static_cast<int>(std::thread::hardware_concurrency());
   if (const char* env = std::getenv("OMP_NUM_THREADS")) {
     const int n = std::atoi(env);

@@ -8,7 +8,8 @@ namespace nt {
 //   Debian's LibTorch otherwise starts with one intra-op thread, which halves bf16 matmul speed.
 // - Allocator: glibc serves each large tensor with a fresh mmap and returns it with munmap, so a
 //   training step page-faults its activations in again every time (measured: over half of a
-//   CPU step's time in the kernel). Keeping freed memory in the heap lets steps reuse it.
+//   CPU step's time in the kernel). Keeping freed memory in the heap (one arena, never trimmed)
+//   lets steps reuse it; the cost is that the process keeps its peak heap size.
 // Returns the number of intra-op threads set.
 int configure_process();
 

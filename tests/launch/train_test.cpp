@@ -82,13 +82,20 @@ TEST(Train, SecondWriterToTheSameDirectoryIsRefused) {
   EXPECT_EQ(train(cfg).losses.size(), 1u);  // released: the next run proceeds
 }
 
-TEST(Train, MissingDataSaysToRunPrepare) {
+TEST(Train, DataProblemsAreClearErrors) {
   testing::ScopedBaseDir base("no_data_test");
   testing::expect_error<std::runtime_error>(
       [] {
         train(parse_train_config({"--depth=1", "--num_iterations=1"}));
       },
       "base_data' is not a directory (run `nanotrain prepare` to write them)");
+  testing::expect_error<std::invalid_argument>(
+      [] {
+        train(parse_train_config({"--data_dir", testing::prepared_data_dir(), "--depth=1",
+                                  "--max_seq_len=1024", "--device_batch_size=64",
+                                  "--num_iterations=1"}));
+      },
+      "fewer than one evaluation batch (device_batch_size 64 * max_seq_len 1024 + 1)");
 }
 
 TEST(TrainConfig, ShippedConfigsAreValid) {
