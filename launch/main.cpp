@@ -1,6 +1,5 @@
 // The `nanotrain` program: dispatches to a subcommand, and turns any error into one line
 // "rank R: ..." on stderr and a non-zero exit code.
-#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <map>
@@ -8,6 +7,7 @@
 #include <vector>
 
 #include "launch/commands.h"
+#include "runtime/dist_env.h"
 #include "runtime/log.h"
 #include "runtime/process.h"
 
@@ -29,8 +29,11 @@ constexpr const char* kUsage =
 }  // namespace
 
 int main(int argc, char** argv) {
-  const char* rank_env = std::getenv("RANK");
-  const int rank = rank_env ? std::atoi(rank_env) : 0;  // for messages only; train checks it
+  int rank = 0;  // for messages: from whichever launcher started us; train checks it properly
+  try {
+    rank = nt::read_dist_env().rank;
+  } catch (const std::exception&) {
+  }
   nt::set_log_rank(rank);
   nt::configure_process();
   const std::map<std::string, int (*)(const std::vector<std::string>&)> commands = {

@@ -158,6 +158,9 @@ TrainResult train(const TrainConfig& cfg) {
   ProcessGroupOptions pg_options;
   pg_options.backend = cfg.device == "cuda" ? "nccl" : "gloo";
   const auto collectives = init_process_group(env, pg_options);
+  if (env.distributed())
+    log0("world: {} ranks ({} per node) from {}'s environment, master {}:{}", env.world_size,
+         env.local_world_size, env.source, env.master_addr, env.master_port);
   const torch::Device device =
       cfg.device == "cuda" ? torch::Device(torch::kCUDA, env.local_rank) : torch::kCPU;
   std::optional<DirLock> lock;

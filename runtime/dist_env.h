@@ -1,11 +1,24 @@
-// The distributed environment a worker is started in, read from torchrun's variables (which
-// ntrun sets too): RANK, LOCAL_RANK, WORLD_SIZE, LOCAL_WORLD_SIZE, GROUP_RANK, MASTER_ADDR,
-// MASTER_PORT. Without them the process is a world of one and needs no process group.
+// The distributed environment a worker is started in, found in this order of precedence:
+//   1. torchrun's variables (ntrun sets them too): RANK, WORLD_SIZE, LOCAL_RANK,
+//      LOCAL_WORLD_SIZE, GROUP_RANK, MASTER_ADDR, MASTER_PORT;
+//   2. Slurm, for a task started by srun (SLURM_STEP_ID set): SLURM_PROCID, SLURM_NTASKS,
+//      SLURM_LOCALID, SLURM_NODEID, the tasks on this node from SLURM_NTASKS_PER_NODE or
+//      SLURM_STEP_TASKS_PER_NODE / SLURM_TASKS_PER_NODE ("2(x3),1"); MASTER_ADDR defaults to
+//      the first host of SLURM_STEP_NODELIST / SLURM_JOB_NODELIST, MASTER_PORT to
+//      kSlurmPortBase + SLURM_JOB_ID mod kSlurmPortRange;
+//   3. MPI launchers: Open MPI's OMPI_COMM_WORLD_{RANK,SIZE,LOCAL_RANK,LOCAL_SIZE}, MPICH/Hydra's
+//      PMI_RANK / PMI_SIZE (MPI_LOCALRANKID, MPI_LOCALNRANKS), PMIx's PMIX_RANK; MASTER_ADDR and
+//      MASTER_PORT from the environment, or, when every rank is on this node, 127.0.0.1 and a
+//      port derived from the job's identifier (PMIX_NAMESPACE, OMPI_MCA_ess_base_jobid, PMI_ID);
+//   4. otherwise a world of one, which needs no process group.
 #pragma once
 
 #include <string>
 
 namespace nt {
+
+constexpr int kSlurmPortBase = 20000;
+constexpr int kSlurmPortRange = 20000;
 
 struct DistEnv {
   int rank = 0;
@@ -15,13 +28,14 @@ struct DistEnv {
   int group_rank = 0;  // node index
   std::string master_addr = "127.0.0.1";
   int master_port = 29500;
-  bool from_launcher = false;  // RANK and WORLD_SIZE were set
+  std::string source = "none";  // "torchrun", "slurm", "mpi" or "none"
 
   bool distributed() const { return world_size > 1; }
 };
 
 // Reads and checks the variables. Throws std::invalid_argument naming the variable for a
-// malformed or inconsistent value (RANK >= WORLD_SIZE, a port outside 1..65535, ...).
+// malformed or inconsistent value (a rank not below the world size, a port outside 1..65535,
+// a malformed Slurm host or task list, an MPI job across nodes without MASTER_ADDR, ...).
 DistEnv read_dist_env();
 
 }  // namespace nt

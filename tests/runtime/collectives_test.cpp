@@ -22,30 +22,6 @@ TEST_P(CollectivesAcrossProcesses, EveryCollectiveGivesTheRightValues) {
 
 INSTANTIATE_TEST_SUITE_P(WorldSizes, CollectivesAcrossProcesses, ::testing::Values(2, 3, 4));
 
-TEST(DistEnv, ReadsTorchrunVariablesAndNamesBadOnes) {
-  setenv("RANK", "2", 1);
-  setenv("WORLD_SIZE", "4", 1);
-  setenv("MASTER_PORT", "1234", 1);
-  auto env = read_dist_env();
-  EXPECT_EQ(env.rank, 2);
-  EXPECT_EQ(env.world_size, 4);
-  EXPECT_EQ(env.master_port, 1234);
-  EXPECT_TRUE(env.from_launcher);
-  setenv("RANK", "4", 1);
-  EXPECT_THROW(read_dist_env(), std::invalid_argument);
-  setenv("RANK", "1", 1);
-  setenv("MASTER_PORT", "70000", 1);
-  try {
-    read_dist_env();
-    ADD_FAILURE();
-  } catch (const std::invalid_argument& e) {
-    EXPECT_NE(std::string(e.what()).find("MASTER_PORT: expected an integer in [1, 65535], "
-                                         "found '70000'"),
-              std::string::npos);
-  }
-  for (const char* name : {"RANK", "WORLD_SIZE", "MASTER_PORT"}) unsetenv(name);
-}
-
 TEST(ProcessGroup, UnreachableMasterIsAClearError) {
   DistEnv env;
   env.rank = 1;

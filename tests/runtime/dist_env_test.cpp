@@ -1,0 +1,170 @@
+// Rank discovery from each launcher's environment (torchrun/ntrun, Slurm's srun, Open MPI,
+// MPICH/Hydra), their precedence, and the errors for inconsistent values.
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "runtime/dist_env.h"
+#include "tests/support/expect_error.h"
+
+namespace nt {
+namespace {
+
+// Sets exactly `vars` among the launcher variables for one test; the rest are unset, and every
+// one is unset again afterwards.
+class ScopedLauncherEnv {
+ public:
+  explicit ScopedLauncherEnv(const std::map<std::string, std::string>& vars) {
+    clear();
+    for (const auto& [name, value] : vars) setenv(name.c_str(), value.c_str(), 1);
+  }
+  ~ScopedLauncherEnv() { clear(); }
+
+ private:
+  static void clear() {
+    for (const char* name : {"RANK",
+                             "WORLD_SIZE",
+                             "LOCAL_RANK",
+                             "LOCAL_WORLD_SIZE",
+                             "GROUP_RANK",
+                             "MASTER_ADDR",
+                             "MASTER_PORT",
+                             "SLURM_PROCID",
+                             "SLURM_NTASKS",
+                             "SLURM_STEP_NUM_TASKS",
+                             "SLURM_LOCALID",
+                             "SLURM_NODEID",
+                             "SLURM_NTASKS_PER_NODE",
+                             "SLURM_TASKS_PER_NODE",
+                             "SLURM_STEP_TASKS_PER_NODE",
+                             "SLURM_JOB_NODELIST",
+                             "SLURM_STEP_NODELIST",
+                             "SLURM_JOB_ID",
+                             "SLURM_STEP_ID",
+                             "SLURM_STEPID",
+                             "OMPI_COMM_WORLD_RANK",
+                             "OMPI_COMM_WORLD_SIZE",
+                             "OMPI_COMM_WORLD_LOCAL_RANK",
+                             "OMPI_COMM_WORLD_LOCAL_SIZE",
+                             "PMIX_NAMESPACE",
+                             "OMPI_MCA_ess_base_jobid",
+                             "PMI_RANK",
+                             "PMI_SIZE",
+                             "PMI_ID",
+                             "PMIX_RANK",
+                             "MPI_LOCALRANKID",
+                             "MPI_LOCALNRANKS"})
+      unsetenv(name);
+  }
+};
+
+TEST(DistEnv, NothingSetIsAWorldOfOne) {
+  ScopedLauncherEnv vars({});
+  const auto env = read_dist_env();
+  EXPECT_EQ(env.source, "none");
+  EXPECT_FALSE(env.distributed());
+}
+
+TEST(DistEnv, ReadsTorchrunVariablesAndNamesBadOnes) {
+  ScopedLauncherEnv vars({{"RANK", "2"}, {"WORLD_SIZE", "4"}, {"MASTER_PORT", "1234"}});
+  auto env = read_dist_env();
+  EXPECT_EQ(env.source, "torchrun");
+  EXPECT_EQ(env.rank, 2);
+  EXPECT_EQ(env.world_size, 4);
+  EXPECT_EQ(env.master_port, 1234);
+  setenv("RANK", "4", 1);
+  testing::expect_error([] { read_dist_env(); }, "torchrun: rank 4 is not below the world size 4");
+  setenv("RANK", "1", 1);
+  setenv("MASTER_PORT", "70000", 1);
+  testing::expect_error([] { read_dist_env(); },
+                        "MASTER_PORT: expected an integer in [1, 65535], found '70000'");
+}
+
+TEST(DistEnv, ReadsSrunTasks) {
+  // Task 5 of `srun -N 3 -n 7` on node 1 of gpu[07-09], where the nodes run 3, 3 and 1 tasks.
+  ScopedLauncherEnv vars({{"SLURM_PROCID", "5"},
+                          {"SLURM_NTASKS", "7"},
+                          {"SLURM_LOCALID", "2"},
+                          {"SLURM_NODEID", "1"},
+                          {"SLURM_TASKS_PER_NODE", "3(x2),1"},
+                          {"SLURM_JOB_NODELIST", "gpu[07-09]"},
+                          {"SLURM_JOB_ID", "123456"},
+                          {"SLURM_STEP_ID", "0"}});
+  auto env = read_dist_env();
+  EXPECT_EQ(env.source, "slurm");
+  EXPECT_EQ(env.rank, 5);
+  EXPECT_EQ(env.world_size, 7);
+  EXPECT_EQ(env.local_rank, 2);
+  EXPECT_EQ(env.local_world_size, 3);
+  EXPECT_EQ(env.group_rank, 1);
+  EXPECT_EQ(env.master_addr, "gpu07");
+  EXPECT_EQ(env.master_port, kSlurmPortBase + 123456 % kSlurmPortRange);
+  setenv("SLURM_NTASKS_PER_NODE", "4", 1);  // a fixed count wins over the per-node list
+  setenv("MASTER_ADDR", "10.0.0.9", 1);     // and what the user sets wins over the derived
+  setenv("MASTER_PORT", "29600", 1);
+  env = read_dist_env();
+  EXPECT_EQ(env.local_world_size, 4);
+  EXPECT_EQ(env.master_addr, "10.0.0.9");
+  EXPECT_EQ(env.master_port, 29600);
+  unsetenv("SLURM_NTASKS_PER_NODE");
+  setenv("SLURM_NODEID", "3", 1);
+  testing::expect_error([] { read_dist_env(); },
+                        "SLURM_TASKS_PER_NODE='3(x2),1' lists 3 nodes, but SLURM_NODEID is 3");
+  setenv("SLURM_NODEID", "1", 1);
+  setenv("SLURM_JOB_NODELIST", "gpu[07-09", 1);
+  testing::expect_error([] { read_dist_env(); }, "hostlist 'gpu[07-09': '[' without ']'");
+}
+
+TEST(DistEnv, TorchrunVariablesWinOverSlurmAndSlurmOverMpi) {
+  ScopedLauncherEnv vars({{"RANK", "1"},
+                          {"WORLD_SIZE", "2"},
+                          {"SLURM_PROCID", "0"},
+                          {"SLURM_NTASKS", "1"},
+                          {"SLURM_STEP_ID", "0"},
+                          {"OMPI_COMM_WORLD_RANK", "0"},
+                          {"OMPI_COMM_WORLD_SIZE", "1"},
+                          {"PMIX_NAMESPACE", "prterun-host-1234@1"}});
+  EXPECT_EQ(read_dist_env().source, "torchrun");  // ntrun started under srun
+  unsetenv("RANK");
+  EXPECT_EQ(read_dist_env().source, "slurm");
+  unsetenv("SLURM_STEP_ID");  // the batch script itself, not an srun task
+  EXPECT_EQ(read_dist_env().source, "mpi");
+}
+
+TEST(DistEnv, ReadsOpenMpiAndMpichRanks) {
+  ScopedLauncherEnv vars({{"OMPI_COMM_WORLD_RANK", "1"},
+                          {"OMPI_COMM_WORLD_SIZE", "2"},
+                          {"OMPI_COMM_WORLD_LOCAL_RANK", "1"},
+                          {"OMPI_COMM_WORLD_LOCAL_SIZE", "2"},
+                          {"PMIX_NAMESPACE", "prterun-host-1234@1"}});
+  auto env = read_dist_env();
+  EXPECT_EQ(env.source, "mpi");
+  EXPECT_EQ(env.rank, 1);
+  EXPECT_EQ(env.world_size, 2);
+  EXPECT_EQ(env.master_addr, "127.0.0.1");  // one node: loopback and a port from the job id
+  EXPECT_GE(env.master_port, kSlurmPortBase);
+  EXPECT_LT(env.master_port, kSlurmPortBase + kSlurmPortRange);
+  setenv("OMPI_COMM_WORLD_LOCAL_SIZE", "1", 1);
+  setenv("OMPI_COMM_WORLD_LOCAL_RANK", "0", 1);
+  testing::expect_error([] { read_dist_env(); },
+                        "MPI job across nodes (2 ranks, 1 on this node): export MASTER_ADDR");
+  setenv("MASTER_ADDR", "node1", 1);
+  setenv("MASTER_PORT", "29500", 1);
+  env = read_dist_env();
+  EXPECT_EQ(env.group_rank, 1);
+  EXPECT_EQ(env.master_addr, "node1");
+
+  ScopedLauncherEnv hydra({{"PMI_RANK", "3"},
+                           {"PMI_SIZE", "4"},
+                           {"MPI_LOCALRANKID", "3"},
+                           {"MPI_LOCALNRANKS", "4"},
+                           {"PMI_ID", "kvs_77_0"}});
+  env = read_dist_env();
+  EXPECT_EQ(env.rank, 3);
+  EXPECT_EQ(env.world_size, 4);
+  unsetenv("PMI_SIZE");
+  testing::expect_error([] { read_dist_env(); }, "PMI_RANK is set but PMI_SIZE is not");
+}
+
+}  // namespace
+}  // namespace nt
