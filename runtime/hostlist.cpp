@@ -24,13 +24,22 @@ bool all_digits(const std::string& s) {
   return true;
 }
 
+// The comma-separated items of `text`, empty ones included ("a,,b" -> {"a", "", "b"}).
+std::vector<std::string> split_commas(const std::string& text) {
+  std::vector<std::string> items;
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t end = std::min(text.find(',', start), text.size());
+    items.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return items;
+}
+
 // The values one bracket stands for, e.g. "01-03,7" -> {"01", "02", "03", "7"}.
 std::vector<std::string> expand_bracket(const std::string& body, const std::string& list) {
   std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= body.size()) {
-    const size_t end = std::min(body.find(',', start), body.size());
-    const std::string item = body.substr(start, end - start);
+  for (const std::string& item : split_commas(body)) {
     const size_t dash = item.find('-');
     const std::string lo = item.substr(0, dash);
     const std::string hi = dash == std::string::npos ? lo : item.substr(dash + 1);
@@ -45,7 +54,6 @@ std::vector<std::string> expand_bracket(const std::string& body, const std::stri
       if (digits.size() < lo.size()) digits.insert(0, lo.size() - digits.size(), '0');
       out.push_back(digits);
     }
-    start = end + 1;
   }
   return out;
 }
@@ -102,10 +110,7 @@ std::vector<int> expand_tasks_per_node(const std::string& spec) {
     return std::invalid_argument(fmt::format("tasks per node '{}': {}", spec, why));
   };
   std::vector<int> counts;
-  size_t start = 0;
-  while (start <= spec.size()) {
-    const size_t end = std::min(spec.find(',', start), spec.size());
-    const std::string item = spec.substr(start, end - start);
+  for (const std::string& item : split_commas(spec)) {
     const size_t paren = item.find('(');
     const std::string count = item.substr(0, paren);
     std::string repeat = "1";
@@ -120,7 +125,6 @@ std::vector<int> expand_tasks_per_node(const std::string& spec) {
     if (n < 1 || r < 1) throw fail("counts must be positive, found '" + item + "'");
     if (counts.size() + r > kMaxHosts) throw fail("more than a million nodes");
     counts.insert(counts.end(), r, n);
-    start = end + 1;
   }
   return counts;
 }

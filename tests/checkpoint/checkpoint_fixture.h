@@ -23,7 +23,7 @@ class CheckpointTest : public ::testing::Test {
     dir_ = ::testing::TempDir() + "/nanotrain_" + info->test_suite_name() + "_" + info->name() +
            "_" + std::to_string(::getpid());
     std::filesystem::remove_all(dir_);
-    base_ = std::make_unique<testing::ScopedBaseDir>(std::string("ckpt_") + info->name());
+    base_ = std::make_unique<testing::ScopedBaseDir>("ckpt");
     model_ = make_model(1);
     optimizers_ = std::make_unique<Optimizers>(setup_optimizers(model_, OptimizerConfig{}));
   }

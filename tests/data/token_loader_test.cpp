@@ -1,7 +1,6 @@
 // The distributed loader: ranks read disjoint, consecutive windows; shards are crossed and
 // epochs wrap in a seeded order; and a saved {shard, position, epoch} resumes exactly.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -12,9 +11,12 @@
 #include "data/token_loader.h"
 #include "data/token_shard.h"
 #include "tests/support/expect_error.h"
+#include "tests/support/temp_dir.h"
 
 namespace nt {
 namespace {
+
+using testing::ScopedTempDir;
 
 namespace fs = std::filesystem;
 
@@ -23,11 +25,6 @@ namespace fs = std::filesystem;
 class TokenLoaderTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = ::testing::TempDir() + "/nanotrain_loader_" +
-           ::testing::UnitTest::GetInstance()->current_test_info()->name() + "_" +
-           std::to_string(::getpid());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
     const int64_t sizes[] = {100, 70, 130, 8};  // the last is too small for any window here
     for (int s = 0; s < 4; ++s) {
       std::vector<int32_t> ids(sizes[s]);
@@ -36,9 +33,9 @@ class TokenLoaderTest : public ::testing::Test {
       std::ofstream(paths_.back(), std::ios::binary) << encode_token_shard(ids, 4000);
     }
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
-  std::string dir_;
+  ScopedTempDir temp_{"loader"};
+  const std::string dir_ = temp_.path();
   std::vector<std::string> paths_;
 };
 

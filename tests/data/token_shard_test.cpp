@@ -1,7 +1,6 @@
 // Token shard files: both widths round trip, llm.c's format reads, and damaged or foreign files
 // fail with the path and what was wrong.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cstring>
 #include <filesystem>
@@ -9,30 +8,25 @@
 
 #include "data/token_shard.h"
 #include "tests/support/expect_error.h"
+#include "tests/support/temp_dir.h"
 
 namespace nt {
 namespace {
+
+using testing::ScopedTempDir;
 
 namespace fs = std::filesystem;
 
 class TokenShardTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = ::testing::TempDir() + "/nanotrain_shards_" +
-           ::testing::UnitTest::GetInstance()->current_test_info()->name() + "_" +
-           std::to_string(::getpid());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   std::string write(const std::string& name, const std::string& bytes) {
     const std::string path = dir_ + "/" + name;
     std::ofstream(path, std::ios::binary) << bytes;
     return path;
   }
 
-  std::string dir_;
+  ScopedTempDir temp_{"shards"};
+  const std::string dir_ = temp_.path();
 };
 
 std::vector<int32_t> ids_of(const torch::Tensor& t) {

@@ -1,10 +1,6 @@
-// Base directories for tests: unique per test and process, so tests can run in parallel.
+// The prepared fixture data and base directories that point at it.
 #include "tests/support/prepared_data.h"
 
-#include <gtest/gtest.h>
-#include <unistd.h>
-
-#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 
@@ -26,19 +22,13 @@ int64_t prepared_vocab_size() {
   return size;
 }
 
-ScopedBaseDir::ScopedBaseDir(const std::string& name)
-    : path_(::testing::TempDir() + "/nanotrain_" + name + "_" + std::to_string(::getpid())) {
-  std::replace(path_.begin() + ::testing::TempDir().size(), path_.end(), '/', '_');
-  std::filesystem::remove_all(path_);
-  std::filesystem::create_directories(path_);
-  std::filesystem::create_directory_symlink(prepared_dir() + "/tokenizer", path_ + "/tokenizer");
-  setenv("NANOTRAIN_BASE_DIR", path_.c_str(), 1);
+ScopedBaseDir::ScopedBaseDir(const std::string& name) : dir_(name) {
+  std::filesystem::create_directory_symlink(prepared_dir() + "/tokenizer", path() + "/tokenizer");
+  setenv("NANOTRAIN_BASE_DIR", path().c_str(), 1);
 }
 
 ScopedBaseDir::~ScopedBaseDir() {
   unsetenv("NANOTRAIN_BASE_DIR");
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
 }
 
 }  // namespace nt::testing

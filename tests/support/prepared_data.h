@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <string>
 
+#include "tests/support/temp_dir.h"
+
 namespace nt::testing {
 
 std::string prepared_dir();       // <test data>/prepared: tokenizer/ and base_data/
@@ -19,10 +21,10 @@ class ScopedBaseDir {
   ~ScopedBaseDir();
   ScopedBaseDir(const ScopedBaseDir&) = delete;
   ScopedBaseDir& operator=(const ScopedBaseDir&) = delete;
-  const std::string& path() const { return path_; }
+  const std::string& path() const { return dir_.path(); }
 
  private:
-  std::string path_;
+  ScopedTempDir dir_;
 };
 
 }  // namespace nt::testing
