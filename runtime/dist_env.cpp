@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "runtime/hostlist.h"
+#include "runtime/mpi_bootstrap.h"
 
 namespace nt {
 namespace {
@@ -102,20 +103,25 @@ void read_mpi(DistEnv& env, const char* rank_variable) {
   }
   env.group_rank = env.local_world_size == env.world_size ? 0 : env.rank / env.local_world_size;
   if (!get("MASTER_ADDR") || !get("MASTER_PORT")) {
-    if (env.local_world_size != env.world_size)
+    if (mpi_bootstrap_available()) {
+      mpi_bootstrap_master(env.master_addr, env.master_port);
+    } else if (env.local_world_size != env.world_size) {
       throw std::invalid_argument(fmt::format(
-          "MPI job across nodes ({} ranks, {} on this node): export MASTER_ADDR (the host of "
-          "rank 0) and MASTER_PORT to every rank, e.g. mpirun -x MASTER_ADDR -x MASTER_PORT",
+          "MPI job across nodes ({} ranks, {} on this node) in a build without MPI: export "
+          "MASTER_ADDR (the host of rank 0) and MASTER_PORT to every rank, e.g. mpirun -x "
+          "MASTER_ADDR -x MASTER_PORT",
           env.world_size, env.local_world_size));
-    // Every rank is on this node: they share the job's identifier, so they derive the same port.
-    const char* id = first_set({"PMIX_NAMESPACE", "OMPI_MCA_ess_base_jobid", "PMI_ID"});
-    if (!id)
-      throw std::invalid_argument(
-          "MPI launch without MASTER_PORT and without a job identifier (PMIX_NAMESPACE, "
-          "OMPI_MCA_ess_base_jobid) to derive one from: set MASTER_ADDR and MASTER_PORT");
-    uint32_t hash = 2166136261u;  // FNV-1a: the same on every rank and platform
-    for (const char* c = get(id); *c; ++c) hash = (hash ^ static_cast<uint8_t>(*c)) * 16777619u;
-    env.master_port = kSlurmPortBase + static_cast<int>(hash % kSlurmPortRange);
+    } else {
+      // Every rank is on this node and shares the job's identifier: the same derived port.
+      const char* id = first_set({"PMIX_NAMESPACE", "OMPI_MCA_ess_base_jobid", "PMI_ID"});
+      if (!id)
+        throw std::invalid_argument(
+            "MPI launch without MASTER_PORT and without a job identifier (PMIX_NAMESPACE, "
+            "OMPI_MCA_ess_base_jobid) to derive one from: set MASTER_ADDR and MASTER_PORT");
+      uint32_t hash = 2166136261u;  // FNV-1a: the same on every rank and platform
+      for (const char* c = get(id); *c; ++c) hash = (hash ^ static_cast<uint8_t>(*c)) * 16777619u;
+      env.master_port = kSlurmPortBase + static_cast<int>(hash % kSlurmPortRange);
+    }
   }
   read_master(env);
 }

@@ -8,8 +8,9 @@
 //      kSlurmPortBase + SLURM_JOB_ID mod kSlurmPortRange;
 //   3. MPI launchers: Open MPI's OMPI_COMM_WORLD_{RANK,SIZE,LOCAL_RANK,LOCAL_SIZE}, MPICH/Hydra's
 //      PMI_RANK / PMI_SIZE (MPI_LOCALRANKID, MPI_LOCALNRANKS), PMIx's PMIX_RANK; MASTER_ADDR and
-//      MASTER_PORT from the environment, or, when every rank is on this node, 127.0.0.1 and a
-//      port derived from the job's identifier (PMIX_NAMESPACE, OMPI_MCA_ess_base_jobid, PMI_ID);
+//      MASTER_PORT from the environment, else rank 0's address and a free port broadcast over
+//      MPI (mpi_bootstrap.h); in a build without MPI, when every rank is on this node,
+//      127.0.0.1 and a port derived from the job's identifier (PMIX_NAMESPACE, ...);
 //   4. otherwise a world of one, which needs no process group.
 #pragma once
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `mpirun -np 2` of the trainer: ranks come from Open MPI's environment (no RANK, WORLD_SIZE or
-# MASTER_* set), the port from the job's PMIx namespace, and the run completes with checkpoints.
+# MASTER_* set), the master address and port from rank 0 over MPI (or, in a build without MPI,
+# from the job's PMIx namespace), and the run completes with checkpoints.
 # Usage: mpirun_test.sh MPIRUN NANOTRAIN PREPARED_DIR
 set -u
 mpirun=$1

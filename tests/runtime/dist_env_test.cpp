@@ -5,6 +5,7 @@
 #include <map>
 
 #include "runtime/dist_env.h"
+#include "runtime/mpi_bootstrap.h"
 #include "tests/support/expect_error.h"
 
 namespace nt {
@@ -123,7 +124,8 @@ TEST(DistEnv, TorchrunVariablesWinOverSlurmAndSlurmOverMpi) {
                           {"SLURM_STEP_ID", "0"},
                           {"OMPI_COMM_WORLD_RANK", "0"},
                           {"OMPI_COMM_WORLD_SIZE", "1"},
-                          {"PMIX_NAMESPACE", "prterun-host-1234@1"}});
+                          {"MASTER_ADDR", "127.0.0.1"},
+                          {"MASTER_PORT", "29500"}});
   EXPECT_EQ(read_dist_env().source, "torchrun");  // ntrun started under srun
   unsetenv("RANK");
   EXPECT_EQ(read_dist_env().source, "slurm");
@@ -132,25 +134,18 @@ TEST(DistEnv, TorchrunVariablesWinOverSlurmAndSlurmOverMpi) {
 }
 
 TEST(DistEnv, ReadsOpenMpiAndMpichRanks) {
-  ScopedLauncherEnv vars({{"OMPI_COMM_WORLD_RANK", "1"},
-                          {"OMPI_COMM_WORLD_SIZE", "2"},
+  ScopedLauncherEnv vars({{"OMPI_COMM_WORLD_RANK", "3"},
+                          {"OMPI_COMM_WORLD_SIZE", "4"},
                           {"OMPI_COMM_WORLD_LOCAL_RANK", "1"},
                           {"OMPI_COMM_WORLD_LOCAL_SIZE", "2"},
-                          {"PMIX_NAMESPACE", "prterun-host-1234@1"}});
+                          {"MASTER_ADDR", "node1"},
+                          {"MASTER_PORT", "29500"}});
   auto env = read_dist_env();
   EXPECT_EQ(env.source, "mpi");
-  EXPECT_EQ(env.rank, 1);
-  EXPECT_EQ(env.world_size, 2);
-  EXPECT_EQ(env.master_addr, "127.0.0.1");  // one node: loopback and a port from the job id
-  EXPECT_GE(env.master_port, kSlurmPortBase);
-  EXPECT_LT(env.master_port, kSlurmPortBase + kSlurmPortRange);
-  setenv("OMPI_COMM_WORLD_LOCAL_SIZE", "1", 1);
-  setenv("OMPI_COMM_WORLD_LOCAL_RANK", "0", 1);
-  testing::expect_error([] { read_dist_env(); },
-                        "MPI job across nodes (2 ranks, 1 on this node): export MASTER_ADDR");
-  setenv("MASTER_ADDR", "node1", 1);
-  setenv("MASTER_PORT", "29500", 1);
-  env = read_dist_env();
+  EXPECT_EQ(env.rank, 3);
+  EXPECT_EQ(env.world_size, 4);
+  EXPECT_EQ(env.local_rank, 1);
+  EXPECT_EQ(env.local_world_size, 2);
   EXPECT_EQ(env.group_rank, 1);
   EXPECT_EQ(env.master_addr, "node1");
 
@@ -158,12 +153,32 @@ TEST(DistEnv, ReadsOpenMpiAndMpichRanks) {
                            {"PMI_SIZE", "4"},
                            {"MPI_LOCALRANKID", "3"},
                            {"MPI_LOCALNRANKS", "4"},
-                           {"PMI_ID", "kvs_77_0"}});
+                           {"MASTER_ADDR", "node1"},
+                           {"MASTER_PORT", "29500"}});
   env = read_dist_env();
   EXPECT_EQ(env.rank, 3);
   EXPECT_EQ(env.world_size, 4);
   unsetenv("PMI_SIZE");
   testing::expect_error([] { read_dist_env(); }, "PMI_RANK is set but PMI_SIZE is not");
+}
+
+TEST(DistEnv, MpiWithoutMasterInABuildWithoutMpi) {
+  if (mpi_bootstrap_available())
+    GTEST_SKIP() << "this build bootstraps MASTER_* over MPI; tests/launch/mpirun_test.sh "
+                    "covers that path";
+  ScopedLauncherEnv vars({{"OMPI_COMM_WORLD_RANK", "1"},
+                          {"OMPI_COMM_WORLD_SIZE", "2"},
+                          {"OMPI_COMM_WORLD_LOCAL_RANK", "1"},
+                          {"OMPI_COMM_WORLD_LOCAL_SIZE", "2"},
+                          {"PMIX_NAMESPACE", "prterun-host-1234@1"}});
+  auto env = read_dist_env();
+  EXPECT_EQ(env.master_addr, "127.0.0.1");  // one node: loopback and a port from the job id
+  EXPECT_GE(env.master_port, kSlurmPortBase);
+  EXPECT_LT(env.master_port, kSlurmPortBase + kSlurmPortRange);
+  setenv("OMPI_COMM_WORLD_LOCAL_SIZE", "1", 1);
+  setenv("OMPI_COMM_WORLD_LOCAL_RANK", "0", 1);
+  testing::expect_error([] { read_dist_env(); },
+                        "MPI job across nodes (2 ranks, 1 on this node) in a build without MPI");
 }
 
 }  // namespace
