@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Chaos run: the tiny training job under `ntrun --nproc_per_node=2 --max_restarts=K`, with
+#   - a random worker killed with SIGKILL at random moments (seeded; the seed is printed), and
+#   - each point of the save protocol killing its process with probability P
+#     (NANOTRAIN_TEST_CRASH_AT=random:P:SEED), so some kills land inside checkpoint writes;
+# the same command (--resume_from_step=auto) serves every restart. The run must finish, and its
+# final model and optimizer files must equal an uninterrupted run's byte for byte. Ends with
+#   chaos: kills=K survived=K final_state_identical=yes
+# and exits 0 only then. Needs a build (scripts/build.sh; --bin names its bin directory).
+# Usage: scripts/chaos.sh [--kills N] [--seed S] [--steps N] [--save_probability P] [--bin DIR]
+set -u
+cd "$(dirname "$0")/.."
+kills=20 seed=$RANDOM steps=600 probability=0.04 bin=build/bin
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --kills) kills=$2 ;;
+    --seed) seed=$2 ;;
+    --steps) steps=$2 ;;
+    --save_probability) probability=$2 ;;
+    --bin) bin=$2 ;;
+    *) echo "usage: scripts/chaos.sh [--kills N] [--seed S] [--steps N] [--save_probability P]" \
+         "[--bin DIR]"; exit 2 ;;
+  esac
+  shift 2
+done
+echo "chaos: seed $seed, $kills timed kills, save-point kill probability $probability, $steps steps"
+RANDOM=$seed
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+"$bin/nanotrain" prepare --base_dir "$work/data" --vocab_size 512 --shard_tokens 100000 \
+  > "$work/prepare.log" 2>&1 || { cat "$work/prepare.log"; exit 1; }
+for run in chaos clean; do
+  mkdir -p "$work/$run" && ln -s "$work/data/tokenizer" "$work/$run/tokenizer"
+done
+args=(--data_dir "$work/data/base_data" --depth 1 --max_seq_len 32 --device_batch_size 4
+      --num_iterations "$steps" --save_every 10 --eval_every 100 --eval_tokens 256
+      --keep_last 2 --model_tag chaos --resume_from_step=auto)
+export OMP_NUM_THREADS=1
+max_restarts=$((kills * 3 + 10))  # timed kills plus the save-point kills, with room to spare
+
+NANOTRAIN_BASE_DIR=$work/chaos NANOTRAIN_TEST_CRASH_AT="random:$probability:$seed" \
+  "$bin/ntrun" --standalone --nproc_per_node=2 --max_restarts=$max_restarts \
+  --shutdown_timeout=5 "$bin/nanotrain" train "${args[@]}" > "$work/chaos.log" 2>&1 &
+ntrun=$!
+timed=0
+while [ "$timed" -lt "$kills" ] && kill -0 "$ntrun" 2> /dev/null; do
+  sleep "$((RANDOM % 15 + 3))e-1"  # 0.3 to 1.7 s
+  workers=($(pgrep -P "$ntrun" -f "nanotrain train"))
+  [ "${#workers[@]}" -gt 0 ] || continue
+  victim=${workers[$((RANDOM % ${#workers[@]}))]}
+  kill -9 "$victim" 2> /dev/null && timed=$((timed + 1))
+done
+wait "$ntrun"
+status=$?
+deaths=$(grep -c "restarting workers" "$work/chaos.log")
+
+NANOTRAIN_BASE_DIR=$work/clean "$bin/ntrun" --standalone --nproc_per_node=2 \
+  "$bin/nanotrain" train "${args[@]}" > "$work/clean.log" 2>&1 ||
+  { cat "$work/clean.log"; echo "chaos: the uninterrupted run failed"; exit 1; }
+identical=yes
+for f in $(printf 'model_%06d.pt optim_%06d.pt' "$steps" "$steps"); do
+  cmp -s "$work/chaos/base_checkpoints/chaos/$f" "$work/clean/base_checkpoints/chaos/$f" ||
+    identical=no
+done
+survived=$([ "$status" = 0 ] && echo "$deaths" || echo 0)
+echo "chaos: $timed timed kills, $((deaths - timed)) at save points or step ends, exit $status"
+echo "chaos: kills=$deaths survived=$survived final_state_identical=$identical"
+[ "$status" = 0 ] && [ "$identical" = yes ] && [ "$deaths" -ge "$kills" ] ||
+  { tail -n 30 "$work/chaos.log"; exit 1; }
