@@ -207,12 +207,13 @@ std::vector<int64_t> Tokenizer::encode(const std::string& text) const {
 }
 
 std::string Tokenizer::decode(const std::vector<int64_t>& ids) const {
+  const int64_t vocab = vocab_size();
   std::vector<int> narrow;
   narrow.reserve(ids.size());
   for (int64_t id : ids) {
-    if (id < 0 || id >= vocab_size())
+    if (id < 0 || id >= vocab)
       throw std::invalid_argument(
-          fmt::format("token id {} is outside the vocabulary [0, {})", id, vocab_size()));
+          fmt::format("token id {} is outside the vocabulary [0, {})", id, vocab));
     narrow.push_back(static_cast<int>(id));
   }
   char *text = nullptr, *error = nullptr;

@@ -185,11 +185,11 @@ TrainResult train(const TrainConfig& cfg) {
   model->set_compute_dtype(cfg.dtype == "bfloat16" ? torch::kBFloat16 : torch::kFloat32);
   const double peak =
       cfg.peak_flops > 0 ? cfg.peak_flops : peak_flops(model->compute_dtype(), device);
+  const auto flops_per_token = static_cast<double>(model->estimate_flops());
   log0(
       "model: depth {}, {} parameters, {:.3e} FLOPs per token; {} rank(s); peak {:.1f} "
       "GFLOP/s per rank for MFU",
-      cfg.depth, model->num_params(), static_cast<double>(model->estimate_flops()), env.world_size,
-      peak / 1e9);
+      cfg.depth, model->num_params(), flops_per_token, env.world_size, peak / 1e9);
   Optimizers optimizers = setup_optimizers(model, cfg.optim);
   optimizers.set_collectives(collectives.get());  // gradients are averaged inside step()
   const int64_t micro_batch = env.world_size * cfg.device_batch_size * cfg.max_seq_len;
@@ -230,14 +230,14 @@ TrainResult train(const TrainConfig& cfg) {
       (loss / grad_accum_steps).backward();
       loss_sum += loss.detach();
     }
-    optimizers.set_schedule(schedule.multiplier(step), muon_momentum(step));
+    const double lrm = schedule.multiplier(step);
+    optimizers.set_schedule(lrm, muon_momentum(step));
     optimizers.step();
     optimizers.zero_grad();
     // The mean over micro-steps; reading it also waits for the step to finish.
     const double loss_value = loss_sum.item<double>() / grad_accum_steps;
     const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const double mfu = 100.0 * static_cast<double>(model->estimate_flops()) * total_batch / dt /
-                       (peak * env.world_size);
+    const double mfu = 100.0 * flops_per_token * total_batch / dt / (peak * env.world_size);
     loop.step = step + 1;
     loop.total_training_time += dt;
     loop.smooth_train_loss = 0.9 * loop.smooth_train_loss + 0.1 * loss_value;
@@ -245,7 +245,7 @@ TrainResult train(const TrainConfig& cfg) {
     metrics.append({{"step", loop.step},
                     {"loss", loss_value},
                     {"smooth_loss", loop.smooth_train_loss / (1 - std::pow(0.9, loop.step))},
-                    {"lrm", schedule.multiplier(step)},
+                    {"lrm", lrm},
                     {"dt", dt},
                     {"tok_per_sec", total_batch / dt},
                     {"mfu", mfu}});
@@ -253,9 +253,8 @@ TrainResult train(const TrainConfig& cfg) {
     log0(
         "step {:05d}/{:05d} ({:.2f}%) | loss: {:.6f} | lrm: {:.2f} | dt: {:.2f}ms | "
         "tok/sec: {} | mfu: {:.2f} | total time: {:.2f}m | eta: {:.1f}m",
-        step + 1, num_iterations, 100.0 * (step + 1) / num_iterations, loss_value,
-        schedule.multiplier(step), dt * 1e3, with_commas(static_cast<int64_t>(total_batch / dt)),
-        mfu, loop.total_training_time / 60,
+        step + 1, num_iterations, 100.0 * (step + 1) / num_iterations, loss_value, lrm, dt * 1e3,
+        with_commas(static_cast<int64_t>(total_batch / dt)), mfu, loop.total_training_time / 60,
         run_seconds / (step + 1 - first_step) * (num_iterations - step - 1) / 60);
     result.preempted = preemption_requested(collectives.get());
     const bool last = step + 1 == num_iterations || result.preempted;
