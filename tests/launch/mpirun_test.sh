@@ -7,19 +7,16 @@ set -u
 mpirun=$1
 nanotrain=$2
 prepared=$3
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-ln -s "$prepared/tokenizer" "$work/tokenizer"
-fail() { echo "FAIL: $*"; cat "$work/log"; exit 1; }
-env -u RANK -u WORLD_SIZE -u MASTER_ADDR -u MASTER_PORT NANOTRAIN_BASE_DIR="$work" \
-  OMP_NUM_THREADS=1 "$mpirun" --allow-run-as-root --oversubscribe -np 2 \
-  "$nanotrain" train --data_dir "$prepared/base_data" --depth 1 --max_seq_len 32 \
+source "$(dirname "$0")/harness.sh"
+base_dirs base
+env -u RANK -u WORLD_SIZE -u MASTER_ADDR -u MASTER_PORT NANOTRAIN_BASE_DIR="$work/base" \
+  "$mpirun" --allow-run-as-root --oversubscribe -np 2 "$nanotrain" train "${tiny[@]}" \
   --device_batch_size 4 --num_iterations 4 --save_every 2 --eval_tokens 512 --model_tag mpi \
-  > "$work/log" 2>&1 || fail "mpirun exited $?"
-grep -q "world: 2 ranks (2 per node) from mpi's environment" "$work/log" || fail "not 2 MPI ranks"
-[ "$(grep -c 'step 00004/00004' "$work/log")" = 1 ] || fail "expected one step line (rank 0)"
+  > "$work/mpirun.log" 2>&1 || fail "mpirun exited $?"
+grep -q "world: 2 ranks (2 per node) from mpi's environment" "$work/mpirun.log" || fail "not 2 MPI ranks"
+[ "$(grep -c 'step 00004/00004' "$work/mpirun.log")" = 1 ] || fail "expected one step line (rank 0)"
 for step in 2 4; do
-  "$nanotrain" ckpt verify "$work/base_checkpoints/mpi" --step "$step" > /dev/null \
+  "$nanotrain" ckpt verify "$work/base/base_checkpoints/mpi" --step "$step" > /dev/null \
     || fail "checkpoint $step does not verify"
 done
 echo "mpirun -np 2: ok"

@@ -7,13 +7,10 @@ set -u
 ntrun=$1
 nanotrain=$2
 prepared=$3  # a base dir written by `nanotrain prepare`
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-ln -s "$prepared/tokenizer" "$work/tokenizer"  # the base dir finds the prepared tokenizer
-args=(--data_dir "$prepared/base_data" --depth 1 --max_seq_len 32 --device_batch_size 2 --num_iterations 400
-      --save_every 1000 --model_tag preempt)
-export NANOTRAIN_BASE_DIR=$work OMP_NUM_THREADS=1
-fail() { echo "FAIL: $*"; cat "$work"/*.log; exit 1; }
+source "$(dirname "$0")/harness.sh"
+base_dirs base
+args=("${tiny[@]}" --device_batch_size 2 --num_iterations 400 --save_every 1000 --model_tag preempt)
+export NANOTRAIN_BASE_DIR=$work/base
 
 "$ntrun" --standalone --nproc_per_node=2 "$nanotrain" train "${args[@]}" > "$work/first.log" 2>&1 &
 pid=$!
@@ -25,7 +22,7 @@ rc=$?
 step=$(grep -o 'preempted: saved step [0-9]*' "$work/first.log" | grep -o '[0-9]*$')
 [ -n "$step" ] || fail "no preemption save reported"
 [ "$step" -lt 400 ] || fail "the run finished before the signal"
-"$nanotrain" ckpt verify "$work/base_checkpoints/preempt" --step "$step" > /dev/null \
+"$nanotrain" ckpt verify "$work/base/base_checkpoints/preempt" --step "$step" > /dev/null \
   || fail "the preemption checkpoint does not verify"
 
 "$ntrun" --standalone --nproc_per_node=2 "$nanotrain" train "${args[@]}" --resume_from_step=auto \

@@ -8,15 +8,10 @@ set -u
 ntrun=$1
 nanotrain=$2
 prepared=$3  # a base dir written by `nanotrain prepare`
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-for base in killed clean; do  # each run's base dir finds the prepared tokenizer
-  mkdir -p "$work/$base" && ln -s "$prepared/tokenizer" "$work/$base/tokenizer"
-done
-args=(--data_dir "$prepared/base_data" --depth 1 --max_seq_len 32 --device_batch_size 4 --num_iterations 8
-      --save_every 2 --eval_tokens 256 --model_tag restart --resume_from_step=auto)
-export OMP_NUM_THREADS=1
-fail() { echo "FAIL: $*"; cat "$work"/*.log; exit 1; }
+source "$(dirname "$0")/harness.sh"
+base_dirs killed clean
+args=("${tiny[@]}" --device_batch_size 4 --num_iterations 8 --save_every 2 --eval_tokens 256
+      --model_tag restart --resume_from_step=auto)
 
 NANOTRAIN_BASE_DIR=$work/killed NANOTRAIN_TEST_CRASH_AT=after_checkpoint \
   "$ntrun" --standalone --nproc_per_node=2 --max_restarts=4 --shutdown_timeout=5 \

@@ -12,27 +12,22 @@ nanotrain=$2
 prepared=$3  # a base dir written by `nanotrain prepare`
 nproc=$4
 resume_nproc=${5:-$4}
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-for base in a b; do  # each run's base dir finds the prepared tokenizer
-  mkdir -p "$work/$base" && ln -s "$prepared/tokenizer" "$work/$base/tokenizer"
-done
-args=(--data_dir "$prepared/base_data" --depth 1 --max_seq_len 32 --device_batch_size 4 --num_iterations 8
-      --save_every 4 --model_tag resume)
+source "$(dirname "$0")/harness.sh"
+base_dirs a b
+args=("${tiny[@]}" --device_batch_size 4 --num_iterations 8 --save_every 4 --model_tag resume)
 run() {  # run BASE_DIR NPROC EXTRA...
   local base=$1 n=$2
   shift 2
-  NANOTRAIN_BASE_DIR=$base OMP_NUM_THREADS=1 "$ntrun" --standalone --nproc_per_node="$n" \
+  NANOTRAIN_BASE_DIR=$base "$ntrun" --standalone --nproc_per_node="$n" \
     "$nanotrain" train "${args[@]}" "$@" 2>&1
 }
 losses() { grep -o 'step 0000[5-8]/00008 ([0-9.]*%) | loss: [0-9.]*' "$1"; }
-fail() { echo "FAIL: $*"; exit 1; }
 
-run "$work/a" "$nproc" > "$work/a.log" || { cat "$work/a.log"; fail "uninterrupted run"; }
+run "$work/a" "$nproc" > "$work/a.log" || fail "uninterrupted run"
 NANOTRAIN_TEST_CRASH_AT=after_checkpoint run "$work/b" "$nproc" > "$work/b1.log"
 [ -f "$work/b/base_checkpoints/resume/meta_000004.json" ] || fail "no checkpoint at step 4"
 [ -f "$work/b/base_checkpoints/resume/meta_000008.json" ] && fail "the first run was not killed"
-run "$work/b" "$resume_nproc" --resume_from_step=auto > "$work/b2.log" || { cat "$work/b2.log"; fail "resume"; }
+run "$work/b" "$resume_nproc" --resume_from_step=auto > "$work/b2.log" || fail "resume"
 grep -q "resumed from .* at step 4" "$work/b2.log" || fail "did not resume from step 4"
 if [ "$resume_nproc" != "$nproc" ]; then
   mean() { losses "$1" | awk '{s += $NF} END {printf "%.6f", s / NR}'; }
