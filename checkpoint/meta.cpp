@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <vector>
 
@@ -45,9 +46,16 @@ uint32_t file_crc32c(const std::string& path) {
 nlohmann::json read_meta(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw std::runtime_error("cannot open meta file '" + path + "'");
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) throw std::runtime_error("error reading meta file '" + path + "'");
+  return parse_meta(text.str(), path);
+}
+
+nlohmann::json parse_meta(const std::string& text, const std::string& path) {
   nlohmann::json meta;
   try {
-    meta = nlohmann::json::parse(in);
+    meta = nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
     throw meta_error(path, std::string("invalid JSON: ") + e.what());
   }

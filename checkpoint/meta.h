@@ -18,6 +18,8 @@ constexpr int kMetaFormatVersion = 1;
 // GPTConfig key, integers) and "files" ({name: {"bytes": integer, "crc32c": 8 hex digits}})
 // are present and well typed. Throws std::runtime_error naming the file and the key.
 nlohmann::json read_meta(const std::string& path);
+// The same checks on a meta file's text; `path` names it in errors.
+nlohmann::json parse_meta(const std::string& text, const std::string& path);
 
 // meta.model_config as a validated GPTConfig; `where` names the source in errors.
 GPTConfig model_config_from_meta(const nlohmann::json& meta, const std::string& where);
