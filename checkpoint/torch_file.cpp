@@ -1,14 +1,18 @@
 // torch.save-format files through LibTorch's zip writer and reader. The pickler writes tensors
 // as storages with `_rebuild_tensor_v2`, which Python's torch.load (weights_only too) accepts.
+// Reading goes through nanotrain's own unpickler, because LibTorch's cannot read what Python
+// writes (an OrderedDict state_dict, APPEND, SETITEM).
 #include "checkpoint/torch_file.h"
 
 #include <caffe2/serialize/inline_container.h>
+#include <fmt/format.h>
 #include <torch/csrc/jit/serialization/export.h>
-#include <torch/csrc/jit/serialization/import_read.h>
 #include <torch/csrc/jit/serialization/pickler.h>
 
 #include <sys/stat.h>
 #include <stdexcept>
+
+#include "checkpoint/pickle_reader.h"
 
 namespace nt {
 
@@ -52,14 +56,33 @@ c10::IValue load_torch_file(const std::string& path, c10::Device device) {
   if (::stat(path.c_str(), &st) != 0)
     throw std::runtime_error("cannot read '" + path + "': no such file");
   try {
+    // The reader finds the archive's top folder itself: Python names it after the file's stem,
+    // nanotrain's writer "archive".
     caffe2::serialize::PyTorchStreamReader reader(path);
-    return torch::jit::readArchiveAndTensors("data", /*pickle_prefix=*/"", /*tensor_prefix=*/"",
-                                             c10::nullopt, c10::nullopt, device, reader);
+    auto [pickle, pickle_size] = reader.getRecord("data.pkl");
+    const StorageLoader load_storage = [&](const std::string& key, at::ScalarType dtype,
+                                           int64_t numel) {
+      const std::string record = "data/" + key;
+      if (!reader.hasRecord(record))
+        throw std::runtime_error(
+            fmt::format("{}: storage '{}' has no record {}", path, key, record));
+      auto [data, bytes] = reader.getRecord(record);
+      const auto expected = static_cast<uint64_t>(numel) * c10::elementSize(dtype);
+      if (bytes != expected)
+        throw std::runtime_error(fmt::format("{}: record {}: expected {} bytes ({} x {}), found {}",
+                                             path, record, expected, numel, c10::toString(dtype),
+                                             bytes));
+      // The record's buffer becomes the storage: no copy on the CPU.
+      c10::Storage storage(c10::Storage::use_byte_size_t(), bytes, std::move(data),
+                           /*allocator=*/nullptr, /*resizable=*/false);
+      at::Tensor flat =
+          at::empty({0}, at::TensorOptions().dtype(dtype)).set_(storage, 0, {numel}, {1});
+      return device.is_cpu() ? flat : flat.to(device);
+    };
+    return unpickle(static_cast<const char*>(pickle.get()), pickle_size, load_storage, path);
   } catch (const c10::Error& e) {
     throw std::runtime_error("cannot read '" + path +
                              "' as a torch.save file: " + e.what_without_backtrace());
-  } catch (const std::exception& e) {
-    throw std::runtime_error("cannot read '" + path + "' as a torch.save file: " + e.what());
   }
 }
 

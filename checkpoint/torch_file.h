@@ -1,6 +1,6 @@
-// Tensor containers on disk in torch.save's zip format, which Python's torch.load reads:
-// dicts, lists, tuples, numbers, strings and tensors. Writes stream straight into an atomic
-// file (no in-memory copy of the archive); reads load one record at a time.
+// Tensor containers on disk in torch.save's zip format, shared with Python's torch.save and
+// torch.load: dicts, lists, tuples, numbers, strings and tensors. Writes stream straight into an
+// atomic file (no in-memory copy of the archive); reads load one record at a time.
 #pragma once
 
 #include <ATen/core/ivalue.h>
@@ -16,8 +16,11 @@ namespace nt {
 // (the temporary file is removed).
 WrittenFile save_torch_file(const c10::IValue& value, const std::string& path);
 
-// Reads a file written by save_torch_file (or LibTorch's torch::pickle_save), tensors mapped to
-// `device`. Throws std::runtime_error naming the path and what failed.
+// Reads a torch.save file, written by Python's torch.save (protocol 2, as torch writes by
+// default) or by save_torch_file, with the reader of pickle_reader.h: containers, numbers,
+// strings and tensors only, never code. Tensors are mapped to `device`; views of one storage
+// share it. Throws std::runtime_error naming the path and what failed (a damaged archive, a
+// missing or mis-sized storage record, a refused global, malformed pickle bytes).
 c10::IValue load_torch_file(const std::string& path, c10::Device device);
 
 }  // namespace nt
