@@ -51,7 +51,10 @@ int main(int argc, char** argv) {
   try {
     return it->second(std::vector<std::string>(argv + 2, argv + argc));
   } catch (const std::exception& e) {
-    std::cerr << "rank " << rank << ": " << e.what() << "\n";
+    // Errors raised inside a collective already say which rank they come from.
+    const std::string prefix = "rank " + std::to_string(rank) + ": ";
+    const std::string message = e.what();
+    std::cerr << (message.rfind(prefix, 0) == 0 ? "" : prefix) << message << "\n";
     return 1;
   }
 }

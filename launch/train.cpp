@@ -48,35 +48,66 @@ struct LoopState {
   }
 };
 
+// Makes every rank agree on rank 0's save outcome (`error` empty: it worked), so that a failed
+// save stops all ranks at once rather than leaving the others waiting in a collective. With
+// on_save_error "continue" the failure is logged and training goes on.
+void agree_on_save(const TrainConfig& cfg, const std::string& error, int64_t step,
+                   Collectives* collectives, int rank) {
+  auto failed = torch::full({1}, error.empty() ? 0.0f : 1.0f);
+  if (collectives) collectives->all_reduce_sum(failed);
+  if (failed.item<float>() == 0) return;
+  if (cfg.on_save_error == "continue") {
+    if (rank == 0)
+      log0("warning: checkpoint of step {} failed: {}; training goes on (on_save_error=continue)",
+           step, error);
+    return;
+  }
+  if (rank == 0)
+    throw std::runtime_error(fmt::format(
+        "checkpoint of step {} failed: {}; training stopped (on_save_error=stop), earlier steps "
+        "are intact",
+        step, error));
+  throw std::runtime_error(
+      fmt::format("rank {}: training stopped: rank 0 could not save step {}", rank, step));
+}
+
 // The checkpoint after `loop.step` updates: model, [AdamW, Muon], nanochat's meta with the data
 // position, loop state and RNG states a resume needs (rank 0's RNG; every rank seeds alike). Every
 // rank calls it (the sharded optimizer state is gathered); rank 0 alone writes.
 void save_step(const TrainConfig& cfg, const LoopState& loop, const GPT& model,
                const Optimizers& optimizers, const DistributedTokenLoader& loader,
-               const DistEnv& env, AsyncSaver* async_saver) {
+               const DistEnv& env, Collectives* collectives, AsyncSaver* async_saver) {
   const auto optimizer_data = optimizers.state_dicts();
-  if (env.rank != 0) return;
-  const LoaderState data = loader.state();
-  const nlohmann::json meta = {{"step", loop.step},
-                               {"val_bpb", loop.val_bpb},
-                               {"model_config", config_to_json(model->config())},
-                               {"user_config", config_to_json(cfg)},
-                               {"device_batch_size", cfg.device_batch_size},
-                               {"max_seq_len", cfg.max_seq_len},
-                               {"dataloader_state_dict",
-                                {{"shard", data.shard},
-                                 {"position", data.position},
-                                 {"epoch", data.epoch},
-                                 {"world_size", env.world_size}}},
-                               {"loop_state", loop.to_json()},
-                               {"rng_state", rng_state_to_json()}};
-  const std::string dir = cfg.checkpoint_dir();
-  if (async_saver)
-    async_saver->save(dir, loop.step, model_state_dict(model), optimizer_data, meta);
-  else
-    save_checkpoint(dir, loop.step, model_state_dict(model), optimizer_data, meta);
-  // Only complete steps are pruned, so a step still being written is never touched.
-  if (cfg.keep_last > 0) prune_checkpoints(dir, cfg.keep_last);
+  std::string error;
+  if (env.rank == 0) {
+    const LoaderState data = loader.state();
+    const nlohmann::json meta = {{"step", loop.step},
+                                 {"val_bpb", loop.val_bpb},
+                                 {"model_config", config_to_json(model->config())},
+                                 {"user_config", config_to_json(cfg)},
+                                 {"device_batch_size", cfg.device_batch_size},
+                                 {"max_seq_len", cfg.max_seq_len},
+                                 {"dataloader_state_dict",
+                                  {{"shard", data.shard},
+                                   {"position", data.position},
+                                   {"epoch", data.epoch},
+                                   {"world_size", env.world_size}}},
+                                 {"loop_state", loop.to_json()},
+                                 {"rng_state", rng_state_to_json()}};
+    const std::string dir = cfg.checkpoint_dir();
+    try {
+      // An asynchronous save reports the previous save's failure here.
+      if (async_saver)
+        async_saver->save(dir, loop.step, model_state_dict(model), optimizer_data, meta);
+      else
+        save_checkpoint(dir, loop.step, model_state_dict(model), optimizer_data, meta);
+      // Only complete steps are pruned, so a step still being written is never touched.
+      if (cfg.keep_last > 0) prune_checkpoints(dir, cfg.keep_last);
+    } catch (const std::runtime_error& e) {
+      error = e.what();
+    }
+  }
+  agree_on_save(cfg, error, loop.step, collectives, env.rank);
 }
 
 // --resume_from_step: model, both optimizers, data position, loop and RNG state of a saved step.
@@ -157,6 +188,7 @@ TrainResult train(const TrainConfig& cfg) {
   const DistEnv env = read_dist_env();
   ProcessGroupOptions pg_options;
   pg_options.backend = cfg.device == "cuda" ? "nccl" : "gloo";
+  pg_options.timeout = std::chrono::milliseconds(std::llround(cfg.collective_timeout * 1000));
   const auto collectives = init_process_group(env, pg_options);
   if (env.distributed())
     log0("world: {} ranks ({} per node) from {}'s environment, master {}:{}", env.world_size,
@@ -261,7 +293,7 @@ TrainResult train(const TrainConfig& cfg) {
     if (cfg.eval_every > 0 && (last || loop.step % cfg.eval_every == 0)) evaluate();
     const int64_t save_every = cfg.save_interval();
     if (last || (save_every > 0 && loop.step % save_every == 0)) {
-      save_step(cfg, loop, model, optimizers, loader, env, async_saver.get());
+      save_step(cfg, loop, model, optimizers, loader, env, collectives.get(), async_saver.get());
       if (env.rank == 0) crash_point("after_checkpoint");
     }
     if (result.preempted) {
@@ -269,8 +301,13 @@ TrainResult train(const TrainConfig& cfg) {
       break;
     }
   }
-  if (async_saver) async_saver->wait();
-  if (collectives) collectives->barrier();
+  std::string last_save_error;
+  try {
+    if (async_saver) async_saver->wait();
+  } catch (const std::runtime_error& e) {
+    last_save_error = e.what();
+  }
+  agree_on_save(cfg, last_save_error, loop.step, collectives.get(), env.rank);
   log0("checkpoint: {} (step {})", cfg.checkpoint_dir(), loop.step);
   return result;
 }

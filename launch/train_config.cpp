@@ -10,6 +10,11 @@
 #include "runtime/config_io.h"
 
 namespace nt {
+namespace {
+
+constexpr double kMaxCollectiveTimeout = 7 * 24 * 3600;  // a week: beyond it, a typo
+
+}  // namespace
 
 void TrainConfig::validate() const {
   if (run.empty()) throw std::invalid_argument("run: expected a name, found an empty string");
@@ -64,6 +69,13 @@ void TrainConfig::validate() const {
        resume_from_step.find_first_not_of("0123456789") != std::string::npos))
     throw std::invalid_argument(fmt::format(
         "resume_from_step: expected -1, auto or a step number, found '{}'", resume_from_step));
+  if (!(collective_timeout > 0 && collective_timeout <= kMaxCollectiveTimeout))
+    throw std::invalid_argument(
+        fmt::format("collective_timeout: expected seconds in (0, {}], found {}",
+                    kMaxCollectiveTimeout, collective_timeout));
+  if (on_save_error != "stop" && on_save_error != "continue")
+    throw std::invalid_argument(
+        fmt::format("on_save_error: expected stop or continue, found '{}'", on_save_error));
   optim.validate();
 }
 

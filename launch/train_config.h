@@ -35,7 +35,10 @@ struct TrainConfig {
   int64_t save_every = 0;       // save every N steps; 0: as eval_every; -1: last step only
   int64_t keep_last = -1;       // keep the newest K steps; -1: keep all
   bool async_save = false;      // write checkpoints on a background thread
+  std::string on_save_error = "stop";   // a failed save (disk full, ...): stop | continue
   std::string resume_from_step = "-1";  // -1: start fresh; auto: the last complete step; or N
+  double collective_timeout = 600.0;    // seconds a collective waits for every rank; then it
+                                        // fails naming the ranks that never arrived
 
   template <class V>
   void visit(V&& v) {
@@ -62,7 +65,9 @@ struct TrainConfig {
     v("save_every", save_every);
     v("keep_last", keep_last);
     v("async_save", async_save);
+    v("on_save_error", on_save_error);
     v("resume_from_step", resume_from_step);
+    v("collective_timeout", collective_timeout);
   }
 
   // save_every with 0 resolved to eval_every.

@@ -41,13 +41,19 @@ class Collectives {
 };
 
 struct ProcessGroupOptions {
-  std::chrono::milliseconds timeout{std::chrono::minutes(10)};  // per collective and rendezvous
-  std::string backend = "gloo";                                 // gloo | nccl
+  // Per collective and for the rendezvous. A collective that some rank does not join fails
+  // within this time: most of it is spent waiting, the rest (a fifth, at most 5 s) finding out
+  // which ranks never arrived.
+  std::chrono::milliseconds timeout{std::chrono::minutes(10)};
+  std::string backend = "gloo";  // gloo | nccl
 };
 
 // Rank 0 hosts a TCPStore at MASTER_ADDR:MASTER_PORT, every rank joins, and a Gloo (or NCCL)
 // process group forms over it. Returns nullptr for a world of one. Throws std::runtime_error
 // "rank R: ..." when the master cannot be reached within the timeout.
+// A failed collective (timeout, peer gone) throws std::runtime_error "rank R: <op> #N failed:
+// ...; rank K did not reach it (stuck or dead)": every rank whose collective fails marks
+// itself in the store, so the ranks that never mark themselves are the stuck ones.
 std::unique_ptr<Collectives> init_process_group(const DistEnv& env,
                                                 const ProcessGroupOptions& options);
 

@@ -8,7 +8,9 @@
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include <cstring>
+#include <future>
 #include <stdexcept>
+#include <thread>
 
 #include "runtime/collectives.h"
 #include "runtime/net.h"
@@ -25,8 +27,12 @@ namespace {
 class C10dCollectives : public Collectives {
  public:
   C10dCollectives(c10::intrusive_ptr<c10d::Store> store, c10::intrusive_ptr<C10dBackend> pg,
-                  int rank, int world_size)
-      : store_(std::move(store)), pg_(std::move(pg)), rank_(rank), world_size_(world_size) {}
+                  int rank, int world_size, std::chrono::milliseconds diagnosis_time)
+      : store_(std::move(store)),
+        pg_(std::move(pg)),
+        rank_(rank),
+        world_size_(world_size),
+        diagnosis_time_(diagnosis_time) {}
 
   int rank() const override { return rank_; }
   int world_size() const override { return world_size_; }
@@ -83,16 +89,56 @@ class C10dCollectives : public Collectives {
   static at::Tensor as_bytes(const at::Tensor& t) { return t.reshape({-1}).view(at::kByte); }
 
   void wait(const c10::intrusive_ptr<c10d::Work>& work, const char* op) {
+    ++sequence_;
     try {
       work->wait();
     } catch (const std::exception& e) {
-      throw std::runtime_error(fmt::format("rank {}: {} failed: {}", rank_, op, e.what()));
+      throw std::runtime_error(fmt::format("rank {}: {} #{} failed: {}; {}", rank_, op, sequence_,
+                                           e.what(), missing_ranks()));
     }
+  }
+
+  // Which ranks never reached a failed collective. A rank that waits on a stuck peer fails too,
+  // at about the same time, and marks itself in the store; a stuck or dead rank never does.
+  // Runs on its own thread because the store lives in rank 0, which may be the stuck one.
+  std::string missing_ranks() {
+    auto result = std::make_shared<std::promise<std::string>>();
+    auto future = result->get_future();
+    std::thread([store = store_, result, rank = rank_, world_size = world_size_,
+                 wait_for = diagnosis_time_] {
+      try {
+        store->set(fmt::format("nt/collective_failed/{}", rank), std::vector<uint8_t>{1});
+        const auto deadline = std::chrono::steady_clock::now() + wait_for;
+        std::vector<int> missing;
+        do {
+          missing.clear();
+          for (int r = 0; r < world_size; ++r)
+            if (!store->check({fmt::format("nt/collective_failed/{}", r)})) missing.push_back(r);
+          if (missing.empty()) break;
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        } while (std::chrono::steady_clock::now() < deadline);
+        if (missing.empty())
+          result->set_value("every rank reached it");
+        else
+          result->set_value(fmt::format("{} {} did not reach it (stuck or dead)",
+                                        missing.size() == 1 ? "rank" : "ranks",
+                                        fmt::join(missing, ", ")));
+      } catch (const std::exception& e) {
+        result->set_value(
+            fmt::format("the store on rank 0 failed ({}): rank 0 may be stuck or dead", e.what()));
+      }
+    }).detach();
+    if (future.wait_for(diagnosis_time_ + std::chrono::milliseconds(500)) !=
+        std::future_status::ready)
+      return "the store on rank 0 did not answer: rank 0 is stuck or dead";
+    return future.get();
   }
 
   c10::intrusive_ptr<c10d::Store> store_;
   c10::intrusive_ptr<C10dBackend> pg_;
   int rank_, world_size_;
+  std::chrono::milliseconds diagnosis_time_;
+  int64_t sequence_ = 0;  // collectives issued so far; the same on every rank
 };
 
 }  // namespace
@@ -130,19 +176,23 @@ std::unique_ptr<Collectives> init_process_group(const DistEnv& env,
         fmt::format("rank {}: cannot reach the master store at {}:{} within {} s: {}", env.rank,
                     env.master_addr, env.master_port, options.timeout.count() / 1000, e.what()));
   }
+  // The collective waits `wait_time`; the rest of the timeout goes to naming the missing ranks.
+  const auto diagnosis_time =
+      std::min<std::chrono::milliseconds>(options.timeout / 5, std::chrono::seconds(5));
+  const auto wait_time = options.timeout - diagnosis_time;
   c10::intrusive_ptr<C10dBackend> pg;
   try {
 #ifdef NANOTRAIN_WITH_NCCL
     if (nccl) {
       c10::cuda::set_device(static_cast<c10::DeviceIndex>(env.local_rank));
       auto nccl_options = c10d::ProcessGroupNCCL::Options::create();
-      nccl_options->timeout = options.timeout;
+      nccl_options->timeout = wait_time;
       pg = c10::make_intrusive<c10d::ProcessGroupNCCL>(store, env.rank, env.world_size,
                                                        nccl_options);
     }
 #endif
     if (!nccl) {
-      auto gloo_options = c10d::ProcessGroupGloo::Options::create(options.timeout);
+      auto gloo_options = c10d::ProcessGroupGloo::Options::create(wait_time);
       gloo_options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(
           local_address_towards(env.master_addr, env.master_port)));
       pg = c10::make_intrusive<c10d::ProcessGroupGloo>(store, env.rank, env.world_size,
@@ -152,7 +202,7 @@ std::unique_ptr<Collectives> init_process_group(const DistEnv& env,
     throw std::runtime_error(
         fmt::format("rank {}: process group did not form: {}", env.rank, e.what()));
   }
-  return std::make_unique<C10dCollectives>(store, pg, env.rank, env.world_size);
+  return std::make_unique<C10dCollectives>(store, pg, env.rank, env.world_size, diagnosis_time);
 }
 
 }  // namespace nt

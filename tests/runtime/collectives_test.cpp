@@ -1,5 +1,8 @@
 // Collectives across 1, 2, 3 and 4 processes (Gloo on loopback), each rank checking every result.
 #include <gtest/gtest.h>
+#include <signal.h>
+
+#include <chrono>
 
 #include "runtime/collectives.h"
 #include "tests/support/process_runner.h"
@@ -21,6 +24,36 @@ TEST_P(CollectivesAcrossProcesses, EveryCollectiveGivesTheRightValues) {
 }
 
 INSTANTIATE_TEST_SUITE_P(WorldSizes, CollectivesAcrossProcesses, ::testing::Values(2, 3, 4));
+
+// A rank stopped with SIGSTOP: the others' collective fails within the 3 s timeout, naming it
+// (rank 0 hosts the store, so when it is the stuck one the others learn it from the silent
+// store).
+class StuckRank : public ::testing::TestWithParam<std::pair<int, int>> {};
+
+TEST_P(StuckRank, CollectiveFailsWithinTheTimeoutNamingIt) {
+  const auto [world_size, stuck] = GetParam();
+  const int port = testing::free_port();
+  std::vector<pid_t> others;
+  pid_t stuck_pid = -1;
+  const auto start = std::chrono::steady_clock::now();
+  for (int rank = 0; rank < world_size; ++rank) {
+    auto env = testing::worker_env(rank, world_size, port);
+    env["NT_TEST_STUCK_RANK"] = std::to_string(stuck);
+    const pid_t pid = testing::spawn({NANOTRAIN_COLLECTIVES_WORKER}, env);
+    (rank == stuck ? stuck_pid : others.emplace_back()) = pid;
+  }
+  const auto status = testing::wait_all(others, 60);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ::kill(stuck_pid, SIGKILL);
+  testing::wait_all({stuck_pid}, 10);
+  for (size_t i = 0; i < others.size(); ++i) EXPECT_EQ(status[i], 0) << "worker " << i;
+  // Start-up and rendezvous take about a second; the collective itself at most 3 s.
+  EXPECT_LT(seconds, 3.0 + 4.0);
+}
+
+INSTANTIATE_TEST_SUITE_P(WorldAndStuckRank, StuckRank,
+                         ::testing::Values(std::pair{3, 1}, std::pair{2, 0}));
 
 TEST(ProcessGroup, UnreachableMasterIsAClearError) {
   DistEnv env;

@@ -1,21 +1,47 @@
 // One rank of the collectives test: joins the process group from torchrun's environment, runs
 // every collective on fp32 and bf16 tensors whose sizes do not divide by the world size, and
 // exits 0 only if every result equals the value worked out locally.
+// With NT_TEST_STUCK_RANK=K (and a short timeout), rank K stops itself with SIGSTOP before a
+// collective instead; every other rank exits 0 only if the collective fails naming rank K.
 #include <torch/torch.h>
 
+#include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "runtime/collectives.h"
 #include "tests/support/worker_checks.h"
 
-namespace {}  // namespace
+namespace {
+
+int run_with_a_stuck_rank(nt::Collectives& coll, int stuck_rank) {
+  coll.barrier();  // everyone is in; from here rank `stuck_rank` stops answering
+  if (coll.rank() == stuck_rank) std::raise(SIGSTOP);
+  auto t = torch::ones({4});
+  try {
+    coll.all_reduce_sum(t);
+  } catch (const std::runtime_error& e) {
+    const std::string message = e.what();
+    std::fprintf(stderr, "%s\n", message.c_str());
+    const std::string expected =
+        stuck_rank == 0 ? "rank 0 " : "; rank " + std::to_string(stuck_rank) + " did not reach";
+    return message.find(expected) != std::string::npos ? 0 : 1;
+  }
+  std::fprintf(stderr, "rank %d: all_reduce succeeded with rank %d stopped\n", coll.rank(),
+               stuck_rank);
+  return 1;
+}
+
+}  // namespace
 
 int main() {
   const nt::DistEnv env = nt::read_dist_env();
   nt::ProcessGroupOptions options;
-  options.timeout = std::chrono::seconds(60);
+  const char* stuck_rank = std::getenv("NT_TEST_STUCK_RANK");
+  options.timeout = std::chrono::seconds(stuck_rank ? 3 : 60);
   auto coll = nt::init_process_group(env, options);
+  if (stuck_rank) return run_with_a_stuck_rank(*coll, std::atoi(stuck_rank));
   nt::testing::WorkerChecks checks(env.rank);
   const int r = env.rank, ws = env.world_size;
   for (auto dtype : {torch::kFloat32, torch::kBFloat16}) {
