@@ -61,29 +61,40 @@ void save_checkpoint(const std::string& checkpoint_dir, int64_t step, const Mode
   const std::string meta_path = checkpoint_dir + "/" + meta_file_name(step);
   if (fs::remove(meta_path, ec)) fsync_directory(checkpoint_dir);
 
-  nlohmann::json files;
-  const std::string model_name = model_file_name(step);
-  files[model_name] = file_record(save_torch_file(model_data, checkpoint_dir + "/" + model_name));
-  log0("Saved model parameters to: {}/{}", checkpoint_dir, model_name);
-  crash_point("between_files");
-  if (optimizer_data) {
-    const std::string optim_name = optim_file_name(step);
-    files[optim_name] =
-        file_record(save_torch_file(*optimizer_data, checkpoint_dir + "/" + optim_name));
-    log0("Saved optimizer state to: {}/{}", checkpoint_dir, optim_name);
-  }
-  crash_point("before_meta");
+  // A failed save (disk full, ...) takes the files it already wrote with it: the step is not
+  // complete, and the space may be what the next save needs.
+  try {
+    nlohmann::json files;
+    const std::string model_name = model_file_name(step);
+    files[model_name] = file_record(save_torch_file(model_data, checkpoint_dir + "/" + model_name));
+    log0("Saved model parameters to: {}/{}", checkpoint_dir, model_name);
+    crash_point("between_files");
+    if (optimizer_data) {
+      const std::string optim_name = optim_file_name(step);
+      files[optim_name] =
+          file_record(save_torch_file(*optimizer_data, checkpoint_dir + "/" + optim_name));
+      log0("Saved optimizer state to: {}/{}", checkpoint_dir, optim_name);
+    }
+    crash_point("before_meta");
 
-  nlohmann::json meta = meta_data;
-  meta["step"] = step;
-  meta["format_version"] = kMetaFormatVersion;
-  meta["world_size"] = env_int("WORLD_SIZE", 1);
-  meta["created"] = utc_timestamp();
-  meta["files"] = files;
-  write_file_atomically(meta_path, meta.dump(2) + "\n");
-  log0("Saved metadata to: {}", meta_path);
-  crash_point("before_dir_fsync");
-  fsync_directory(checkpoint_dir);
+    nlohmann::json meta = meta_data;
+    meta["step"] = step;
+    meta["format_version"] = kMetaFormatVersion;
+    meta["world_size"] = env_int("WORLD_SIZE", 1);
+    meta["created"] = utc_timestamp();
+    meta["files"] = files;
+    write_file_atomically(meta_path, meta.dump(2) + "\n");
+    log0("Saved metadata to: {}", meta_path);
+    crash_point("before_dir_fsync");
+    fsync_directory(checkpoint_dir);
+  } catch (...) {
+    try {
+      remove_incomplete_steps(checkpoint_dir);
+    } catch (const std::exception&) {
+      // The save's own error is the one to report.
+    }
+    throw;
+  }
 }
 
 CheckpointData load_checkpoint(const std::string& checkpoint_dir, int64_t step,
