@@ -6,6 +6,9 @@
 
 namespace nt {
 
+constexpr double kMaxParameters = 1e13;
+constexpr int64_t kMaxSequenceLen = int64_t{1} << 24;
+
 struct GPTConfig {
   int64_t sequence_len = 1024;  // longest sequence the model accepts (rotary table length)
   int64_t vocab_size = 50304;   // real vocabulary; embeddings are padded to a multiple of 64
@@ -29,6 +32,7 @@ struct GPTConfig {
   static GPTConfig from_depth(int64_t depth, int64_t sequence_len, int64_t vocab_size);
 
   // Throws std::invalid_argument naming the offending value when the shape is impossible.
+  // Also refuses absurd sizes: more than kMaxParameters parameters or kMaxSequenceLen tokens.
   void validate() const;
 
   int64_t head_dim() const { return n_embd / n_head; }

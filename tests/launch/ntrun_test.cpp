@@ -195,6 +195,26 @@ TEST_F(NtrunTest, BadFlagsAndUnreachableMasterAreClearErrors) {
   EXPECT_NE(err().find("--nproc_per_node: expected an integer in [1, 4096], found 0"),
             std::string::npos)
       << err();
+  const std::pair<std::vector<std::string>, std::string> out_of_range[] = {
+      {{"--nproc_per_node=-2"}, "--nproc_per_node: expected an integer in [1, 4096], found -2"},
+      {{"--nproc_per_node=99999"}, "expected an integer in [1, 4096], found 99999"},
+      {{"--nproc_per_node=two"}, "--nproc_per_node: expected an integer, found 'two'"},
+      {{"--master_port=70000"}, "--master_port: expected an integer in [1, 65535], found 70000"},
+      {{"--master_port=0"}, "--master_port: expected an integer in [1, 65535], found 0"},
+      {{"--max_restarts=-1"}, "--max_restarts: expected an integer in [0, 1000000], found -1"},
+      {{"--nnodes=0"}, "--nnodes: expected an integer in [1, 65536], found 0"},
+      {{"--nnodes=2", "--node_rank=2"}, "--node_rank 2 must be below --nnodes 2"},
+      {{"--shutdown_timeout=0"}, "--shutdown_timeout: expected a positive number of seconds"},
+      {{"--monitor_interval=inf"}, "--monitor_interval: expected a positive number of seconds"},
+      {{"--rdzv_timeout=-5"}, "--rdzv_timeout: expected a positive number of seconds"},
+      {{"--standalone", "--nnodes=2"}, "--standalone runs one node"},
+      {{"--master_port"}, "--master_port: expected a value"},
+  };
+  for (auto [flags, message] : out_of_range) {
+    if (flags.back() != "--master_port") flags.push_back("/bin/true");
+    EXPECT_EQ(ntrun(flags), 1) << flags[0];
+    EXPECT_NE(err().find(message), std::string::npos) << err();
+  }
   EXPECT_EQ(ntrun({"--bogus=1", "/bin/true"}), 1);
   EXPECT_NE(err().find("unknown flag --bogus"), std::string::npos);
   EXPECT_EQ(ntrun({"--nproc_per_node=2"}), 1);

@@ -134,6 +134,32 @@ TEST(TrainConfig, FileThenFlagsAndErrors) {
                "peak_flops: expected a positive FLOP/s figure or -1, found 0");
   expect_error([] { parse_train_config({"--resume_from_step=last"}); },
                "resume_from_step: expected -1, auto or a step number, found 'last'");
+  expect_error([] { parse_train_config({"--collective_timeout=0"}); },
+               "collective_timeout: expected seconds in (0, 604800], found 0");
+  expect_error([] { parse_train_config({"--collective_timeout=nan"}); }, "found nan");
+  expect_error([] { parse_train_config({"--on_save_error=ignore"}); },
+               "on_save_error: expected stop or continue, found 'ignore'");
+
+  // Wrong types and impossible values in a config file name the file and the key.
+  const std::pair<const char*, const char*> bad_files[] = {
+      {R"({"depth": "4"})", "key 'depth': expected an integer, found \"4\""},
+      {R"({"depth": 4.5})", "key 'depth': expected an integer, found 4.5"},
+      {R"({"async_save": 1})", "key 'async_save': expected a boolean, found 1"},
+      {R"({"num_iterations": 1e30})", "key 'num_iterations': expected an integer"},
+      {R"({"num_iterations": 99999999999999999999})", "key 'num_iterations': expected an integer"},
+      {R"({"seed": 18446744073709551615})",
+       "key 'seed': value 18446744073709551615 is out of range"},
+      {R"({"device_batch_size": -3})", "device_batch_size: expected a positive integer, found -3"},
+      {R"({"warmup_ratio": 0.9, "warmdown_ratio": 0.5})",
+       "warmup_ratio + warmdown_ratio: expected at most 1, found 1.4"},
+      {R"({"keep_last": 0})", "keep_last: expected a positive integer or -1, found 0"},
+      {R"({"run": null})", "key 'run': expected a string, found null"},
+      {R"([1, 2])", "expected a JSON object, found array"},
+  };
+  for (const auto& [text, needle] : bad_files) {
+    std::ofstream(path) << text;
+    expect_error([&] { parse_train_config({"--config", path}); }, needle);
+  }
 }
 
 }  // namespace

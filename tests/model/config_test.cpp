@@ -34,8 +34,10 @@ TEST(GPTConfig, PadsVocabularyToMultipleOf64) {
 
 TEST(GPTConfig, RejectsImpossibleShapes) {
   expect_error([] { GPTConfig::from_depth(0, 64, 100); },
-               "depth: expected a positive integer, found 0");
+               "depth: expected an integer in [1, 1024], found 0");
   expect_error([] { GPTConfig::from_depth(-3, 64, 100); }, "found -3");
+  expect_error([] { GPTConfig::from_depth(int64_t{1} << 60, 64, 100); },
+               "found 1152921504606846976");
   GPTConfig c;
   c.n_head = 5;
   expect_error([&] { c.validate(); }, "n_head (5) must divide n_embd (768)");
@@ -45,6 +47,15 @@ TEST(GPTConfig, RejectsImpossibleShapes) {
   c = GPTConfig();
   c.vocab_size = 0;
   expect_error([&] { c.validate(); }, "vocab_size: expected a positive integer, found 0");
+  c = GPTConfig();
+  c.n_layer = int64_t{1} << 40;  // a damaged meta: refused before any size is computed
+  expect_error([&] { c.validate(); }, "more than the 1e+13 this runtime accepts");
+  c = GPTConfig();
+  c.n_embd = c.n_head = int64_t{1} << 62;
+  expect_error([&] { c.validate(); }, "more than the 1e+13 this runtime accepts");
+  c = GPTConfig();
+  c.sequence_len = int64_t{1} << 40;
+  expect_error([&] { c.validate(); }, "sequence_len: expected at most 16777216");
 }
 
 TEST(GPTConfig, JsonUnknownKeyAndWrongTypeAreErrors) {
