@@ -101,7 +101,7 @@ TrainConfig parse_train_config(const std::vector<std::string>& args) {
     nlohmann::json j;
     try {
       j = nlohmann::json::parse(in);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {  // parse_error, out_of_range (1e400)
       throw std::invalid_argument(fmt::format("{}: invalid JSON: {}", flag.value, e.what()));
     }
     config_from_json(config, j, flag.value);

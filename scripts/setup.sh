@@ -13,6 +13,8 @@ packages=(
   python3-torch                    # test references, run with /usr/bin/python3
   bible-kjv                        # the default corpus
   iproute2                         # network namespaces for the two-host launcher test
+  clang libclang-rt-14-dev         # libFuzzer targets (scripts/fuzz.sh)
+  util-linux                       # unshare: the full-disk test's private tmpfs
 )
 
 missing=()

@@ -155,6 +155,7 @@ TEST(TrainConfig, FileThenFlagsAndErrors) {
       {R"({"keep_last": 0})", "keep_last: expected a positive integer or -1, found 0"},
       {R"({"run": null})", "key 'run': expected a string, found null"},
       {R"([1, 2])", "expected a JSON object, found array"},
+      {R"({"target_flops": 1e400})", "invalid JSON: [json.exception.out_of_range.406] number overflow"},
   };
   for (const auto& [text, needle] : bad_files) {
     std::ofstream(path) << text;
