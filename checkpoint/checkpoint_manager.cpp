@@ -31,6 +31,28 @@ nlohmann::json file_record(const WrittenFile& f) {
   return {{"bytes", f.bytes}, {"crc32c", crc32c_hex(f.crc32c)}};
 }
 
+// nanochat's optimizer state: one list file [AdamW, Muon], or one file per rank. Files of several
+// ranks hold shards in nanochat's distributed layout, which nanotrain's optimizers cannot take;
+// a single rank's file holds the whole state.
+c10::IValue load_nanochat_optimizer(const std::string& checkpoint_dir, int64_t step,
+                                    torch::Device device) {
+  const std::string list_path = checkpoint_dir + "/" + optim_file_name(step);
+  std::error_code ec;
+  if (fs::exists(list_path, ec)) return load_torch_file(list_path, device);
+  const auto ranks = list_rank_optim_files(checkpoint_dir, step);
+  if (ranks.empty())
+    throw std::runtime_error(fmt::format("{}: step {} has no optimizer state (neither {} nor {})",
+                                         checkpoint_dir, step, optim_file_name(step),
+                                         rank_optim_file_name(step, 0)));
+  if (ranks != std::vector<int64_t>{0})
+    throw std::runtime_error(fmt::format(
+        "{}: step {} has optimizer files of ranks [{}]: state sharded over ranks is not in "
+        "nanotrain's layout; expected {} or {} alone",
+        checkpoint_dir, step, fmt::join(ranks, ", "), optim_file_name(step),
+        rank_optim_file_name(step, 0)));
+  return load_torch_file(checkpoint_dir + "/" + rank_optim_file_name(step, 0), device);
+}
+
 }  // namespace
 
 void require_rank_zero(const char* operation) {
@@ -105,14 +127,20 @@ CheckpointData load_checkpoint(const std::string& checkpoint_dir, int64_t step,
   if (data.meta_data.at("step").get<int64_t>() != step)
     throw std::runtime_error(fmt::format("{}: step {} recorded, expected {}", meta_path,
                                          data.meta_data.at("step").get<int64_t>(), step));
-  const auto& files = data.meta_data.at("files");
   const std::string model_name = model_file_name(step);
-  if (!files.contains(model_name))
-    throw std::runtime_error(fmt::format("{}: files does not name {}", meta_path, model_name));
-  if (load_optimizer && !files.contains(optim_file_name(step)))
-    throw std::runtime_error(fmt::format("{}: step {} has no optimizer state ({} not recorded)",
-                                         meta_path, step, optim_file_name(step)));
-  verify_files(checkpoint_dir, data.meta_data, verify);
+  const bool committed = has_commit_record(data.meta_data);
+  if (committed) {
+    const auto& files = data.meta_data.at("files");
+    if (!files.contains(model_name))
+      throw std::runtime_error(fmt::format("{}: files does not name {}", meta_path, model_name));
+    if (load_optimizer && !files.contains(optim_file_name(step)))
+      throw std::runtime_error(fmt::format("{}: step {} has no optimizer state ({} not recorded)",
+                                           meta_path, step, optim_file_name(step)));
+    verify_files(checkpoint_dir, data.meta_data, verify);
+  } else {
+    log0("{}: no commit record (a nanochat checkpoint): files are read without verification",
+         meta_path);
+  }
 
   const std::string model_path = checkpoint_dir + "/" + model_name;
   const c10::IValue model = load_torch_file(model_path, device);
@@ -124,7 +152,9 @@ CheckpointData load_checkpoint(const std::string& checkpoint_dir, int64_t step,
     data.model_data.insert(item.key().toStringRef(), item.value().toTensor());
   }
   if (load_optimizer)
-    data.optimizer_data = load_torch_file(checkpoint_dir + "/" + optim_file_name(step), device);
+    data.optimizer_data =
+        committed ? load_torch_file(checkpoint_dir + "/" + optim_file_name(step), device)
+                  : load_nanochat_optimizer(checkpoint_dir, step, device);
   return data;
 }
 

@@ -2,6 +2,7 @@
 // load_model_from_dir and load_model, with writes that are atomic and steps that count only
 // once complete. Files: model_{step:06d}.pt (dict name -> tensor), optim_{step:06d}.pt (list
 // [AdamW state dict, Muon state dict]), meta_{step:06d}.json (written last: the commit record).
+// Directories written by Python's nanochat load as well (see load_checkpoint).
 #pragma once
 
 #include <ATen/core/Dict.h>
@@ -45,7 +46,10 @@ struct CheckpointData {
 };
 
 // Loads a complete step, tensors mapped to `device`. Sizes always and, when `verify`, checksums
-// of every file are checked first. Throws std::runtime_error naming the file and the problem.
+// of every file are checked first. A step nanochat wrote (its meta has no commit record) is read
+// unverified; its optimizer state comes from optim_{step:06d}.pt or, failing that, from a single
+// rank's optim_{step:06d}_rank0.pt (files of several ranks are nanochat's sharded layout, an
+// error). Throws std::runtime_error naming the file and the problem.
 CheckpointData load_checkpoint(const std::string& checkpoint_dir, int64_t step,
                                torch::Device device, bool load_optimizer = false,
                                bool verify = true);

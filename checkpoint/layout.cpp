@@ -26,6 +26,29 @@ std::string meta_file_name(int64_t step) {
   return fmt::format("meta_{:06d}.json", step);
 }
 
+std::string rank_optim_file_name(int64_t step, int64_t rank) {
+  return fmt::format("optim_{:06d}_rank{}.pt", step, rank);
+}
+
+std::vector<int64_t> list_rank_optim_files(const std::string& checkpoint_dir, int64_t step) {
+  std::vector<int64_t> ranks;
+  const std::string head = fmt::format("optim_{:06d}_rank", step);
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(checkpoint_dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.size() <= head.size() + 3 || name.compare(0, head.size(), head) != 0) continue;
+    const std::string digits = name.substr(head.size(), name.size() - head.size() - 3);
+    // Exactly what {rank:d} writes: digits, no leading zero, not absurdly long.
+    if (name.compare(name.size() - 3, 3, ".pt") != 0 || digits.size() > 9 ||
+        digits.find_first_not_of("0123456789") != std::string::npos ||
+        (digits.size() > 1 && digits[0] == '0'))
+      continue;
+    ranks.push_back(std::stoll(digits));
+  }
+  std::sort(ranks.begin(), ranks.end());
+  return ranks;
+}
+
 int64_t parse_step(const std::string& name, const std::string& prefix, const std::string& suffix) {
   const std::string head = prefix + "_";
   if (name.size() <= head.size() + suffix.size() || name.compare(0, head.size(), head) != 0 ||
@@ -40,7 +63,11 @@ int64_t parse_step(const std::string& name, const std::string& prefix, const std
 uint64_t step_bytes(const std::string& checkpoint_dir, int64_t step) {
   uint64_t total = 0;
   std::error_code ec;
-  for (const auto& name : {model_file_name(step), optim_file_name(step), meta_file_name(step)}) {
+  std::vector<std::string> names = {model_file_name(step), optim_file_name(step),
+                                    meta_file_name(step)};
+  for (int64_t rank : list_rank_optim_files(checkpoint_dir, step))
+    names.push_back(rank_optim_file_name(step, rank));
+  for (const auto& name : names) {
     const auto size = fs::file_size(checkpoint_dir + "/" + name, ec);
     if (!ec) total += size;
   }
@@ -61,8 +88,12 @@ std::vector<int64_t> list_meta_steps(const std::string& checkpoint_dir) {
 bool is_complete_step(const std::string& checkpoint_dir, int64_t step) {
   try {
     const auto meta = read_meta(checkpoint_dir + "/" + meta_file_name(step));
-    if (meta.at("step").get<int64_t>() != step || !meta.at("files").contains(model_file_name(step)))
-      return false;
+    if (meta.at("step").get<int64_t>() != step) return false;
+    if (!has_commit_record(meta)) {
+      std::error_code ec;
+      return fs::is_regular_file(checkpoint_dir + "/" + model_file_name(step), ec);
+    }
+    if (!meta.at("files").contains(model_file_name(step))) return false;
     verify_files(checkpoint_dir, meta, /*checksums=*/false);
     return true;
   } catch (const std::exception&) {

@@ -1,6 +1,7 @@
 // Where checkpoints live and which steps are complete: nanochat's file names
-// (model_{step:06d}.pt, optim_{step:06d}.pt, meta_{step:06d}.json), the base directory and its
-// per-source folders, find_last_step and find_largest_model.
+// (model_{step:06d}.pt, optim_{step:06d}.pt or per rank optim_{step:06d}_rank{r}.pt,
+// meta_{step:06d}.json), the base directory and its per-source folders, find_last_step and
+// find_largest_model.
 #pragma once
 
 #include <cstdint>
@@ -12,20 +13,26 @@ namespace nt {
 std::string model_file_name(int64_t step);  // "model_000042.pt"
 std::string optim_file_name(int64_t step);  // "optim_000042.pt"
 std::string meta_file_name(int64_t step);   // "meta_000042.json"
+// nanochat's optimizer file of one rank: "optim_000042_rank3.pt".
+std::string rank_optim_file_name(int64_t step, int64_t rank);
+
+// The ranks with a per-rank optimizer file of `step` in `checkpoint_dir`, ascending.
+std::vector<int64_t> list_rank_optim_files(const std::string& checkpoint_dir, int64_t step);
 
 // The step in a file name of the form <prefix>_<digits><suffix> where the digits are exactly
 // what {step:06d} writes (so "model_0000001.pt" and "model_-1.pt" are not steps); else -1.
 int64_t parse_step(const std::string& file_name, const std::string& prefix,
                    const std::string& suffix);
 
-// Bytes of a step's model, optim and meta files that exist.
+// Bytes of a step's model, optim (whole or per rank) and meta files that exist.
 uint64_t step_bytes(const std::string& checkpoint_dir, int64_t step);
 
 // Every step with a meta file in `checkpoint_dir`, ascending; complete or not.
 std::vector<int64_t> list_meta_steps(const std::string& checkpoint_dir);
 
 // Whether a step's meta parses, names its files, and every file is there with the recorded
-// size (checksums are not read: see verify_checkpoint).
+// size (checksums are not read: see verify_files). A meta without a commit record (nanochat's)
+// counts when the step's model file exists.
 bool is_complete_step(const std::string& checkpoint_dir, int64_t step);
 
 // The largest complete step. Throws std::runtime_error naming the directory when it does not

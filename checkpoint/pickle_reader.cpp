@@ -268,12 +268,10 @@ class Unpickler {
         return pickle::call(arena_, *callable, *args);
       }
       case 'b': {
-        Object* state = pop();
-        // OrderedDict's attributes (a state_dict's _metadata) mean nothing to a C++ reader.
+        pop();  // the state: OrderedDict attributes (a state_dict's _metadata), unused in C++
         if (top()->kind != Kind::kDict)
-          throw pickle::Error(
-              fmt::format("BUILD sets attributes ({}) of a {}; only dicts may have them",
-                          pickle::kind_name(state->kind), pickle::kind_name(top()->kind)));
+          throw pickle::Error(fmt::format("BUILD on a {}: only dicts take attributes",
+                                          pickle::kind_name(top()->kind)));
         return nullptr;
       }
       case 'Q':

@@ -30,7 +30,10 @@ void remove_step(const std::string& dir, int64_t step, std::vector<std::string>*
     if (removed) removed->push_back(meta_file_name(step));
     fsync_directory(dir);
   }
-  for (const auto& name : {model_file_name(step), optim_file_name(step)})
+  std::vector<std::string> names = {model_file_name(step), optim_file_name(step)};
+  for (int64_t rank : list_rank_optim_files(dir, step))
+    names.push_back(rank_optim_file_name(step, rank));
+  for (const auto& name : names)
     if (fs::remove(dir + "/" + name, ec) && removed) removed->push_back(name);
 }
 

@@ -1,0 +1,146 @@
+// A checkpoint directory as Python's nanochat writes it (tests/reference/make_torch_fixtures.py):
+// found, built and scored as Python scores it, and resumed to the same next step as Python's.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+
+#include "checkpoint/checkpoint_manager.h"
+#include "checkpoint/layout.h"
+#include "checkpoint/meta.h"
+#include "optim/setup.h"
+#include "tests/support/expect_error.h"
+#include "tests/support/prepared_data.h"
+#include "tests/support/tensor_bundle.h"
+
+namespace nt {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string fixtures() {
+  return testing::test_data_dir() + "/torch_files";
+}
+
+class NanochatCheckpoint : public ::testing::Test {
+ protected:
+  // A copy the test may change, and the tokenizer build_model wants.
+  std::string copy_of_fixture() {
+    const std::string dir = work_.path() + "/d2";
+    fs::copy(nanochat_dir_, dir, fs::copy_options::recursive);
+    return dir;
+  }
+
+  const std::string nanochat_dir_ = fixtures() + "/nanochat/d2";
+  testing::ScopedBaseDir base_{"nanochat"};
+  testing::ScopedTempDir work_{"nanochat_work"};
+  const testing::TensorBundle expected_{fixtures() + "/nanochat_expected.safetensors"};
+};
+
+TEST_F(NanochatCheckpoint, StepsWithoutCommitRecordCountWhenTheModelFileExists) {
+  EXPECT_FALSE(has_commit_record(read_meta(nanochat_dir_ + "/meta_000005.json")));
+  EXPECT_EQ(find_last_step(nanochat_dir_), 5);
+  EXPECT_TRUE(is_complete_step(nanochat_dir_, 3));
+  EXPECT_EQ(list_rank_optim_files(nanochat_dir_, 5), std::vector<int64_t>{0});
+  const std::string dir = copy_of_fixture();
+  fs::remove(dir + "/model_000005.pt");
+  EXPECT_EQ(find_last_step(dir), 3);
+}
+
+TEST_F(NanochatCheckpoint, MetaWithFormatVersionStillNeedsFiles) {
+  const std::string dir = copy_of_fixture();
+  std::ifstream in(dir + "/meta_000005.json");
+  auto meta = nlohmann::json::parse(in);
+  meta["format_version"] = kMetaFormatVersion;
+  std::ofstream(dir + "/meta_000005.json") << meta.dump();
+  testing::expect_error<std::runtime_error>([&] { read_meta(dir + "/meta_000005.json"); },
+                                            "missing key 'files'");
+  EXPECT_EQ(find_last_step(dir), 3);
+}
+
+TEST_F(NanochatCheckpoint, BuiltModelScoresAsPythonDoes) {
+  std::ifstream in(fixtures() + "/nanochat_tokens.txt");
+  std::vector<int64_t> ids{std::istream_iterator<int64_t>(in), std::istream_iterator<int64_t>()};
+  ASSERT_EQ(ids.size(), 24u);
+  const auto tokens = torch::tensor(ids).view({1, -1});
+  // Through load_model_from_dir: the tag (d2) and the step (5) are found as nanochat finds them.
+  BuiltModel built = load_model_from_dir(fixtures() + "/nanochat", torch::kCPU, "eval");
+  EXPECT_EQ(built.meta_data.at("step"), 5);
+  EXPECT_EQ(built.model->config().n_kv_head, 1);
+  torch::NoGradGuard no_grad;
+  const double loss =
+      built.model->forward(tokens.narrow(1, 0, 23), tokens.narrow(1, 1, 23)).item<double>();
+  EXPECT_NEAR(loss, expected_.at("eval_loss").item<double>(), 1e-5);
+  // The bfloat16 embedding became the fp32 master exactly.
+  const auto wte = built.model->named_parameters()["transformer.wte.weight"];
+  EXPECT_EQ(wte.scalar_type(), torch::kFloat32);
+  EXPECT_TRUE(torch::equal(wte, wte.to(torch::kBFloat16).to(torch::kFloat32)));
+}
+
+// One training step from step 5, with or without the optimizer state of the files. Returns, per
+// parameter, how far its update is from Python's, relative to the size of Python's update: Muon
+// orthogonalizes in bfloat16, where gradients that differ in the seventh digit (C++ and Python
+// forward passes) round differently, so updates agree to about 2%, not to float precision.
+std::map<std::string, double> update_errors(const std::string& dir,
+                                            const testing::TensorBundle& expected,
+                                            bool restore_optimizer) {
+  CheckpointData data = load_checkpoint(dir, 5, torch::kCPU, /*load_optimizer=*/true);
+  GPT model(model_config_from_meta(data.meta_data, "meta_000005.json"));
+  load_model_data(model, std::move(data.model_data), parameter_shapes(model), torch::kCPU,
+                  "model_000005.pt");
+  Optimizers optimizers = setup_optimizers(model, OptimizerConfig{});
+  if (restore_optimizer) optimizers.load_state_dicts(*data.optimizer_data, "optim_000005_rank0.pt");
+  optimizers.set_schedule(1.0, 0.85);
+  std::map<std::string, torch::Tensor> before;
+  for (const auto& item : model->named_parameters()) before[item.key()] = item.value().clone();
+  auto loss = model->forward(expected.at("resume.idx"), expected.at("resume.targets"));
+  EXPECT_NEAR(loss.item<double>(), expected.at("resume.loss").item<double>(), 1e-5);
+  loss.backward();
+  optimizers.step();
+  std::map<std::string, double> errors;
+  for (const auto& item : model->named_parameters()) {
+    const auto want = expected.at("final." + item.key()) - before[item.key()];
+    const auto got = item.value().detach() - before[item.key()];
+    errors[item.key()] = ((got - want).norm() / want.norm()).item<double>();
+  }
+  return errors;
+}
+
+TEST_F(NanochatCheckpoint, ResumedStepMatchesPythonsNextStep) {
+  for (const auto& [name, error] : update_errors(nanochat_dir_, expected_, true))
+    EXPECT_LT(error, 0.05) << name;
+  // Without the saved state the same step is far off: the comparison can tell.
+  double worst = 0.0;
+  for (const auto& [name, error] : update_errors(nanochat_dir_, expected_, false))
+    worst = std::max(worst, error);
+  EXPECT_GT(worst, 0.5);
+}
+
+TEST_F(NanochatCheckpoint, OptimizerListFileLoads) {
+  CheckpointData data = load_checkpoint(nanochat_dir_, 3, torch::kCPU, /*load_optimizer=*/true);
+  GPT model(model_config_from_meta(data.meta_data, "meta_000003.json"));
+  Optimizers optimizers = setup_optimizers(model, OptimizerConfig{});
+  optimizers.load_state_dicts(*data.optimizer_data, "optim_000003.pt");
+  const auto adamw = data.optimizer_data->toListRef()[0].toGenericDict();
+  EXPECT_EQ(adamw.at("state").toGenericDict().size(), 2u);  // lm_head and wte
+}
+
+TEST_F(NanochatCheckpoint, ShardedOrMissingOptimizerStateIsAnError) {
+  const std::string dir = copy_of_fixture();
+  fs::copy_file(dir + "/optim_000005_rank0.pt", dir + "/optim_000005_rank1.pt");
+  testing::expect_error<std::runtime_error>(
+      [&] { load_checkpoint(dir, 5, torch::kCPU, true); },
+      dir + ": step 5 has optimizer files of ranks [0, 1]: state sharded over ranks");
+  fs::remove(dir + "/optim_000005_rank0.pt");
+  fs::remove(dir + "/optim_000005_rank1.pt");
+  testing::expect_error<std::runtime_error>(
+      [&] { load_checkpoint(dir, 5, torch::kCPU, true); },
+      "step 5 has no optimizer state (neither optim_000005.pt nor optim_000005_rank0.pt)");
+  EXPECT_NO_THROW(load_checkpoint(dir, 5, torch::kCPU));  // the model alone still loads
+}
+
+}  // namespace
+}  // namespace nt
