@@ -1,9 +1,10 @@
 // The C interface of libnanotrain_sentencepiece.so, the one library that links sentencepiece.
 // Debian's libsentencepiece carries its own copy of protobuf whose exported symbols would
 // replace those of the libprotobuf LibTorch loads (a crash in protobuf's static initializers);
-// the tokenizer therefore loads this library with dlopen(RTLD_LOCAL | RTLD_DEEPBIND), which
-// keeps each copy bound to itself. Strings returned through `char**` are malloc'ed: release
-// them with nt_spm_free. Functions returning int give 0 on success.
+// the tokenizer therefore loads this library into a link namespace of its own (dlmopen), which
+// keeps each copy bound to itself and, unlike RTLD_DEEPBIND, works under AddressSanitizer.
+// Strings returned through `char**` are malloc'ed by the library's C runtime: release them with
+// nt_spm_free. Functions returning int give 0 on success.
 #pragma once
 
 #include <cstddef>

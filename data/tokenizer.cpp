@@ -56,7 +56,9 @@ const SentencePieceLibrary& library() {
   static std::once_flag once;
   std::call_once(once, [] {
     const std::string path = library_path();
-    void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+    // A fresh link namespace: the library's protobuf copy can never meet LibTorch's (see
+    // sentencepiece_api.h).
+    void* handle = dlmopen(LM_ID_NEWLM, path.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (!handle)
       throw std::runtime_error(fmt::format("cannot load the tokenizer library: {}", dlerror()));
     auto resolve = [&](auto& field, const char* name) {
