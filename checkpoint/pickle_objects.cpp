@@ -2,6 +2,7 @@
 // them before any view is made, so no later read can go out of bounds.
 #include "checkpoint/pickle_objects.h"
 
+#include <ATen/Functions.h>
 #include <fmt/format.h>
 
 #include <limits>
