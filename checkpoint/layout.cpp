@@ -77,10 +77,12 @@ uint64_t step_bytes(const std::string& checkpoint_dir, int64_t step) {
 std::vector<int64_t> list_meta_steps(const std::string& checkpoint_dir) {
   std::vector<int64_t> steps;
   std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(checkpoint_dir, ec)) {
-    const int64_t step = parse_step(entry.path().filename().string(), "meta", ".json");
+  for (fs::directory_iterator it(checkpoint_dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const int64_t step = parse_step(it->path().filename().string(), "meta", ".json");
     if (step >= 0) steps.push_back(step);
   }
+  if (ec)
+    throw std::runtime_error(fmt::format("cannot list '{}': {}", checkpoint_dir, ec.message()));
   std::sort(steps.begin(), steps.end());
   return steps;
 }
@@ -103,11 +105,16 @@ bool is_complete_step(const std::string& checkpoint_dir, int64_t step) {
 
 int64_t find_last_step(const std::string& checkpoint_dir) {
   std::error_code ec;
-  if (!fs::is_directory(checkpoint_dir, ec))
+  const auto status = fs::status(checkpoint_dir, ec);
+  if (ec && status.type() != fs::file_type::not_found)
     throw std::runtime_error(
-        fmt::format("checkpoint directory '{}' does not exist or is not a "
-                    "directory",
-                    checkpoint_dir));
+        fmt::format("cannot read checkpoint directory '{}': {}", checkpoint_dir, ec.message()));
+  if (!fs::exists(status))
+    throw std::runtime_error(
+        fmt::format("checkpoint directory '{}' does not exist", checkpoint_dir));
+  if (!fs::is_directory(status))
+    throw std::runtime_error(
+        fmt::format("checkpoint directory '{}' is not a directory", checkpoint_dir));
   const auto steps = list_meta_steps(checkpoint_dir);
   for (auto it = steps.rbegin(); it != steps.rend(); ++it)
     if (is_complete_step(checkpoint_dir, *it)) return *it;

@@ -27,7 +27,8 @@ int64_t parse_step(const std::string& file_name, const std::string& prefix,
 // Bytes of a step's model, optim (whole or per rank) and meta files that exist.
 uint64_t step_bytes(const std::string& checkpoint_dir, int64_t step);
 
-// Every step with a meta file in `checkpoint_dir`, ascending; complete or not.
+// Every step with a meta file in `checkpoint_dir`, ascending; complete or not. Throws
+// std::runtime_error naming the directory when it cannot be listed.
 std::vector<int64_t> list_meta_steps(const std::string& checkpoint_dir);
 
 // Whether a step's meta parses, names its files, and every file is there with the recorded

@@ -61,6 +61,9 @@ nlohmann::json parse_meta(const std::string& text, const std::string& path) {
   }
   if (!meta.is_object()) throw meta_error(path, "expected a JSON object");
   require(meta, "step", &nlohmann::json::is_number_integer, "an integer", path);
+  if (meta["step"].get<int64_t>() < 0 && !meta["step"].is_number_unsigned())
+    throw meta_error(path, fmt::format("key 'step': expected a non-negative integer, found {}",
+                                       meta["step"].dump()));
   require(meta, "model_config", &nlohmann::json::is_object, "an object", path);
   // nanochat's own metas carry no commit record; one that names a format_version but lost its
   // files is a damaged nanotrain meta.

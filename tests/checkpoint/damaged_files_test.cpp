@@ -1,9 +1,11 @@
 // Damaged checkpoints: every kind of damage gets an error naming the file and what was
 // expected, and find_last_step skips steps that are not complete.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include "checkpoint/layout.h"
 #include "tests/checkpoint/checkpoint_fixture.h"
@@ -70,6 +72,13 @@ TEST_F(DamagedFilesTest, MetaDamageIsNamed) {
       {"[1, 2]", "expected a JSON object"},
       {R"({"model_config": {}, "files": {}})", "missing key 'step'"},
       {R"({"step": "2", "model_config": {}, "files": {}})", "key 'step': expected an integer"},
+      {R"({"step": -2, "model_config": {}, "files": {}})",
+       "key 'step': expected a non-negative integer, found -2"},
+      {R"({"step": 1e400, "model_config": {}, "files": {}})",
+       "invalid JSON: [json.exception.out_of_range.406] number overflow"},
+      {R"({"step": 99999999999999999999, "model_config": {}, "files": {}})",
+       "key 'step': expected an integer, found 1e+20"},
+      {R"({"step": 2.0, "model_config": {}, "files": {}})", "key 'step': expected an integer"},
       {R"({"step": 2, "model_config": [], "files": {}})", "key 'model_config': expected an object"},
       {R"({"step": 2, "model_config": {}, "files": {"model_000002.pt": {"bytes": -5, "crc32c": "00000000"}}})",
        "files.model_000002.pt: key 'bytes': expected a non-negative integer"},
@@ -82,6 +91,15 @@ TEST_F(DamagedFilesTest, MetaDamageIsNamed) {
     expect_runtime_error([&] { load_checkpoint(dir_, 2, torch::kCPU); }, needle);
     EXPECT_EQ(find_last_step(dir_), 1) << text;
   }
+}
+
+TEST_F(DamagedFilesTest, MetaWithAHugeFileSizeIsNotComplete) {
+  auto meta = nlohmann::json::parse(read_text(meta_path_));
+  meta["files"]["model_000002.pt"]["bytes"] = std::numeric_limits<uint64_t>::max();
+  write_text(meta_path_, meta.dump());
+  EXPECT_EQ(find_last_step(dir_), 1);
+  expect_runtime_error([&] { load_checkpoint(dir_, 2, torch::kCPU); },
+                       model_path_ + ": expected 18446744073709551615 bytes, found ");
 }
 
 TEST_F(DamagedFilesTest, MetaNamingMissingFileIsNotComplete) {
@@ -111,6 +129,23 @@ TEST_F(CheckpointTest, MissingDirectoryAndFileInsteadOfDirectory) {
   expect_runtime_error([&] { load_checkpoint(dir_ + "/nope", 1, torch::kCPU); },
                        "cannot open meta file '" + dir_ + "/nope/meta_000001.json'");
   expect_runtime_error([&] { find_last_step(dir_); }, "no complete checkpoint in '" + dir_ + "'");
+}
+
+// A directory that cannot be listed: a symbolic-link loop (which fails even for root), and one
+// without read permission when the tests do not run as root.
+TEST_F(CheckpointTest, UnreadableDirectoryIsAClearError) {
+  fs::create_directories(dir_);
+  const std::string loop = dir_ + "/loop";
+  fs::create_directory_symlink(loop, loop);
+  expect_runtime_error([&] { find_last_step(loop); },
+                       "'" + loop + "': Too many levels of symbolic links");
+  if (::geteuid() == 0) return;
+  const std::string locked = dir_ + "/locked";
+  fs::create_directories(locked);
+  fs::permissions(locked, fs::perms::none);
+  expect_runtime_error([&] { find_last_step(locked); },
+                       "cannot list '" + locked + "': Permission denied");
+  fs::permissions(locked, fs::perms::owner_all);
 }
 
 }  // namespace
