@@ -1,5 +1,5 @@
-// `nanotrain ckpt list | inspect | verify | prune`: looking after checkpoint directories
-// without writing Python.
+// `nanotrain ckpt list | inspect | verify | prune | export | import`: looking after checkpoint
+// directories without writing Python, and moving models to and from safetensors files.
 #include <fmt/format.h>
 
 #include <filesystem>
@@ -8,6 +8,7 @@
 #include "checkpoint/checkpoint_manager.h"
 #include "checkpoint/layout.h"
 #include "checkpoint/meta.h"
+#include "checkpoint/model_export.h"
 #include "checkpoint/retention.h"
 #include "checkpoint/torch_file.h"
 #include "launch/cli_args.h"
@@ -20,9 +21,12 @@ namespace {
 
 struct CkptFlags {
   std::string base_dir;    // list: default NANOTRAIN_BASE_DIR or ~/.cache/nanotrain
-  int64_t step = -1;       // inspect, verify: default the last complete step / every step
+  int64_t step = -1;       // inspect, verify, export: default the last complete step / every
+                           // step; import: default the file's step
   int64_t keep_last = -1;  // prune
   int64_t keep_every = 0;  // prune: also keep multiples of this step
+  std::string format = "safetensors";  // export: the only format
+  std::string out;                     // export: the .safetensors file; import: the directory
 
   template <class V>
   void visit(V&& v) {
@@ -30,6 +34,8 @@ struct CkptFlags {
     v("step", step);
     v("keep_last", keep_last);
     v("keep_every", keep_every);
+    v("format", format);
+    v("out", out);
   }
 };
 
@@ -73,7 +79,11 @@ int inspect(const std::string& dir, const CkptFlags& flags) {
   for (const auto& item : data.model_data)
     std::cout << fmt::format("  {:<40} {} {}\n", item.key(), c10::str(item.value().sizes()),
                              c10::toString(item.value().scalar_type()));
-  for (const auto& [name, entry] : meta["files"].items())
+  if (!has_commit_record(meta)) {
+    std::cout << "files: no commit record (a nanochat checkpoint)\n";
+    return 0;
+  }
+  for (const auto& [name, entry] : meta.at("files").items())
     std::cout << fmt::format("file {}: {} bytes, crc32c {}\n", name, entry["bytes"].dump(),
                              entry["crc32c"].get<std::string>());
   return 0;
@@ -86,7 +96,17 @@ int verify(const std::string& dir, const CkptFlags& flags) {
   int damaged = 0;
   for (int64_t step : steps) {
     try {
-      verify_files(dir, read_meta(dir + "/" + meta_file_name(step)), /*checksums=*/true);
+      const auto meta = read_meta(dir + "/" + meta_file_name(step));
+      if (!has_commit_record(meta)) {
+        if (!is_complete_step(dir, step))
+          throw std::runtime_error(model_file_name(step) + " is missing");
+        std::cout << fmt::format(
+            "step {}: no commit record (a nanochat checkpoint), nothing "
+            "to verify\n",
+            step);
+        continue;
+      }
+      verify_files(dir, meta, /*checksums=*/true);
       std::cout << fmt::format("step {}: ok\n", step);
     } catch (const std::exception& e) {
       ++damaged;
@@ -106,20 +126,44 @@ int prune(const std::string& dir, const CkptFlags& flags) {
   return 0;
 }
 
+int export_model(const std::string& dir, const CkptFlags& flags) {
+  if (flags.format != "safetensors")
+    throw std::invalid_argument("ckpt export: --format: expected safetensors, found '" +
+                                flags.format + "'");
+  if (flags.out.empty())
+    throw std::invalid_argument("ckpt export: --out PATH (the .safetensors file) is required");
+  const ExportedModel exported = export_safetensors(dir, flags.step, flags.out);
+  std::cout << fmt::format("exported step {} of {}: {} tensors, {} bytes to {}; config in {}\n",
+                           exported.step, dir, exported.tensors, exported.bytes, flags.out,
+                           exported.config_path);
+  return 0;
+}
+
+int import_model(const std::string& path, const CkptFlags& flags) {
+  if (flags.out.empty())
+    throw std::invalid_argument("ckpt import: --out DIR (the checkpoint directory) is required");
+  const int64_t step = import_safetensors(path, flags.out, flags.step);
+  std::cout << fmt::format("imported {} as step {} of {}\n", path, step, flags.out);
+  return 0;
+}
+
 }  // namespace
 
 int ckpt_command(const std::vector<std::string>& args) {
   const CliArgs cli = split_cli_args(args);
   CkptFlags flags;
   config_from_flags(flags, cli.flags);
-  const std::string& action = positional_at(cli, 0, "ckpt action (list, inspect, verify, prune)");
+  const std::string& action =
+      positional_at(cli, 0, "ckpt action (list, inspect, verify, prune, export, import)");
   if (action == "list") return list(flags);
+  if (action == "import") return import_model(positional_at(cli, 1, "safetensors file"), flags);
   const std::string& dir = positional_at(cli, 1, "checkpoint directory");
   if (action == "inspect") return inspect(dir, flags);
   if (action == "verify") return verify(dir, flags);
   if (action == "prune") return prune(dir, flags);
+  if (action == "export") return export_model(dir, flags);
   throw std::invalid_argument("unknown ckpt action '" + action +
-                              "': expected list, inspect, verify or prune");
+                              "': expected list, inspect, verify, prune, export or import");
 }
 
 }  // namespace nt
