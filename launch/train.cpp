@@ -12,6 +12,7 @@
 #include "checkpoint/atomic_file.h"
 #include "checkpoint/dir_lock.h"
 #include "checkpoint/layout.h"
+#include "checkpoint/meta.h"
 #include "checkpoint/retention.h"
 #include "data/token_loader.h"
 #include "data/token_shard.h"
@@ -110,41 +111,59 @@ void save_step(const TrainConfig& cfg, const LoopState& loop, const GPT& model,
   agree_on_save(cfg, error, loop.step, collectives, env.rank);
 }
 
-// --resume_from_step: model, both optimizers, data position, loop and RNG state of a saved step.
-// Every rank reads the checkpoint itself (a shared filesystem, as with nanochat).
-LoopState resume(const TrainConfig& cfg, GPT& model, Optimizers& optimizers,
-                 DistributedTokenLoader& loader, torch::Device device) {
-  if (cfg.resume_from_step == "-1") return {};
-  const std::string dir = cfg.checkpoint_dir();
-  int64_t step = -1;
-  if (cfg.resume_from_step != "auto") {
-    step = std::stoll(cfg.resume_from_step);
-  } else {
-    // "auto" is the same command for the first start and every restart: nothing saved yet
-    // means starting from step 0.
-    try {
-      step = find_last_step(dir);
-    } catch (const std::runtime_error& e) {
-      log0("resume_from_step=auto: {}; starting from step 0", e.what());
-      return {};
-    }
+// The step --resume_from_step names: -1 for a fresh start ("-1", or "auto" with nothing saved
+// yet, so that one command serves the first start and every restart).
+int64_t resume_step(const TrainConfig& cfg) {
+  if (cfg.resume_from_step == "-1") return -1;
+  if (cfg.resume_from_step != "auto") return std::stoll(cfg.resume_from_step);
+  try {
+    return find_last_step(cfg.checkpoint_dir());
+  } catch (const std::runtime_error& e) {
+    log0("resume_from_step=auto: {}; starting from step 0", e.what());
+    return -1;
   }
+}
+
+// The model's shape: from --depth, or when resuming from the checkpoint's model_config, so that
+// checkpoints of models --depth cannot describe (nanochat's GQA ones) resume too.
+GPTConfig model_config_for(const TrainConfig& cfg, int64_t step, int64_t vocab_size) {
+  const GPTConfig from_depth = GPTConfig::from_depth(cfg.depth, cfg.max_seq_len, vocab_size);
+  if (step < 0) return from_depth;
+  const std::string path = cfg.checkpoint_dir() + "/" + meta_file_name(step);
+  const GPTConfig saved = model_config_from_meta(read_meta(path), path);
+  if (config_to_json(saved) != config_to_json(from_depth))
+    log0("model: {} from {}, not --depth {}", config_to_json(saved).dump(), path, cfg.depth);
+  return saved;
+}
+
+// Model, both optimizers, data position, loop and RNG state of saved step `step`. Every rank
+// reads the checkpoint itself (a shared filesystem, as with nanochat). A nanochat checkpoint has
+// no data position in nanotrain's form (nanochat reads parquet files) and may lack the loop
+// state: its data starts afresh, its loop figures from zero.
+LoopState resume(const TrainConfig& cfg, int64_t step, GPT& model, Optimizers& optimizers,
+                 DistributedTokenLoader& loader, torch::Device device) {
+  if (step < 0) return {};
+  const std::string dir = cfg.checkpoint_dir();
   auto data = load_checkpoint(dir, step, device, /*load_optimizer=*/true);
   load_model_data(model, std::move(data.model_data), parameter_shapes(model), device,
                   dir + "/" + model_file_name(step));
   optimizers.load_state_dicts(*data.optimizer_data, dir + "/" + optim_file_name(step));
   const auto& meta = data.meta_data;
   try {
-    const auto& data = meta.at("dataloader_state_dict");
-    loader.load_state(LoaderState{data.at("shard").get<int64_t>(),
-                                  data.at("position").get<int64_t>(),
-                                  data.at("epoch").get<int64_t>()});
+    if (has_commit_record(meta)) {
+      const auto& position = meta.at("dataloader_state_dict");
+      loader.load_state(LoaderState{position.at("shard").get<int64_t>(),
+                                    position.at("position").get<int64_t>(),
+                                    position.at("epoch").get<int64_t>()});
+    } else {
+      log0("{}: a nanochat checkpoint; the data is read from its start", meta_file_name(step));
+    }
     if (meta.contains("rng_state"))
       restore_rng_state(meta.at("rng_state"), dir + "/" + meta_file_name(step));
-    const auto& state = meta.at("loop_state");
+    const auto state = meta.value("loop_state", nlohmann::json::object());
     LoopState loop;
     loop.step = step;
-    loop.total_training_time = state.at("total_training_time").get<double>();
+    loop.total_training_time = state.value("total_training_time", 0.0);
     loop.smooth_train_loss = state.value("smooth_train_loss", 0.0);
     loop.min_val_bpb = state.value("min_val_bpb", -1.0);
     loop.val_bpb = meta.value("val_bpb", -1.0);
@@ -211,7 +230,8 @@ TrainResult train(const TrainConfig& cfg) {
                     "(device_batch_size {} * max_seq_len {} + 1)",
                     shards.val, val_tokens.size(0), cfg.device_batch_size, cfg.max_seq_len));
   const torch::Tensor token_bytes = torch::tensor(tokenizer.token_bytes(), torch::kInt32);
-  GPT model(GPTConfig::from_depth(cfg.depth, cfg.max_seq_len, tokenizer.vocab_size()));
+  const int64_t start_step = resume_step(cfg);
+  GPT model(model_config_for(cfg, start_step, tokenizer.vocab_size()));
   model->init_weights(cfg.seed);
   model->to(device);
   model->set_compute_dtype(cfg.dtype == "bfloat16" ? torch::kBFloat16 : torch::kFloat32);
@@ -221,7 +241,7 @@ TrainResult train(const TrainConfig& cfg) {
   log0(
       "model: depth {}, {} parameters, {:.3e} FLOPs per token; {} rank(s); peak {:.1f} "
       "GFLOP/s per rank for MFU",
-      cfg.depth, model->num_params(), flops_per_token, env.world_size, peak / 1e9);
+      model->config().n_layer, model->num_params(), flops_per_token, env.world_size, peak / 1e9);
   Optimizers optimizers = setup_optimizers(model, cfg.optim);
   optimizers.set_collectives(collectives.get());  // gradients are averaged inside step()
   const int64_t micro_batch = env.world_size * cfg.device_batch_size * cfg.max_seq_len;
@@ -235,7 +255,7 @@ TrainResult train(const TrainConfig& cfg) {
   const int64_t num_iterations = resolve_num_iterations(cfg, model, total_batch);
   const LrSchedule schedule{num_iterations, cfg.warmup_ratio, cfg.warmdown_ratio,
                             cfg.final_lr_frac};
-  LoopState loop = resume(cfg, model, optimizers, loader, device);
+  LoopState loop = resume(cfg, start_step, model, optimizers, loader, device);
   install_preemption_handlers();
 
   std::unique_ptr<AsyncSaver> async_saver;

@@ -45,4 +45,16 @@ mkdir "$work/hf"
 reloaded=$("$nanotrain" loss --checkpoint_dir "$work/imported" --tokens "$tokens" |
   sed -n 's/^loss: //p')
 [[ $reloaded == "$loss" ]] || fail "loss $reloaded after export and import, $loss before"
-echo "ok: loss $loss (Python $expected), export and import keep it"
+
+# Training resumes from the nanochat step: its GQA shape comes from the meta (--depth cannot
+# describe it), its optimizer state from optim_000005_rank0.pt, the data from its start.
+mkdir -p "$NANOTRAIN_BASE_DIR/base_checkpoints" && cp -r "$ckpt" "$NANOTRAIN_BASE_DIR/base_checkpoints/nanochat_d2"
+"$nanotrain" train --model_tag nanochat_d2 --resume_from_step 5 --num_iterations 8 \
+  --data_dir "$prepared/base_data" --max_seq_len 16 --device_batch_size 2 --eval_every -1 \
+  --save_every -1 > "$work/train.log" 2>&1 || fail "training from the nanochat step failed: $(tail -3 "$work/train.log")"
+grep -q 'resumed from .*nanochat_d2 at step 5' "$work/train.log" || fail "did not resume at step 5"
+grep -q '"n_kv_head":1' "$work/train.log" || fail "the model was not built from the checkpoint's config"
+grep -q 'step 00008/00008' "$work/train.log" || fail "training did not reach step 8"
+"$nanotrain" ckpt verify "$NANOTRAIN_BASE_DIR/base_checkpoints/nanochat_d2" --step 8 | grep -q "step 8: ok" ||
+  fail "step 8 is not a complete nanotrain step"
+echo "ok: loss $loss (Python $expected), export and import keep it, training resumes from step 5"
