@@ -122,7 +122,7 @@ SafetensorsHeader parse_safetensors_header(const std::string& json_text, uint64_
   nlohmann::json header;
   try {
     header = nlohmann::json::parse(json_text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
     throw header_error(where, std::string("invalid JSON: ") + e.what());
   }
   if (!header.is_object()) throw header_error(where, "expected a JSON object");

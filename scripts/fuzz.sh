@@ -15,7 +15,7 @@ while [ $# -gt 0 ]; do
     *) targets+=("$1"); shift ;;
   esac
 done
-[ ${#targets[@]} -gt 0 ] || targets=(fuzz_hostlist fuzz_command_line fuzz_meta fuzz_pickle)
+[ ${#targets[@]} -gt 0 ] || targets=(fuzz_hostlist fuzz_command_line fuzz_meta fuzz_pickle fuzz_safetensors)
 
 cmake -S fuzz -B build/fuzz -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   > build/fuzz.configure.log || { cat build/fuzz.configure.log; exit 1; }

@@ -89,6 +89,8 @@ TEST(Safetensors, MalformedFilesAreNamedErrors) {
        "header length 255 reaches past the end of the file (10 bytes)"},
       {raw_file("{\"a\": ", ""), "safetensors header: invalid JSON"},
       {raw_file("[]", ""), "safetensors header: expected a JSON object"},
+      {raw_file("{\"a\": 1e888}", ""),  // found by fuzz_safetensors
+       "safetensors header: invalid JSON: [json.exception.out_of_range.406] number overflow"},
       {raw_file(R"({"a": {"dtype": "F8", "shape": [2], "data_offsets": [0, 2]}})", "xx"),
        "tensor 'a': unknown dtype \"F8\" (expected one of F64, F32, F16, BF16"},
       {raw_file(R"({"a": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}})", eight),
