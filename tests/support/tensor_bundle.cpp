@@ -1,13 +1,9 @@
-// The bundle reader: enough of safetensors for F32, I64 and BF16 reference tensors.
+// The bundle reader: the reference files are safetensors, read by nanotrain's own reader.
 #include "tests/support/tensor_bundle.h"
 
-#include <nlohmann/json.hpp>
-
-#include <cstdint>
-#include <cstring>
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
+
+#include "checkpoint/safetensors.h"
 
 namespace nt::testing {
 
@@ -31,26 +27,7 @@ TensorBundle TensorBundle::load_reference(const std::string& name) {
 }
 
 TensorBundle::TensorBundle(const std::string& path) : path_(path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot open reference bundle " + path);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  const std::string bytes = buffer.str();
-  uint64_t header_len = 0;
-  std::memcpy(&header_len, bytes.data(), sizeof(header_len));
-  const auto header = nlohmann::json::parse(bytes.substr(8, header_len));
-  const char* data = bytes.data() + 8 + header_len;
-  for (const auto& [name, entry] : header.items()) {
-    const std::string dtype = entry.at("dtype");
-    const auto type = dtype == "F32"   ? torch::kFloat32
-                      : dtype == "I64" ? torch::kInt64
-                                       : torch::kBFloat16;
-    const auto shape = entry.at("shape").get<std::vector<int64_t>>();
-    const auto offsets = entry.at("data_offsets").get<std::vector<size_t>>();
-    auto t = torch::empty(shape, type);
-    std::memcpy(t.data_ptr(), data + offsets[0], offsets[1] - offsets[0]);
-    tensors_[name] = t;
-  }
+  for (auto& [name, tensor] : load_safetensors(path).tensors) tensors_[name] = std::move(tensor);
 }
 
 const torch::Tensor& TensorBundle::at(const std::string& name) const {
