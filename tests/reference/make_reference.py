@@ -37,12 +37,10 @@ def write_bundle(path, tensors):
 
 # ---------------------------------------------------------------- GPT (reference semantics)
 CFG = dict(sequence_len=16, vocab_size=100, n_layer=2, n_head=4, n_kv_head=2, n_embd=64)
-PADDED_VOCAB = 128
-
-
 def param_shapes(cfg):
     c, hd = cfg["n_embd"], cfg["n_embd"] // cfg["n_head"]
-    shapes = {"transformer.wte.weight": (PADDED_VOCAB, c)}
+    padded = (cfg["vocab_size"] + 63) // 64 * 64  # nanochat pads the vocabulary to 64
+    shapes = {"transformer.wte.weight": (padded, c)}
     for i in range(cfg["n_layer"]):
         p = f"transformer.h.{i}."
         shapes[p + "attn.c_q.weight"] = (cfg["n_head"] * hd, c)
@@ -51,7 +49,7 @@ def param_shapes(cfg):
         shapes[p + "attn.c_proj.weight"] = (c, c)
         shapes[p + "mlp.c_fc.weight"] = (4 * c, c)
         shapes[p + "mlp.c_proj.weight"] = (c, 4 * c)
-    shapes["lm_head.weight"] = (PADDED_VOCAB, c)
+    shapes["lm_head.weight"] = (padded, c)
     return shapes
 
 

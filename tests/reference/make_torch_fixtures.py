@@ -27,7 +27,7 @@ import zipfile
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_reference import gpt_forward, nanochat_optimizers, write_bundle  # noqa: E402
+from make_reference import gpt_forward, nanochat_optimizers, param_shapes, write_bundle  # noqa: E402
 
 # LibTorch's names (c10::toString), which the C++ side prints for a tensor's dtype.
 DTYPE_NAMES = {torch.float32: "Float", torch.float64: "Double", torch.float16: "Half",
@@ -197,29 +197,13 @@ def refused_files(out_dir):
         f.write(good[:len(good) // 2])
 
 
-def gpt_shapes(cfg):
-    c, hd = cfg["n_embd"], cfg["n_embd"] // cfg["n_head"]
-    padded = (cfg["vocab_size"] + 63) // 64 * 64
-    shapes = {"transformer.wte.weight": (padded, c)}
-    for i in range(cfg["n_layer"]):
-        p = f"transformer.h.{i}."
-        shapes[p + "attn.c_q.weight"] = (cfg["n_head"] * hd, c)
-        shapes[p + "attn.c_k.weight"] = (cfg["n_kv_head"] * hd, c)
-        shapes[p + "attn.c_v.weight"] = (cfg["n_kv_head"] * hd, c)
-        shapes[p + "attn.c_proj.weight"] = (c, c)
-        shapes[p + "mlp.c_fc.weight"] = (4 * c, c)
-        shapes[p + "mlp.c_proj.weight"] = (c, 4 * c)
-    shapes["lm_head.weight"] = (padded, c)
-    return shapes
-
-
 def nanochat_checkpoint(out_dir, vocab_size):
     """Trains one step as nanochat does, saves it the way nanochat's checkpoint_manager does, and
     records what nanotrain must reproduce from the files: an eval loss and one more step."""
     cfg = dict(sequence_len=32, vocab_size=vocab_size, n_layer=2, n_head=2, n_kv_head=1, n_embd=64)
     gen = torch.Generator().manual_seed(2024)
     w = {n: (torch.randn(s, generator=gen) * (1.0 if "wte" in n else 0.3 / s[1] ** 0.5))
-         .requires_grad_() for n, s in gpt_shapes(cfg).items()}
+         .requires_grad_() for n, s in param_shapes(cfg).items()}
     adamw, muon = nanochat_optimizers(w, cfg["n_embd"], momentum=0.85, foreach=False)
     for opt in (adamw, muon):
         for group in opt.param_groups:
