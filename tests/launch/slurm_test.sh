@@ -124,6 +124,9 @@ grep -q "requeueing job $job" "$work/job.out" || fail "the preempted job was not
 # Slurm holds a requeued batch job back for a while (BeginTime); start it now.
 for _ in $(seq 100); do scontrol show job "$job" | grep -q "JobState=PENDING" && break; sleep 0.1; done
 scontrol show job "$job" | grep -o "JobState=[A-Z]* Reason=[A-Za-z]*"
+# slurmd revoked the first run's credential; one issued within the same second counts as revoked
+# too ("Job credential revoked"), so the new start must come at least a second later.
+sleep 2
 scontrol update JobId="$job" StartTime=now || fail "cannot move the requeued job's start time"
 for _ in $(seq 1200); do
   grep -q "step 00600/00600" "$work/job.out" 2> /dev/null &&
