@@ -41,9 +41,11 @@ class Collectives {
 };
 
 struct ProcessGroupOptions {
-  // Per collective and for the rendezvous. A collective that some rank does not join fails
-  // within this time: most of it is spent waiting, the rest (a fifth, at most 5 s) finding out
-  // which ranks never arrived.
+  // Per collective, and for the rendezvous (so ranks must start within it of each other). A
+  // collective that some rank does not join fails within about this time: most of it is spent
+  // waiting, the rest (a fifth, at most 5 s) finding out which ranks never arrived. Work one
+  // rank does alone while the others wait in a collective (rank 0's synchronous save) must fit
+  // in it.
   std::chrono::milliseconds timeout{std::chrono::minutes(10)};
   std::string backend = "gloo";  // gloo | nccl
 };
@@ -52,7 +54,8 @@ struct ProcessGroupOptions {
 // process group forms over it. Returns nullptr for a world of one. Throws std::runtime_error
 // "rank R: ..." when the master cannot be reached within the timeout.
 // A failed collective (timeout, peer gone) throws std::runtime_error "rank R: <op> #N failed:
-// ...; rank K did not reach it (stuck or dead)": every rank whose collective fails marks
+// ...; rank K did not reach it within the timeout (stuck, dead or busy
+// elsewhere)": every rank whose collective fails marks
 // itself in the store, so the ranks that never mark themselves are the stuck ones.
 std::unique_ptr<Collectives> init_process_group(const DistEnv& env,
                                                 const ProcessGroupOptions& options);

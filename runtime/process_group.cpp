@@ -27,18 +27,21 @@ namespace {
 class C10dCollectives : public Collectives {
  public:
   C10dCollectives(c10::intrusive_ptr<c10d::Store> store, c10::intrusive_ptr<C10dBackend> pg,
-                  int rank, int world_size, std::chrono::milliseconds diagnosis_time)
+                  int rank, int world_size, at::Device device,
+                  std::chrono::milliseconds diagnosis_time)
       : store_(std::move(store)),
         pg_(std::move(pg)),
         rank_(rank),
         world_size_(world_size),
+        device_(device),
         diagnosis_time_(diagnosis_time) {}
 
   int rank() const override { return rank_; }
   int world_size() const override { return world_size_; }
 
   void all_reduce_sum(at::Tensor& tensor) override {
-    auto work_tensor = tensor.scalar_type() == at::kFloat ? tensor : tensor.to(at::kFloat);
+    // Flags and sums often live on the CPU; NCCL only reduces CUDA tensors.
+    auto work_tensor = tensor.to(device_, at::kFloat);
     std::vector<at::Tensor> tensors = {work_tensor};
     wait(pg_->allreduce(tensors), "all_reduce");
     if (!work_tensor.is_same(tensor)) tensor.copy_(work_tensor);
@@ -74,7 +77,7 @@ class C10dCollectives : public Collectives {
   }
 
   void broadcast(at::Tensor& tensor, int root) override {
-    auto bytes = as_bytes(tensor.contiguous());
+    auto bytes = as_bytes(tensor.to(device_).contiguous());
     std::vector<at::Tensor> tensors = {bytes};
     c10d::BroadcastOptions options;
     options.rootRank = root;
@@ -99,30 +102,33 @@ class C10dCollectives : public Collectives {
   }
 
   // Which ranks never reached a failed collective. A rank that waits on a stuck peer fails too,
-  // at about the same time, and marks itself in the store; a stuck or dead rank never does.
-  // Runs on its own thread because the store lives in rank 0, which may be the stuck one.
+  // at about the same time, and marks itself in the store under the collective's sequence
+  // number (the same on every rank); a stuck or dead rank never does. Each rank polls one
+  // counter, so the store sees one request per rank per poll. Runs on a detached thread because
+  // the store lives in rank 0, which may be the stuck one: then the thread stays blocked until
+  // the process exits, which it is about to do.
   std::string missing_ranks() {
     auto result = std::make_shared<std::promise<std::string>>();
     auto future = result->get_future();
     std::thread([store = store_, result, rank = rank_, world_size = world_size_,
+                 prefix = fmt::format("nt/collective_failed/{}/", sequence_),
                  wait_for = diagnosis_time_] {
       try {
-        store->set(fmt::format("nt/collective_failed/{}", rank), std::vector<uint8_t>{1});
+        store->set(prefix + std::to_string(rank), std::vector<uint8_t>{1});
+        store->add(prefix + "count", 1);
         const auto deadline = std::chrono::steady_clock::now() + wait_for;
-        std::vector<int> missing;
-        do {
-          missing.clear();
-          for (int r = 0; r < world_size; ++r)
-            if (!store->check({fmt::format("nt/collective_failed/{}", r)})) missing.push_back(r);
-          if (missing.empty()) break;
+        while (store->add(prefix + "count", 0) < world_size &&
+               std::chrono::steady_clock::now() < deadline)
           std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        } while (std::chrono::steady_clock::now() < deadline);
+        std::vector<int> missing;
+        for (int r = 0; r < world_size; ++r)
+          if (!store->check({prefix + std::to_string(r)})) missing.push_back(r);
         if (missing.empty())
           result->set_value("every rank reached it");
         else
-          result->set_value(fmt::format("{} {} did not reach it (stuck or dead)",
-                                        missing.size() == 1 ? "rank" : "ranks",
-                                        fmt::join(missing, ", ")));
+          result->set_value(fmt::format(
+              "{} {} did not reach it within the timeout (stuck, dead or busy elsewhere)",
+              missing.size() == 1 ? "rank" : "ranks", fmt::join(missing, ", ")));
       } catch (const std::exception& e) {
         result->set_value(
             fmt::format("the store on rank 0 failed ({}): rank 0 may be stuck or dead", e.what()));
@@ -137,6 +143,8 @@ class C10dCollectives : public Collectives {
   c10::intrusive_ptr<c10d::Store> store_;
   c10::intrusive_ptr<C10dBackend> pg_;
   int rank_, world_size_;
+  at::Device
+      device_;  // where the backend's tensors must be: CPU for Gloo, this rank's GPU for NCCL
   std::chrono::milliseconds diagnosis_time_;
   int64_t sequence_ = 0;  // collectives issued so far; the same on every rank
 };
@@ -202,7 +210,10 @@ std::unique_ptr<Collectives> init_process_group(const DistEnv& env,
     throw std::runtime_error(
         fmt::format("rank {}: process group did not form: {}", env.rank, e.what()));
   }
-  return std::make_unique<C10dCollectives>(store, pg, env.rank, env.world_size, diagnosis_time);
+  const at::Device device =
+      nccl ? at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(env.local_rank)) : at::kCPU;
+  return std::make_unique<C10dCollectives>(store, pg, env.rank, env.world_size, device,
+                                           diagnosis_time);
 }
 
 }  // namespace nt

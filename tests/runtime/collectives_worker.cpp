@@ -24,8 +24,9 @@ int run_with_a_stuck_rank(nt::Collectives& coll, int stuck_rank) {
   } catch (const std::runtime_error& e) {
     const std::string message = e.what();
     std::fprintf(stderr, "%s\n", message.c_str());
-    const std::string expected =
-        stuck_rank == 0 ? "rank 0 " : "; rank " + std::to_string(stuck_rank) + " did not reach";
+    const std::string expected = stuck_rank == 0
+                                     ? "the store on rank 0 did not answer: rank 0 is stuck or dead"
+                                     : "; rank " + std::to_string(stuck_rank) + " did not reach it";
     return message.find(expected) != std::string::npos ? 0 : 1;
   }
   std::fprintf(stderr, "rank %d: all_reduce succeeded with rank %d stopped\n", coll.rank(),
