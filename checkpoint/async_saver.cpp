@@ -2,6 +2,8 @@
 // may update parameters and optimizer state in place while the writer reads the old values.
 #include "checkpoint/async_saver.h"
 
+#include <fmt/format.h>
+
 #include <iostream>
 
 namespace nt {
@@ -55,6 +57,7 @@ void AsyncSaver::save(const std::string& checkpoint_dir, int64_t step, const Mod
     } catch (...) {
       std::lock_guard<std::mutex> lock(mutex_);
       error_ = std::current_exception();
+      error_step_ = step;
     }
   });
 }
@@ -67,6 +70,21 @@ void AsyncSaver::wait() {
     std::swap(error, error_);
   }
   if (error) std::rethrow_exception(error);
+}
+
+std::string AsyncSaver::take_error() {
+  if (worker_.joinable()) worker_.join();
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!error_) return "";
+  std::string what = "unknown error";
+  try {
+    std::rethrow_exception(error_);
+  } catch (const std::exception& e) {
+    what = e.what();
+  } catch (...) {
+  }
+  error_ = nullptr;
+  return fmt::format("checkpoint of step {} failed: {}", error_step_, what);
 }
 
 }  // namespace nt

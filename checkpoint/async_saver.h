@@ -25,18 +25,24 @@ class AsyncSaver {
   AsyncSaver(const AsyncSaver&) = delete;
   AsyncSaver& operator=(const AsyncSaver&) = delete;
 
-  // Waits for the previous save (rethrowing its error), snapshots the state to host memory and
-  // starts writing it. Same arguments and rank rule as save_checkpoint.
+  // Waits for the previous save (rethrowing its error, if take_error did not take it), snapshots
+  // the state to host memory and starts writing it. Same arguments and rank rule as
+  // save_checkpoint.
   void save(const std::string& checkpoint_dir, int64_t step, const ModelData& model_data,
             const std::optional<c10::IValue>& optimizer_data, const nlohmann::json& meta_data);
 
   // Blocks until no save is in flight; rethrows the error of the last one, if any.
   void wait();
 
+  // Blocks until no save is in flight; returns the last one's error as "checkpoint of step N
+  // failed: ..." ("" if it worked) and clears it.
+  std::string take_error();
+
  private:
   std::thread worker_;
   std::mutex mutex_;
   std::exception_ptr error_;
+  int64_t error_step_ = -1;  // the step whose save failed
 };
 
 }  // namespace nt

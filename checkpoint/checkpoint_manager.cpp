@@ -83,8 +83,11 @@ void save_checkpoint(const std::string& checkpoint_dir, int64_t step, const Mode
   const std::string meta_path = checkpoint_dir + "/" + meta_file_name(step);
   if (fs::remove(meta_path, ec)) fsync_directory(checkpoint_dir);
 
-  // A failed save (disk full, ...) takes the files it already wrote with it: the step is not
-  // complete, and the space may be what the next save needs.
+  // A failed save (disk full, ...) takes the files of its step with it, before the meta commits
+  // the step: the step is not complete, and the space may be what the next save needs. Only
+  // this step's files: on a failing disk, other steps' completeness cannot be trusted to be
+  // read correctly.
+  bool committed = false;
   try {
     nlohmann::json files;
     const std::string model_name = model_file_name(step);
@@ -106,15 +109,14 @@ void save_checkpoint(const std::string& checkpoint_dir, int64_t step, const Mode
     meta["created"] = utc_timestamp();
     meta["files"] = files;
     write_file_atomically(meta_path, meta.dump(2) + "\n");
+    committed = true;
     log0("Saved metadata to: {}", meta_path);
     crash_point("before_dir_fsync");
     fsync_directory(checkpoint_dir);
   } catch (...) {
-    try {
-      remove_incomplete_steps(checkpoint_dir);
-    } catch (const std::exception&) {
-      // The save's own error is the one to report.
-    }
+    if (!committed)
+      for (const auto& name : {model_file_name(step), optim_file_name(step)})
+        fs::remove(checkpoint_dir + "/" + name, ec);  // the save's own error is the one to report
     throw;
   }
 }

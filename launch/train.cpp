@@ -49,27 +49,24 @@ struct LoopState {
   }
 };
 
-// Makes every rank agree on rank 0's save outcome (`error` empty: it worked), so that a failed
-// save stops all ranks at once rather than leaving the others waiting in a collective. With
-// on_save_error "continue" the failure is logged and training goes on.
-void agree_on_save(const TrainConfig& cfg, const std::string& error, int64_t step,
-                   Collectives* collectives, int rank) {
+// Makes every rank agree on rank 0's save outcome (`error` empty: it worked, else "checkpoint
+// of step N failed: ..."), so that a failed save stops all ranks at once rather than leaving the
+// others waiting in a collective. With on_save_error "continue" the failure is logged and
+// training goes on. An asynchronous save's failure surfaces at the next save or at the end.
+void agree_on_save(const TrainConfig& cfg, const std::string& error, Collectives* collectives,
+                   int rank) {
   auto failed = torch::full({1}, error.empty() ? 0.0f : 1.0f);
   if (collectives) collectives->all_reduce_sum(failed);
   if (failed.item<float>() == 0) return;
   if (cfg.on_save_error == "continue") {
-    if (rank == 0)
-      log0("warning: checkpoint of step {} failed: {}; training goes on (on_save_error=continue)",
-           step, error);
+    if (rank == 0) log0("warning: {}; training goes on (on_save_error=continue)", error);
     return;
   }
   if (rank == 0)
-    throw std::runtime_error(fmt::format(
-        "checkpoint of step {} failed: {}; training stopped (on_save_error=stop), earlier steps "
-        "are intact",
-        step, error));
+    throw std::runtime_error(
+        fmt::format("{}; training stopped (on_save_error=stop), earlier steps are intact", error));
   throw std::runtime_error(
-      fmt::format("rank {}: training stopped: rank 0 could not save step {}", rank, step));
+      fmt::format("rank {}: training stopped: rank 0 could not save a checkpoint", rank));
 }
 
 // The checkpoint after `loop.step` updates: model, [AdamW, Muon], nanochat's meta with the data
@@ -96,19 +93,23 @@ void save_step(const TrainConfig& cfg, const LoopState& loop, const GPT& model,
                                  {"loop_state", loop.to_json()},
                                  {"rng_state", rng_state_to_json()}};
     const std::string dir = cfg.checkpoint_dir();
-    try {
-      // An asynchronous save reports the previous save's failure here.
-      if (async_saver)
-        async_saver->save(dir, loop.step, model_state_dict(model), optimizer_data, meta);
-      else
-        save_checkpoint(dir, loop.step, model_state_dict(model), optimizer_data, meta);
-      // Only complete steps are pruned, so a step still being written is never touched.
-      if (cfg.keep_last > 0) prune_checkpoints(dir, cfg.keep_last);
-    } catch (const std::runtime_error& e) {
-      error = e.what();
+    if (async_saver) error = async_saver->take_error();  // the previous save's, if it failed
+    // After a failure with on_save_error=stop nothing more is written: the job is stopping.
+    if (error.empty() || cfg.on_save_error == "continue") {
+      try {
+        if (async_saver)
+          async_saver->save(dir, loop.step, model_state_dict(model), optimizer_data, meta);
+        else
+          save_checkpoint(dir, loop.step, model_state_dict(model), optimizer_data, meta);
+        // Only complete steps are pruned, so a step still being written is never touched.
+        if (cfg.keep_last > 0) prune_checkpoints(dir, cfg.keep_last);
+      } catch (const std::exception& e) {
+        error += (error.empty() ? "" : "; ") +
+                 fmt::format("checkpoint of step {} failed: {}", loop.step, e.what());
+      }
     }
   }
-  agree_on_save(cfg, error, loop.step, collectives, env.rank);
+  agree_on_save(cfg, error, collectives, env.rank);
 }
 
 // The step --resume_from_step names: -1 for a fresh start ("-1", or "auto" with nothing saved
@@ -131,6 +132,14 @@ GPTConfig model_config_for(const TrainConfig& cfg, int64_t step, int64_t vocab_s
   if (step < 0) return from_depth;
   const std::string path = cfg.checkpoint_dir() + "/" + meta_file_name(step);
   const GPTConfig saved = model_config_from_meta(read_meta(path), path);
+  if (saved.vocab_size != vocab_size)
+    throw std::invalid_argument(
+        fmt::format("{}: model_config.vocab_size is {}, the tokenizer in {} has {} tokens", path,
+                    saved.vocab_size, get_tokenizer_dir(), vocab_size));
+  if (saved.sequence_len < cfg.max_seq_len)
+    throw std::invalid_argument(
+        fmt::format("{}: model_config.sequence_len is {}, shorter than --max_seq_len {}", path,
+                    saved.sequence_len, cfg.max_seq_len));
   if (config_to_json(saved) != config_to_json(from_depth))
     log0("model: {} from {}, not --depth {}", config_to_json(saved).dump(), path, cfg.depth);
   return saved;
@@ -321,13 +330,7 @@ TrainResult train(const TrainConfig& cfg) {
       break;
     }
   }
-  std::string last_save_error;
-  try {
-    if (async_saver) async_saver->wait();
-  } catch (const std::runtime_error& e) {
-    last_save_error = e.what();
-  }
-  agree_on_save(cfg, last_save_error, loop.step, collectives.get(), env.rank);
+  agree_on_save(cfg, async_saver ? async_saver->take_error() : "", collectives.get(), env.rank);
   log0("checkpoint: {} (step {})", cfg.checkpoint_dir(), loop.step);
   return result;
 }

@@ -69,9 +69,9 @@ void TrainConfig::validate() const {
        resume_from_step.find_first_not_of("0123456789") != std::string::npos))
     throw std::invalid_argument(fmt::format(
         "resume_from_step: expected -1, auto or a step number, found '{}'", resume_from_step));
-  if (!(collective_timeout > 0 && collective_timeout <= kMaxCollectiveTimeout))
+  if (!(collective_timeout >= 1 && collective_timeout <= kMaxCollectiveTimeout))
     throw std::invalid_argument(
-        fmt::format("collective_timeout: expected seconds in (0, {}], found {}",
+        fmt::format("collective_timeout: expected seconds in [1, {}], found {}",
                     kMaxCollectiveTimeout, collective_timeout));
   if (on_save_error != "stop" && on_save_error != "continue")
     throw std::invalid_argument(

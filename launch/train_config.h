@@ -37,8 +37,9 @@ struct TrainConfig {
   bool async_save = false;      // write checkpoints on a background thread
   std::string on_save_error = "stop";   // a failed save (disk full, ...): stop | continue
   std::string resume_from_step = "-1";  // -1: start fresh; auto: the last complete step; or N
-  double collective_timeout = 600.0;    // seconds a collective waits for every rank; then it
-                                        // fails naming the ranks that never arrived
+  double collective_timeout = 600.0;    // seconds (>= 1) a collective waits for every rank,
+                                        // then fails naming the missing ones; also bounds the
+                                        // rendezvous and rank 0's synchronous saves
 
   template <class V>
   void visit(V&& v) {

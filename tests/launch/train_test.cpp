@@ -135,7 +135,7 @@ TEST(TrainConfig, FileThenFlagsAndErrors) {
   expect_error([] { parse_train_config({"--resume_from_step=last"}); },
                "resume_from_step: expected -1, auto or a step number, found 'last'");
   expect_error([] { parse_train_config({"--collective_timeout=0"}); },
-               "collective_timeout: expected seconds in (0, 604800], found 0");
+               "collective_timeout: expected seconds in [1, 604800], found 0");
   expect_error([] { parse_train_config({"--collective_timeout=nan"}); }, "found nan");
   expect_error([] { parse_train_config({"--on_save_error=ignore"}); },
                "on_save_error: expected stop or continue, found 'ignore'");
