@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <stdexcept>
 #include <vector>
@@ -25,7 +26,8 @@ void require(const nlohmann::json& j, const char* key, bool (nlohmann::json::*is
   auto it = j.find(key);
   if (it == j.end()) throw meta_error(path, fmt::format("missing key '{}'", key));
   if (!((*it).*is_type)())
-    throw meta_error(path, fmt::format("key '{}': expected {}, found {}", key, type, it->dump()));
+    throw meta_error(path,
+                     fmt::format("key '{}': expected {}, found {}", key, type, json_brief(*it)));
 }
 
 uint32_t file_crc32c(const std::string& path) {
@@ -61,9 +63,12 @@ nlohmann::json parse_meta(const std::string& text, const std::string& path) {
   }
   if (!meta.is_object()) throw meta_error(path, "expected a JSON object");
   require(meta, "step", &nlohmann::json::is_number_integer, "an integer", path);
-  if (meta["step"].get<int64_t>() < 0 && !meta["step"].is_number_unsigned())
-    throw meta_error(path, fmt::format("key 'step': expected a non-negative integer, found {}",
-                                       meta["step"].dump()));
+  const auto& step = meta["step"];
+  if (step.is_number_unsigned() ? step.get<uint64_t>() > std::numeric_limits<int64_t>::max()
+                                : step.get<int64_t>() < 0)
+    throw meta_error(path,
+                     fmt::format("key 'step': expected a non-negative 64-bit integer, found {}",
+                                 json_brief(step)));
   require(meta, "model_config", &nlohmann::json::is_object, "an object", path);
   // nanochat's own metas carry no commit record; one that names a format_version but lost its
   // files is a damaged nanotrain meta.

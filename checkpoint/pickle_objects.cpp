@@ -14,6 +14,7 @@ namespace {
 
 // Deeper than any checkpoint nests; bounds the recursion of the conversion to IValues.
 constexpr int kMaxDepth = 1000;
+constexpr int64_t kMaxElements = int64_t{1} << 40;  // per tensor
 
 // Everything torch.save (Python's, or LibTorch's pickler that nanotrain writes with) puts in a
 // checkpoint. Nothing here is ever looked up or run: this file interprets each entry itself.
@@ -63,6 +64,16 @@ Object* rebuild_tensor(Arena& arena, const std::string& name, const std::vector<
   const std::string shape = fmt::format("size {}, stride {}", c10::str(c10::IntArrayRef(sizes)),
                                         c10::str(c10::IntArrayRef(strides)));
   if (sizes.size() != strides.size()) throw Error(name + ": " + shape + " differ in length");
+  // Zero strides let a tiny storage claim any number of elements; LibTorch's own size arithmetic
+  // must never overflow, and no checkpoint tensor holds 2^40 elements.
+  int64_t numel = 1;
+  for (size_t d = 0; d < sizes.size(); ++d)
+    if (sizes[d] < 0 || strides[d] < 0 || __builtin_mul_overflow(numel, sizes[d], &numel) ||
+        numel > kMaxElements)
+      throw Error(
+          fmt::format("{}: {}: expected non-negative sizes and strides and at most {} "
+                      "elements",
+                      name, shape, kMaxElements));
   // The furthest element the view reads; an empty view reads nothing but must start inside.
   int64_t last = offset;
   bool empty = false;

@@ -57,6 +57,10 @@ class Unpickler {
     } catch (const pickle::Error& e) {
       throw std::runtime_error(fmt::format("{}: {} (pickle opcode {} at byte {})", where_, e.what(),
                                            opcode_name(op_), op_start_));
+    } catch (const c10::Error& e) {  // LibTorch refusing something the checks let through
+      throw std::runtime_error(fmt::format("{}: {} (pickle opcode {} at byte {})", where_,
+                                           e.what_without_backtrace(), opcode_name(op_),
+                                           op_start_));
     }
   }
 

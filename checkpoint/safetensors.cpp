@@ -14,6 +14,8 @@
 #include <stdexcept>
 #include <tuple>
 
+#include "runtime/config_io.h"
+
 namespace nt {
 namespace {
 
@@ -55,17 +57,22 @@ SafetensorsEntry parse_entry(const std::string& name, const nlohmann::json& info
   });
   if (known == std::end(kDtypes))
     throw header_error(where, fmt::format("{}: unknown dtype {} (expected one of {})", what,
-                                          dtype.dump(), dtype_names()));
+                                          json_brief(dtype), dtype_names()));
   entry.dtype = known->second;
   const auto& shape = info["shape"];
   if (!shape.is_array()) throw header_error(where, what + ": shape: expected an array");
   uint64_t bytes = c10::elementSize(entry.dtype);
+  // The product of the non-zero dimensions too: a zero elsewhere makes `bytes` 0 but leaves
+  // LibTorch to compute strides from the rest.
+  uint64_t extent = c10::elementSize(entry.dtype);
   for (const auto& dim : shape) {
     if (!dim.is_number_unsigned() || dim.get<uint64_t>() > std::numeric_limits<int64_t>::max() ||
-        __builtin_mul_overflow(bytes, dim.get<uint64_t>(), &bytes))
+        __builtin_mul_overflow(bytes, dim.get<uint64_t>(), &bytes) ||
+        __builtin_mul_overflow(extent, std::max<uint64_t>(dim.get<uint64_t>(), 1), &extent) ||
+        extent > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
       throw header_error(where, fmt::format("{}: shape {}: expected non-negative integers of a "
                                             "representable size",
-                                            what, shape.dump()));
+                                            what, json_brief(shape)));
     entry.shape.push_back(dim.get<int64_t>());
   }
   const auto& offsets = info["data_offsets"];
@@ -73,13 +80,13 @@ SafetensorsEntry parse_entry(const std::string& name, const nlohmann::json& info
       !offsets[1].is_number_unsigned() || offsets[0].get<uint64_t>() > offsets[1].get<uint64_t>())
     throw header_error(where, fmt::format("{}: data_offsets {}: expected [begin, end] with "
                                           "0 <= begin <= end",
-                                          what, offsets.dump()));
+                                          what, json_brief(offsets)));
   entry.begin = offsets[0].get<uint64_t>();
   entry.end = offsets[1].get<uint64_t>();
   if (entry.end - entry.begin != bytes)
     throw header_error(where, fmt::format("{}: {} {} needs {} bytes, data_offsets {} hold {}", what,
-                                          dtype.get<std::string>(), shape.dump(), bytes,
-                                          offsets.dump(), entry.end - entry.begin));
+                                          dtype.get<std::string>(), json_brief(shape), bytes,
+                                          json_brief(offsets), entry.end - entry.begin));
   return entry;
 }
 
@@ -135,8 +142,8 @@ SafetensorsHeader parse_safetensors_header(const std::string& json_text, uint64_
     if (!info.is_object()) throw header_error(where, "__metadata__: expected an object");
     for (const auto& [key, value] : info.items()) {
       if (!value.is_string())
-        throw header_error(
-            where, fmt::format("__metadata__.{}: expected a string, found {}", key, value.dump()));
+        throw header_error(where, fmt::format("__metadata__.{}: expected a string, found {}", key,
+                                              json_brief(value)));
       out.metadata[key] = value.get<std::string>();
     }
   }

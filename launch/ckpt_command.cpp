@@ -13,6 +13,7 @@
 #include "checkpoint/torch_file.h"
 #include "launch/cli_args.h"
 #include "launch/commands.h"
+#include "runtime/config_io.h"
 
 namespace fs = std::filesystem;
 
@@ -71,7 +72,7 @@ int inspect(const std::string& dir, const CkptFlags& flags) {
   const auto& meta = data.meta_data;
   std::cout << fmt::format("checkpoint: {} step {}\n", dir, step);
   for (const char* key : {"created", "world_size", "format_version", "val_bpb"})
-    if (meta.contains(key)) std::cout << fmt::format("{}: {}\n", key, meta[key].dump());
+    if (meta.contains(key)) std::cout << fmt::format("{}: {}\n", key, json_brief(meta[key]));
   std::cout << "model_config: " << meta["model_config"].dump() << "\n";
   int64_t params = 0;
   for (const auto& item : data.model_data) params += item.value().numel();

@@ -1,9 +1,17 @@
-// Command-line splitting for config_from_flags: torchrun's and nanochat's flag spellings.
+// Command-line splitting for config_from_flags (torchrun's and nanochat's flag spellings), and
+// JSON values shortened for error messages.
 #include "runtime/config_io.h"
 
 #include <algorithm>
 
 namespace nt {
+
+std::string json_brief(const nlohmann::json& j) {
+  if (j.is_structured())
+    for (const auto& item : j)
+      if (item.is_structured()) return std::string("a nested ") + j.type_name();
+  return j.dump();
+}
 
 std::vector<Flag> parse_flags(const std::vector<std::string>& args) {
   std::vector<Flag> flags;

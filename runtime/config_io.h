@@ -24,6 +24,10 @@ struct Flag {
   std::string value;
 };
 
+// `j` for an error message: scalars and flat arrays or objects as written, anything nested as
+// its type ("a nested array"), so that hostile nesting never reaches the recursive dump().
+std::string json_brief(const nlohmann::json& j);
+
 namespace detail {
 
 template <typename T>
@@ -100,7 +104,7 @@ void config_from_json(Config& config, const nlohmann::json& j, const std::string
     if (it == j.end()) return;
     if (!detail::json_has_type<T>(*it))
       throw std::invalid_argument(where + ": key '" + key + "': expected " +
-                                  detail::type_name<T>() + ", found " + it->dump());
+                                  detail::type_name<T>() + ", found " + json_brief(*it));
     if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
       // nlohmann's get<int>() would silently truncate; check the range first.
       const bool fits =

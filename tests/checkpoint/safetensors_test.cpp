@@ -95,6 +95,13 @@ TEST(Safetensors, MalformedFilesAreNamedErrors) {
        "tensor 'a': unknown dtype \"F8\" (expected one of F64, F32, F16, BF16"},
       {raw_file(R"({"a": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}})", eight),
        "tensor 'a': F32 [3] needs 12 bytes, data_offsets [0,8] hold 8"},
+      {raw_file(
+           R"({"a": {"dtype": "F32", "shape": [0, 4611686018427387904, 4], "data_offsets": [0, 0]}})",
+           ""),
+       "tensor 'a': shape [0,4611686018427387904,4]: expected non-negative integers of a "
+       "representable size"},
+      {raw_file(R"({"a": {"dtype": "F32", "shape": [[[[1]]]], "data_offsets": [0, 4]}})", "xxxx"),
+       "tensor 'a': shape a nested array: expected non-negative integers"},
       {raw_file(R"({"a": {"dtype": "F32", "shape": [-2], "data_offsets": [0, 8]}})", eight),
        "tensor 'a': shape [-2]: expected non-negative integers"},
       {raw_file(R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [8, 0]}})", eight),
@@ -163,6 +170,8 @@ TEST_F(ModelExportTest, ExportImportIsBitIdenticalAndBuildsTheSameModel) {
   EXPECT_TRUE(torch::equal(a.model->forward(idx), b.model->forward(idx)));
   EXPECT_EQ(import_safetensors(out_, imported_dir, 12), 12);  // --step overrides the file's
   EXPECT_EQ(find_last_step(imported_dir), 12);
+  testing::expect_error<std::runtime_error>([&] { import_safetensors(out_, imported_dir, 12); },
+                                            imported_dir + ": step 12 exists already");
   fs::remove_all(fs::path(out_).parent_path());
   fs::remove_all(imported_dir);
 }

@@ -261,6 +261,13 @@ TEST(Unpickle, MalformedInputNamesTheProblem) {
       {p + "(" + binunicode("other") + "K\x01tQ.",
        "persistent id: expected ('storage', torch.<Type>Storage, key, location, numel)"},
       {p + pid + "K\x04tQ.", "bare storage '0' where a value belongs (expected a tensor)"},
+      // 2^32 x 2^32 elements with zero strides on a 4-element storage: in bounds, but a numel
+      // beyond what LibTorch can count.
+      {p + "ctorch._utils\n_rebuild_tensor_v2\n(" + pid + "K\x04tQK\x00"s +
+           "\x8a\x05\x00\x00\x00\x00\x01\x8a\x05\x00\x00\x00\x00\x01\x86K\x00K\x00\x86\x89"s +
+           "ccollections\nOrderedDict\n)RtR."s,
+       "torch._utils._rebuild_tensor_v2: size [4294967296, 4294967296], stride [0, 0]: expected "
+       "non-negative sizes and strides and at most 1099511627776 elements"},
   };
   ZeroStorages storages;
   for (const auto& [bytes, needle] : cases) {
