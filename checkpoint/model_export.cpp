@@ -9,6 +9,7 @@
 
 #include "checkpoint/atomic_file.h"
 #include "checkpoint/checkpoint_manager.h"
+#include "checkpoint/dir_lock.h"
 #include "checkpoint/layout.h"
 #include "checkpoint/meta.h"
 #include "checkpoint/safetensors.h"
@@ -74,6 +75,17 @@ int64_t import_safetensors(const std::string& path, const std::string& checkpoin
   const nlohmann::json meta = {{"model_config", model_config}, {"imported_from", path}};
   model_config_from_meta(meta, path);  // a bad config fails here, before anything is written
   if (step < 0) step = file.metadata.count("step") ? metadata_int(file.metadata, "step", path) : 0;
+  if (step < 0)
+    throw std::runtime_error(
+        fmt::format("{}: __metadata__.step: expected a non-negative step, found {}", path, step));
+  // A training job may be writing the directory (and save_checkpoint removes what it finds
+  // incomplete): take its lock, and never replace a step that is already there.
+  DirLock lock(checkpoint_dir);
+  if (fs::exists(checkpoint_dir + "/" + meta_file_name(step)))
+    throw std::runtime_error(
+        fmt::format("{}: step {} exists already; import into another "
+                    "directory or give another --step",
+                    checkpoint_dir, step));
   ModelData model_data;
   for (auto& [name, tensor] : file.tensors) model_data.insert(name, std::move(tensor));
   file.tensors.clear();
