@@ -4,7 +4,8 @@
 # (default 30) from its corpus in fuzz/corpus/<target>/. New inputs go to build/fuzz/corpus;
 # a crash leaves its input in build/fuzz/artifacts and fails the script: add that file to
 # fuzz/regressions/<target>/ once fixed.
-# Usage: scripts/fuzz.sh [--seconds S] [--jobs N] [TARGET...]
+# Exits 77 (skipped) when clang is not installed (scripts/setup.sh installs it).
+# Usage: scripts/fuzz.sh [--seconds S] [TARGET...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=30
@@ -17,6 +18,8 @@ while [ $# -gt 0 ]; do
 done
 [ ${#targets[@]} -gt 0 ] || targets=(fuzz_hostlist fuzz_command_line fuzz_meta fuzz_pickle fuzz_safetensors)
 
+command -v clang++ > /dev/null || { echo "fuzz: clang++ not found: skipped"; exit 77; }
+mkdir -p build/fuzz
 cmake -S fuzz -B build/fuzz -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   > build/fuzz.configure.log || { cat build/fuzz.configure.log; exit 1; }
 cmake --build build/fuzz -j "$(nproc)" --target "${targets[@]}"
