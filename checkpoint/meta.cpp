@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <sys/stat.h>
 
+#include <cstring>
 #include <fstream>
 #include <limits>
 #include <sstream>
@@ -43,6 +44,37 @@ uint32_t file_crc32c(const std::string& path) {
   return crc;
 }
 
+// Python's json.dump writes float('inf') and float('nan') as the bare words Infinity, -Infinity
+// and NaN, which JSON (and nlohmann) refuse; nanochat's meta holds them where a figure is not
+// known yet (min_val_bpb before the first evaluation). Outside strings they become null.
+std::string python_specials_to_null(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      out += c;
+      if (c == '\\' && i + 1 < text.size())
+        out += text[++i];
+      else if (c == '"')
+        in_string = false;
+      continue;
+    }
+    in_string = c == '"';
+    size_t matched = 0;
+    for (const char* word : {"-Infinity", "Infinity", "NaN"})
+      if (text.compare(i, std::strlen(word), word) == 0) matched = std::strlen(word);
+    if (matched == 0) {
+      out += c;
+    } else {
+      out += "null";
+      i += matched - 1;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 nlohmann::json read_meta(const std::string& path) {
@@ -57,7 +89,7 @@ nlohmann::json read_meta(const std::string& path) {
 nlohmann::json parse_meta(const std::string& text, const std::string& path) {
   nlohmann::json meta;
   try {
-    meta = nlohmann::json::parse(text);
+    meta = nlohmann::json::parse(python_specials_to_null(text));
   } catch (const nlohmann::json::exception& e) {
     throw meta_error(path, std::string("invalid JSON: ") + e.what());
   }

@@ -20,7 +20,8 @@ constexpr int kMetaFormatVersion = 1;
 // typed; a meta with neither "files" nor "format_version" is nanochat's own and needs no
 // "files". Throws std::runtime_error naming the file and the key.
 nlohmann::json read_meta(const std::string& path);
-// The same checks on a meta file's text; `path` names it in errors.
+// The same checks on a meta file's text; `path` names it in errors. Python's Infinity,
+// -Infinity and NaN (which its json module writes and JSON lacks) are read as null.
 nlohmann::json parse_meta(const std::string& text, const std::string& path);
 
 // Whether `meta` (as read_meta returns it) holds nanotrain's commit record. Without one (a

@@ -112,6 +112,12 @@ void save_step(const TrainConfig& cfg, const LoopState& loop, const GPT& model,
   agree_on_save(cfg, error, collectives, env.rank);
 }
 
+// j[key] as a number; `fallback` when absent or null (nanochat's inf and nan: see parse_meta).
+double number_or(const nlohmann::json& j, const char* key, double fallback) {
+  const auto it = j.find(key);
+  return it == j.end() || it->is_null() ? fallback : it->get<double>();
+}
+
 // The step --resume_from_step names: -1 for a fresh start ("-1", or "auto" with nothing saved
 // yet, so that one command serves the first start and every restart).
 int64_t resume_step(const TrainConfig& cfg) {
@@ -172,10 +178,10 @@ LoopState resume(const TrainConfig& cfg, int64_t step, GPT& model, Optimizers& o
     const auto state = meta.value("loop_state", nlohmann::json::object());
     LoopState loop;
     loop.step = step;
-    loop.total_training_time = state.value("total_training_time", 0.0);
-    loop.smooth_train_loss = state.value("smooth_train_loss", 0.0);
-    loop.min_val_bpb = state.value("min_val_bpb", -1.0);
-    loop.val_bpb = meta.value("val_bpb", -1.0);
+    loop.total_training_time = number_or(state, "total_training_time", 0.0);
+    loop.smooth_train_loss = number_or(state, "smooth_train_loss", 0.0);
+    loop.min_val_bpb = number_or(state, "min_val_bpb", -1.0);
+    loop.val_bpb = number_or(meta, "val_bpb", -1.0);
     log0("resumed from {} at step {}", dir, step);
     return loop;
   } catch (const nlohmann::json::exception& e) {

@@ -52,8 +52,7 @@ TEST_F(NanochatCheckpoint, StepsWithoutCommitRecordCountWhenTheModelFileExists) 
 
 TEST_F(NanochatCheckpoint, MetaWithFormatVersionStillNeedsFiles) {
   const std::string dir = copy_of_fixture();
-  std::ifstream in(dir + "/meta_000005.json");
-  auto meta = nlohmann::json::parse(in);
+  auto meta = read_meta(dir + "/meta_000005.json");
   meta["format_version"] = kMetaFormatVersion;
   std::ofstream(dir + "/meta_000005.json") << meta.dump();
   testing::expect_error<std::runtime_error>([&] { read_meta(dir + "/meta_000005.json"); },
@@ -140,6 +139,20 @@ TEST_F(NanochatCheckpoint, ShardedOrMissingOptimizerStateIsAnError) {
       [&] { load_checkpoint(dir, 5, torch::kCPU, true); },
       "step 5 has no optimizer state (neither optim_000005.pt nor optim_000005_rank0.pt)");
   EXPECT_NO_THROW(load_checkpoint(dir, 5, torch::kCPU));  // the model alone still loads
+}
+
+// Python's json.dump writes inf and nan as bare words (nanochat's min_val_bpb before the first
+// evaluation is inf); they read as null, and strings keep them as they are.
+TEST(NanochatMeta, PythonInfinityAndNanReadAsNull) {
+  const auto meta = parse_meta(
+      R"({"step": 3, "model_config": {}, "val_bpb": NaN, "note": "Infinity \" NaN",
+          "loop_state": {"min_val_bpb": Infinity, "smooth_train_loss": -Infinity}})",
+      "meta_000003.json");
+  EXPECT_TRUE(meta.at("val_bpb").is_null());
+  EXPECT_TRUE(meta.at("loop_state").at("min_val_bpb").is_null());
+  EXPECT_TRUE(meta.at("loop_state").at("smooth_train_loss").is_null());
+  EXPECT_EQ(meta.at("note"), "Infinity \" NaN");
+  EXPECT_THROW(parse_meta(R"({"step": Infinit})", "m.json"), std::runtime_error);
 }
 
 }  // namespace

@@ -236,9 +236,12 @@ def nanochat_checkpoint(out_dir, vocab_size):
     for step, optim_name in ((3, "optim_000003.pt"), (5, "optim_000005_rank0.pt")):
         torch.save(model, os.path.join(ckpt_dir, f"model_{step:06d}.pt"))
         torch.save(optimizers, os.path.join(ckpt_dir, optim_name))
+        # min_val_bpb is inf until nanochat's first evaluation: json.dump writes Infinity.
         meta = {"step": step, "val_bpb": 1.25, "model_config": cfg,
                 "user_config": {"run": "fixture", "depth": 2}, "device_batch_size": 2,
-                "max_seq_len": 16}
+                "max_seq_len": 16,
+                "loop_state": {"min_val_bpb": float("inf"), "smooth_train_loss": 0.0,
+                               "total_training_time": 1.5}}
         with open(os.path.join(ckpt_dir, f"meta_{step:06d}.json"), "w") as f:
             json.dump(meta, f, indent=2)
 
