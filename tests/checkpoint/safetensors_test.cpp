@@ -138,7 +138,11 @@ class ModelExportTest : public CheckpointTest {
                        {});
     return testing::wait_all({pid}, 120).at(0);
   }
-  std::string out_ = dir_ + "_export/model.safetensors";
+  void SetUp() override {
+    CheckpointTest::SetUp();
+    out_ = dir_ + "_export/model.safetensors";  // beside this test's own directory
+  }
+  std::string out_;
 };
 
 TEST_F(ModelExportTest, ExportImportIsBitIdenticalAndBuildsTheSameModel) {
