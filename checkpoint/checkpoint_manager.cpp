@@ -114,9 +114,11 @@ void save_checkpoint(const std::string& checkpoint_dir, int64_t step, const Mode
     crash_point("before_dir_fsync");
     fsync_directory(checkpoint_dir);
   } catch (...) {
-    if (!committed)
-      for (const auto& name : {model_file_name(step), optim_file_name(step)})
-        fs::remove(checkpoint_dir + "/" + name, ec);  // the save's own error is the one to report
+    try {
+      if (!committed) remove_step(checkpoint_dir, step);
+    } catch (const std::exception&) {
+      // The save's own error is the one to report.
+    }
     throw;
   }
 }

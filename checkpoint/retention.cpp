@@ -24,6 +24,8 @@ int64_t step_of(const std::string& name) {
   return -1;
 }
 
+}  // namespace
+
 void remove_step(const std::string& dir, int64_t step, std::vector<std::string>* removed) {
   std::error_code ec;
   if (fs::remove(dir + "/" + meta_file_name(step), ec)) {
@@ -36,8 +38,6 @@ void remove_step(const std::string& dir, int64_t step, std::vector<std::string>*
   for (const auto& name : names)
     if (fs::remove(dir + "/" + name, ec) && removed) removed->push_back(name);
 }
-
-}  // namespace
 
 std::vector<std::string> remove_incomplete_steps(const std::string& checkpoint_dir) {
   std::vector<std::string> removed;

@@ -49,15 +49,20 @@ struct LoopState {
   }
 };
 
+// Whether `mine` holds on any rank; every rank calls it, in the same place (a collective).
+bool on_any_rank(bool mine, Collectives* collectives) {
+  auto flag = torch::full({1}, mine ? 1.0f : 0.0f);
+  if (collectives) collectives->all_reduce_sum(flag);
+  return flag.item<float>() > 0;
+}
+
 // Makes every rank agree on rank 0's save outcome (`error` empty: it worked, else "checkpoint
 // of step N failed: ..."), so that a failed save stops all ranks at once rather than leaving the
 // others waiting in a collective. With on_save_error "continue" the failure is logged and
 // training goes on. An asynchronous save's failure surfaces at the next save or at the end.
 void agree_on_save(const TrainConfig& cfg, const std::string& error, Collectives* collectives,
                    int rank) {
-  auto failed = torch::full({1}, error.empty() ? 0.0f : 1.0f);
-  if (collectives) collectives->all_reduce_sum(failed);
-  if (failed.item<float>() == 0) return;
+  if (!on_any_rank(!error.empty(), collectives)) return;
   if (cfg.on_save_error == "continue") {
     if (rank == 0) log0("warning: {}; training goes on (on_save_error=continue)", error);
     return;
@@ -206,13 +211,6 @@ int64_t resolve_num_iterations(const TrainConfig& cfg, const GPT& model, int64_t
   return std::max<int64_t>(n, 1);
 }
 
-// Whether any rank was asked to stop; every rank calls it after every step, so all agree.
-bool preemption_requested(Collectives* collectives) {
-  auto flag = torch::full({1}, preemption_signal() != 0 ? 1.0f : 0.0f);
-  if (collectives) collectives->all_reduce_sum(flag);
-  return flag.item<float>() > 0;
-}
-
 }  // namespace
 
 TrainResult train(const TrainConfig& cfg) {
@@ -323,7 +321,8 @@ TrainResult train(const TrainConfig& cfg) {
         step + 1, num_iterations, 100.0 * (step + 1) / num_iterations, loss_value, lrm, dt * 1e3,
         with_commas(static_cast<int64_t>(total_batch / dt)), mfu, loop.total_training_time / 60,
         run_seconds / (step + 1 - first_step) * (num_iterations - step - 1) / 60);
-    result.preempted = preemption_requested(collectives.get());
+    // Every rank asks after every step, so all agree on stopping.
+    result.preempted = on_any_rank(preemption_signal() != 0, collectives.get());
     const bool last = step + 1 == num_iterations || result.preempted;
     if (cfg.eval_every > 0 && (last || loop.step % cfg.eval_every == 0)) evaluate();
     const int64_t save_every = cfg.save_interval();
