@@ -81,13 +81,14 @@ int run_agent(LaunchConfig config) {
     while (state == WorkerGroup::State::kRunning) {
       state = group.poll(config.monitor_interval);
       if (const int sig = g_pending_signal.exchange(0)) {
-        group.signal_all(sig);
         if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) {
+          // Forwarded once, by stop(): a second copy would re-enter the workers' handlers.
           std::cerr << fmt::format("ntrun: received {}, stopping workers\n", strsignal(sig));
           rendezvous->fail(generation);
-          group.stop(config.shutdown_timeout);
+          group.stop(config.shutdown_timeout, sig);
           return 128 + sig;
         }
+        group.signal_all(sig);
       }
       if (state == WorkerGroup::State::kSucceeded && !rendezvous->finish(generation))
         state = WorkerGroup::State::kRunning;  // wait for the other nodes

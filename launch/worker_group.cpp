@@ -239,8 +239,8 @@ void WorkerGroup::signal_all(int sig) {
     if (w.alive) kill(-w.pid, sig);
 }
 
-void WorkerGroup::stop(double timeout_s) {
-  signal_all(SIGTERM);
+void WorkerGroup::stop(double timeout_s, int sig) {
+  signal_all(sig);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
   bool ignored = false;
   while (std::chrono::steady_clock::now() < deadline) {

@@ -4,6 +4,7 @@
 // (PR_SET_PDEATHSIG), so none outlives it.
 #pragma once
 
+#include <signal.h>
 #include <sys/types.h>
 
 #include <deque>
@@ -41,8 +42,8 @@ class WorkerGroup {
   State poll(double wait_s);
   // Sends `sig` to every live worker's process group.
   void signal_all(int sig);
-  // SIGTERM to every live worker, up to `timeout_s` for them to exit, then SIGKILL.
-  void stop(double timeout_s);
+  // `sig` (once) to every live worker, up to `timeout_s` for them to exit, then SIGKILL.
+  void stop(double timeout_s, int sig = SIGTERM);
 
   const std::optional<WorkerFailure>& first_failure() const { return failure_; }
 

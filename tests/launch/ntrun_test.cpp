@@ -123,8 +123,10 @@ TEST_F(NtrunTest, SignalsReachEveryWorkerAndNoneOutlivesNtrun) {
   const auto worker = script("sig.sh", R"(
 echo $$ > $OUT/pid.$RANK
 trap 'echo usr1 >> $OUT/sig.$RANK' USR1
-trap 'echo term >> $OUT/sig.$RANK; exit 0' TERM
-while true; do sleep 0.05; done)");
+trap 'echo term >> $OUT/sig.$RANK; stopping=1' TERM
+while [ -z "$stopping" ]; do sleep 0.05; done
+sleep 0.5  # a second SIGTERM from ntrun would be recorded here
+exit 0)");
   const pid_t agent = testing::spawn({NANOTRAIN_NTRUN, "--nproc_per_node=3", worker}, {});
   auto wait_for = [&](const std::string& name) {
     for (int i = 0; i < 200 && !fs::exists(dir_ + "/" + name); ++i)
