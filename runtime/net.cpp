@@ -8,21 +8,60 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <fstream>
+#include <random>
 #include <stdexcept>
 
 namespace nt {
 
-int find_free_port() {
+namespace {
+
+// Ports below this are left to services.
+constexpr int kLowestPort = 10000;
+
+// Whether `port` can be bound on all interfaces now (no SO_REUSEADDR: a port with connections
+// in TIME_WAIT counts as taken). Port 0 binds any free port and returns it in *bound.
+bool can_bind(int port, int* bound = nullptr) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_ANY);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
   socklen_t len = sizeof(addr);
-  const bool ok = fd >= 0 && bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+  const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
                   getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
-  if (fd >= 0) close(fd);
-  if (!ok) throw std::runtime_error("cannot find a free TCP port");
-  return ntohs(addr.sin_port);
+  close(fd);
+  if (ok && bound) *bound = ntohs(addr.sin_port);
+  return ok;
+}
+
+// The first port of the kernel's ephemeral range (Linux's default when it cannot be read).
+int ephemeral_low() {
+  std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
+  int low = 32768;
+  in >> low;
+  return in ? low : 32768;
+}
+
+}  // namespace
+
+int find_free_port() {
+  const int high = ephemeral_low() - 2;  // the port and the one above it stay below the range
+  if (high > kLowestPort) {
+    std::mt19937 rng(std::random_device{}());
+    std::uniform_int_distribution<int> draw(kLowestPort, high);
+    for (int attempt = 0; attempt < 200; ++attempt) {
+      const int port = draw(rng);
+      if (can_bind(port) && can_bind(port + 1)) return port;
+    }
+  }
+  // A range configured to start near the bottom: any port the kernel gives, as a last resort.
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    int port = 0;
+    if (can_bind(0, &port) && port < 65535 && can_bind(port + 1)) return port;
+  }
+  throw std::runtime_error("cannot find a free TCP port (with the port above it also free)");
 }
 
 std::string local_address_towards(const std::string& host, int port) {
