@@ -43,7 +43,9 @@ class Collectives {
 struct ProcessGroupOptions {
   // Per collective, and for the rendezvous (so ranks must start within it of each other). A
   // collective that some rank does not join fails within about this time: most of it is spent
-  // waiting, the rest (a fifth, at most 5 s) finding out which ranks never arrived. Work one
+  // waiting, the rest (a fifth, at most 5 s) finding out which ranks never arrived. Rank 0,
+  // which hosts the store, fails that fifth later, keeping the store up for ranks that fail
+  // after it. Work one
   // rank does alone while the others wait in a collective (rank 0's synchronous save) must fit
   // in it.
   std::chrono::milliseconds timeout{std::chrono::minutes(10)};

@@ -137,6 +137,10 @@ class C10dCollectives : public Collectives {
     if (future.wait_for(diagnosis_time_ + std::chrono::milliseconds(500)) !=
         std::future_status::ready)
       return "the store on rank 0 did not answer: rank 0 is stuck or dead";
+    // Rank 0 hosts the store and exits soon after this error: it serves one more window so that
+    // a rank whose wait started later (it reached the collective later) still reads the marks
+    // rather than a closed store.
+    if (rank_ == 0) std::this_thread::sleep_for(diagnosis_time_);
     return future.get();
   }
 

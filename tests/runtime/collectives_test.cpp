@@ -2,8 +2,6 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
-#include <chrono>
-
 #include "runtime/collectives.h"
 #include "tests/support/process_runner.h"
 
@@ -25,9 +23,9 @@ TEST_P(CollectivesAcrossProcesses, EveryCollectiveGivesTheRightValues) {
 
 INSTANTIATE_TEST_SUITE_P(WorldSizes, CollectivesAcrossProcesses, ::testing::Values(2, 3, 4));
 
-// A rank stopped with SIGSTOP: the others' collective fails within the 3 s timeout, naming it
+// A rank stopped with SIGSTOP: the others' collective fails within the 6 s timeout, naming it
 // (rank 0 hosts the store, so when it is the stuck one the others learn it from the silent
-// store).
+// store). The workers time the collective themselves; here only a bound against hanging.
 class StuckRank : public ::testing::TestWithParam<std::pair<int, int>> {};
 
 TEST_P(StuckRank, CollectiveFailsWithinTheTimeoutNamingIt) {
@@ -35,7 +33,6 @@ TEST_P(StuckRank, CollectiveFailsWithinTheTimeoutNamingIt) {
   const int port = testing::free_port();
   std::vector<pid_t> others;
   pid_t stuck_pid = -1;
-  const auto start = std::chrono::steady_clock::now();
   for (int rank = 0; rank < world_size; ++rank) {
     auto env = testing::worker_env(rank, world_size, port);
     env["NT_TEST_STUCK_RANK"] = std::to_string(stuck);
@@ -43,13 +40,9 @@ TEST_P(StuckRank, CollectiveFailsWithinTheTimeoutNamingIt) {
     (rank == stuck ? stuck_pid : others.emplace_back()) = pid;
   }
   const auto status = testing::wait_all(others, 60);
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   ::kill(stuck_pid, SIGKILL);
   testing::wait_all({stuck_pid}, 10);
   for (size_t i = 0; i < others.size(); ++i) EXPECT_EQ(status[i], 0) << "worker " << i;
-  // Start-up and rendezvous take about a second; the collective itself at most 3 s.
-  EXPECT_LT(seconds, 3.0 + 4.0);
 }
 
 INSTANTIATE_TEST_SUITE_P(WorldAndStuckRank, StuckRank,
