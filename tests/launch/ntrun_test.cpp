@@ -63,6 +63,22 @@ class NtrunTest : public ::testing::Test {
   }
   std::string err() { return read_file(dir_ + "/ntrun.err"); }
 
+  // Waits up to 30 s (generous for a loaded machine) for `name` to appear in the test directory.
+  bool wait_for(const std::string& name) {
+    for (int i = 0; i < 1200; ++i) {
+      if (fs::exists(dir_ + "/" + name)) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    return false;
+  }
+
+  // Waits up to 10 s for `pid` to be gone.
+  static bool gone(pid_t pid) {
+    for (int i = 0; i < 400 && is_running(pid); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    return !is_running(pid);
+  }
+
   std::string dir_;
 };
 
@@ -91,13 +107,18 @@ TEST_F(NtrunTest, WorkersSeeTorchrunEnvironment) {
 }
 
 TEST_F(NtrunTest, FailingWorkerStopsOthersAndIsNamed) {
+  // Rank 2 fails only once every rank has its TERM handler in place.
   const auto worker = script("fail.sh", R"(
-if [ "$RANK" = 2 ]; then sleep 0.3; echo "loss went NaN at step 7" >&2; exit 3; fi
 trap 'echo $RANK > $OUT/term.$RANK; exit 0' TERM
+touch $OUT/ready.$RANK
+if [ "$RANK" = 2 ]; then
+  while [ $(ls $OUT | grep -c '^ready') -lt 4 ]; do sleep 0.05; done
+  echo "loss went NaN at step 7" >&2; exit 3
+fi
 sleep 60 & wait)");
   const auto t0 = std::chrono::steady_clock::now();
   EXPECT_EQ(ntrun({"--nproc_per_node=4", "--shutdown_timeout=5", worker}), 1);
-  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 20);
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 30);
   const std::string e = err();
   EXPECT_NE(e.find("rank      : 2 (local_rank 2)"), std::string::npos) << e;
   EXPECT_NE(e.find("error     : exit code 3"), std::string::npos) << e;
@@ -109,7 +130,10 @@ sleep 60 & wait)");
 TEST_F(NtrunTest, KilledWorkerIsRestarted) {
   const auto worker = script("flaky.sh", R"(
 echo $TORCHELASTIC_RESTART_COUNT >> $OUT/attempts.$RANK
-if [ "$RANK" = 1 ] && [ "$TORCHELASTIC_RESTART_COUNT" -lt 2 ]; then sleep 0.2; kill -9 $$; fi
+if [ "$RANK" = 1 ] && [ "$TORCHELASTIC_RESTART_COUNT" -lt 2 ]; then
+  until grep -qx $TORCHELASTIC_RESTART_COUNT $OUT/attempts.0 2> /dev/null; do sleep 0.05; done
+  kill -9 $$
+fi
 sleep 0.5)");
   EXPECT_EQ(ntrun({"--nproc_per_node=2", "--max_restarts=2", "--shutdown_timeout=5", worker}), 0)
       << err();
@@ -120,41 +144,38 @@ sleep 0.5)");
 }
 
 TEST_F(NtrunTest, SignalsReachEveryWorkerAndNoneOutlivesNtrun) {
+  // The pid file appears (atomically) once both handlers are in place.
   const auto worker = script("sig.sh", R"(
-echo $$ > $OUT/pid.$RANK
 trap 'echo usr1 >> $OUT/sig.$RANK' USR1
 trap 'echo term >> $OUT/sig.$RANK; stopping=1' TERM
+echo $$ > $OUT/pid.tmp.$RANK && mv $OUT/pid.tmp.$RANK $OUT/pid.$RANK
 while [ -z "$stopping" ]; do sleep 0.05; done
 sleep 0.5  # a second SIGTERM from ntrun would be recorded here
 exit 0)");
   const pid_t agent = testing::spawn({NANOTRAIN_NTRUN, "--nproc_per_node=3", worker}, {});
-  auto wait_for = [&](const std::string& name) {
-    for (int i = 0; i < 200 && !fs::exists(dir_ + "/" + name); ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(25));
-  };
-  for (int r = 0; r < 3; ++r) wait_for("pid." + std::to_string(r));
+  for (int r = 0; r < 3; ++r) ASSERT_TRUE(wait_for("pid." + std::to_string(r))) << r;
   kill(agent, SIGUSR1);
-  for (int r = 0; r < 3; ++r) wait_for("sig." + std::to_string(r));
+  for (int r = 0; r < 3; ++r) ASSERT_TRUE(wait_for("sig." + std::to_string(r))) << r;
   kill(agent, SIGTERM);
   EXPECT_EQ(testing::wait_all({agent}, 30)[0], 128 + SIGTERM);
   for (int r = 0; r < 3; ++r) {
     EXPECT_EQ(read_file(dir_ + "/sig." + std::to_string(r)), "usr1\nterm\n") << r;
     const pid_t pid = std::stoi(read_file(dir_ + "/pid." + std::to_string(r)));
-    EXPECT_FALSE(is_running(pid)) << "worker " << r << " outlived ntrun";
+    EXPECT_TRUE(gone(pid)) << "worker " << r << " outlived ntrun";
   }
 }
 
 TEST_F(NtrunTest, KilledLauncherTakesItsWorkersAlong) {
-  const auto worker = script("orphan.sh", "echo $$ > $OUT/pid.$RANK; exec sleep 60");
+  const auto worker =
+      script("orphan.sh",
+             "echo $$ > $OUT/pid.tmp.$RANK && mv $OUT/pid.tmp.$RANK $OUT/pid.$RANK; exec sleep 60");
   const pid_t agent = testing::spawn({NANOTRAIN_NTRUN, "--nproc_per_node=2", worker}, {});
-  for (int i = 0; i < 200 && !(fs::exists(dir_ + "/pid.0") && fs::exists(dir_ + "/pid.1")); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  for (int r = 0; r < 2; ++r) ASSERT_TRUE(wait_for("pid." + std::to_string(r))) << r;
   kill(agent, SIGKILL);
   testing::wait_all({agent}, 10);
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
   for (int r = 0; r < 2; ++r) {
     const pid_t pid = std::stoi(read_file(dir_ + "/pid." + std::to_string(r)));
-    EXPECT_FALSE(is_running(pid)) << "worker " << r << " outlived a SIGKILLed ntrun";
+    EXPECT_TRUE(gone(pid)) << "worker " << r << " outlived a SIGKILLed ntrun";
   }
 }
 
@@ -167,8 +188,11 @@ TEST_F(NtrunTest, CollectivesWorkUnderNtrun) {
 TEST_F(NtrunTest, TwoNodeAgentsFormOneWorldAndRestartTogether) {
   const auto worker = script("node.sh", R"(
 echo "$GROUP_RANK $TORCHELASTIC_RESTART_COUNT $WORLD_SIZE" >> $OUT/seen.$RANK
-if [ "$GROUP_RANK" = 1 ] && [ "$LOCAL_RANK" = 0 ] && [ "$TORCHELASTIC_RESTART_COUNT" = 0 ]; then
-  sleep 0.3; exit 5
+if [ "$TORCHELASTIC_RESTART_COUNT" = 0 ]; then
+  # Rank 2 fails once all four ranks have recorded the first attempt; the others wait for it.
+  [ "$RANK" = 2 ] || exec sleep 60
+  while [ $(cat $OUT/seen.* | wc -l) -lt 4 ]; do sleep 0.05; done
+  exit 5
 fi
 sleep 1)");
   const int port = testing::free_port();

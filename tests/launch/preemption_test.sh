@@ -14,7 +14,8 @@ export NANOTRAIN_BASE_DIR=$work/base
 
 "$ntrun" --standalone --nproc_per_node=2 "$nanotrain" train "${args[@]}" > "$work/first.log" 2>&1 &
 pid=$!
-for _ in $(seq 300); do grep -q 'step 00010/' "$work/first.log" && break; sleep 0.05; done
+for _ in $(seq 1200); do grep -q 'step 00010/' "$work/first.log" && break; sleep 0.05; done
+grep -q 'step 00010/' "$work/first.log" || fail "training never reached step 10"
 kill -USR1 $pid
 wait $pid
 rc=$?

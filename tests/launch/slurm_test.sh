@@ -76,12 +76,17 @@ NodeName=$host CPUs=$(nproc) State=UNKNOWN
 PartitionName=test Nodes=$host Default=YES MaxTime=INFINITE State=UP
 CONF
 export SLURM_CONF=$work/slurm.conf
+# daemon_pid NAME: the pid a daemonized NAME writes to $work/NAME.pid, waited for up to 20 s so
+# the clean-up can stop it.
+daemon_pid() {
+  for _ in $(seq 400); do [ -s "$work/$1.pid" ] && break; sleep 0.05; done
+  [ -s "$work/$1.pid" ] || skip "$1 wrote no pid file: $(tail -n 3 "$work/$1.log")"
+  pids+=("$(cat "$work/$1.pid")")
+}
 slurmctld -i 2>> "$work/slurmctld.log" || skip "slurmctld does not start: $(tail -n 3 "$work/slurmctld.log")"
-sleep 0.5
-pids+=("$(cat "$work/slurmctld.pid")")
+daemon_pid slurmctld
 slurmd 2>> "$work/slurmd.log" || skip "slurmd does not start: $(tail -n 3 "$work/slurmd.log")"
-sleep 0.5
-pids+=("$(cat "$work/slurmd.pid")")
+daemon_pid slurmd
 for _ in $(seq 100); do
   sinfo -h -o %T 2> /dev/null | grep -q idle && break
   sleep 0.2

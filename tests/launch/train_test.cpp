@@ -108,7 +108,8 @@ TEST(TrainConfig, ShippedConfigsAreValid) {
 }
 
 TEST(TrainConfig, FileThenFlagsAndErrors) {
-  const std::string path = ::testing::TempDir() + "/train_config_test.json";
+  const std::string path =
+      ::testing::TempDir() + "/train_config_test_" + std::to_string(::getpid()) + ".json";
   std::ofstream(path) << R"({"data_dir": "d", "depth": 3, "num_iterations": 7})";
   auto cfg = parse_train_config({"--depth=5", "--config", path});
   EXPECT_EQ(cfg.depth, 5);  // flags override the file wherever --config stands
@@ -155,7 +156,8 @@ TEST(TrainConfig, FileThenFlagsAndErrors) {
       {R"({"keep_last": 0})", "keep_last: expected a positive integer or -1, found 0"},
       {R"({"run": null})", "key 'run': expected a string, found null"},
       {R"([1, 2])", "expected a JSON object, found array"},
-      {R"({"target_flops": 1e400})", "invalid JSON: [json.exception.out_of_range.406] number overflow"},
+      {R"({"target_flops": 1e400})",
+       "invalid JSON: [json.exception.out_of_range.406] number overflow"},
   };
   for (const auto& [text, needle] : bad_files) {
     std::ofstream(path) << text;
