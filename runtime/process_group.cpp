@@ -101,6 +101,8 @@ class C10dCollectives : public Collectives {
     }
   }
 
+  static constexpr const char* kEveryRankArrived = "every rank reached it";
+
   // Which ranks never reached a failed collective. A rank that waits on a stuck peer fails too,
   // at about the same time, and marks itself in the store under the collective's sequence
   // number (the same on every rank); a stuck or dead rank never does. Each rank polls one
@@ -124,7 +126,7 @@ class C10dCollectives : public Collectives {
         for (int r = 0; r < world_size; ++r)
           if (!store->check({prefix + std::to_string(r)})) missing.push_back(r);
         if (missing.empty())
-          result->set_value("every rank reached it");
+          result->set_value(kEveryRankArrived);
         else
           result->set_value(fmt::format(
               "{} {} did not reach it within the timeout (stuck, dead or busy elsewhere)",
@@ -137,11 +139,12 @@ class C10dCollectives : public Collectives {
     if (future.wait_for(diagnosis_time_ + std::chrono::milliseconds(500)) !=
         std::future_status::ready)
       return "the store on rank 0 did not answer: rank 0 is stuck or dead";
-    // Rank 0 hosts the store and exits soon after this error: it serves one more window so that
-    // a rank whose wait started later (it reached the collective later) still reads the marks
-    // rather than a closed store.
-    if (rank_ == 0) std::this_thread::sleep_for(diagnosis_time_);
-    return future.get();
+    std::string verdict = future.get();
+    // Rank 0 hosts the store and exits soon after this error: when some rank is missing, it
+    // serves one more window so that a rank whose wait started later (it reached the collective
+    // later) still reads the marks rather than a closed store.
+    if (rank_ == 0 && verdict != kEveryRankArrived) std::this_thread::sleep_for(diagnosis_time_);
+    return verdict;
   }
 
   c10::intrusive_ptr<c10d::Store> store_;
