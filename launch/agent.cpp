@@ -67,9 +67,9 @@ int run_agent(LaunchConfig config) {
   if (config.standalone) config.master_port = find_free_port();
   if (!std::getenv("OMP_NUM_THREADS") && config.nproc > 1)
     std::cerr << fmt::format(
-        "ntrun: setting OMP_NUM_THREADS={} for each worker (cores / nproc_per_node); set it to "
-        "tune\n",
-        std::max(1u, std::thread::hardware_concurrency() / config.nproc));
+        "ntrun: setting OMP_NUM_THREADS={} for each worker (allowed CPUs / nproc_per_node); set "
+        "it to tune\n",
+        threads_per_worker(config.nproc));
   auto rendezvous = make_rendezvous(config);
   int generation = 0;
   while (true) {

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "runtime/config_io.h"
+#include "runtime/hardware.h"
 
 namespace nt {
 namespace {
@@ -42,14 +43,14 @@ int count_gpus() {
 }
 
 int resolve_nproc(const std::string& value) {
-  const int cores = std::max(1u, std::thread::hardware_concurrency());
-  if (value == "cpu") return static_cast<int>(cores);
+  const int cores = allowed_cpu_count();
+  if (value == "cpu") return cores;
   if (value == "gpu" || value == "auto") {
     const int gpus = count_gpus();
     if (gpus > 0) return gpus;
     if (value == "gpu")
       throw std::invalid_argument("--nproc_per_node=gpu: no NVIDIA GPU is visible on this node");
-    return static_cast<int>(cores);
+    return cores;
   }
   return parse_int({"nproc_per_node", value}, 1, 4096);
 }
@@ -124,7 +125,7 @@ environment (RANK, LOCAL_RANK, GROUP_RANK, WORLD_SIZE, LOCAL_WORLD_SIZE, GROUP_W
 MASTER_ADDR, MASTER_PORT, TORCHELASTIC_RESTART_COUNT, TORCHELASTIC_MAX_RESTARTS,
 TORCHELASTIC_RUN_ID, OMP_NUM_THREADS). Flags may use dashes or underscores.
 
-  --nproc_per_node N|auto|cpu|gpu  workers on this node (default 1; auto: GPUs, else cores)
+  --nproc_per_node N|auto|cpu|gpu  workers on this node (default 1; auto: GPUs, else CPUs)
   --nnodes N                 nodes in the job (default 1)
   --node_rank R              this node's index, 0..nnodes-1 (default 0)
   --master_addr ADDR         node 0's address (default 127.0.0.1)

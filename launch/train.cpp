@@ -20,14 +20,15 @@
 #include "launch/commands.h"
 #include "launch/evaluate.h"
 #include "launch/metrics.h"
+#include "launch/mfu.h"
 #include "launch/train.h"
 #include "model/gpt.h"
 #include "optim/schedule.h"
 #include "optim/setup.h"
 #include "runtime/collectives.h"
 #include "runtime/config_io.h"
+#include "runtime/hardware.h"
 #include "runtime/log.h"
-#include "runtime/peak_flops.h"
 #include "runtime/preemption.h"
 #include "runtime/rng_state.h"
 
@@ -213,11 +214,18 @@ int64_t resolve_num_iterations(const TrainConfig& cfg, const GPT& model, int64_t
 
 }  // namespace
 
-TrainResult train(const TrainConfig& cfg) {
-  log0("config: {}", config_to_json(cfg).dump());
-  if (cfg.device == "cuda" && !torch::cuda::is_available())
+TrainResult train(const TrainConfig& requested) {
+  // A signal while loading is a preemption too: it stops the job before the first step.
+  install_preemption_handlers();
+  log0("config: {}", config_to_json(requested).dump());
+  if (requested.device == "cuda" && !torch::cuda::is_available())
     throw std::invalid_argument("device: cuda requested, but this LibTorch sees no CUDA device");
   const DistEnv env = read_dist_env();
+  const torch::Device device =
+      requested.device == "cuda" ? torch::Device(torch::kCUDA, env.local_rank) : torch::kCPU;
+  TrainConfig cfg = requested;  // with "auto" resolved for this hardware, as meta records it
+  cfg.optim.muon_dtype =
+      dtype_name(resolve_matmul_dtype(requested.optim.muon_dtype, device, "muon_dtype"));
   ProcessGroupOptions pg_options;
   pg_options.backend = cfg.device == "cuda" ? "nccl" : "gloo";
   pg_options.timeout = std::chrono::milliseconds(std::llround(cfg.collective_timeout * 1000));
@@ -225,8 +233,6 @@ TrainResult train(const TrainConfig& cfg) {
   if (env.distributed())
     log0("world: {} ranks ({} per node) from {}'s environment, master {}:{}", env.world_size,
          env.local_world_size, env.source, env.master_addr, env.master_port);
-  const torch::Device device =
-      cfg.device == "cuda" ? torch::Device(torch::kCUDA, env.local_rank) : torch::kCPU;
   std::optional<DirLock> lock;
   if (env.rank == 0) lock.emplace(cfg.checkpoint_dir());
   torch::manual_seed(cfg.seed);
@@ -248,14 +254,10 @@ TrainResult train(const TrainConfig& cfg) {
   model->init_weights(cfg.seed);
   model->to(device);
   model->set_compute_dtype(cfg.dtype == "bfloat16" ? torch::kBFloat16 : torch::kFloat32);
-  const double peak =
-      cfg.peak_flops > 0 ? cfg.peak_flops : peak_flops(model->compute_dtype(), device);
-  const auto flops_per_token = static_cast<double>(model->estimate_flops());
-  log0(
-      "model: depth {}, {} parameters, {:.3e} FLOPs per token; {} rank(s); peak {:.1f} "
-      "GFLOP/s per rank for MFU",
-      model->config().n_layer, model->num_params(), flops_per_token, env.world_size, peak / 1e9);
   Optimizers optimizers = setup_optimizers(model, cfg.optim);
+  const int64_t rows = cfg.device_batch_size * cfg.max_seq_len;
+  log_precision(device, model->compute_dtype(), optimizers.muon->options().ns_dtype, rows,
+                model->config().n_embd, 4 * model->config().n_embd);
   optimizers.set_collectives(collectives.get());  // gradients are averaged inside step()
   const int64_t micro_batch = env.world_size * cfg.device_batch_size * cfg.max_seq_len;
   const int64_t total_batch = cfg.total_batch_size > 0 ? cfg.total_batch_size : micro_batch;
@@ -266,10 +268,14 @@ TrainResult train(const TrainConfig& cfg) {
         total_batch, cfg.device_batch_size, cfg.max_seq_len, env.world_size, micro_batch));
   const int64_t grad_accum_steps = total_batch / micro_batch;
   const int64_t num_iterations = resolve_num_iterations(cfg, model, total_batch);
+  const MfuMeter mfu_meter(model, *optimizers.muon, total_batch, rows, env.world_size, device,
+                           cfg.peak_flops);
+  log0("model: depth {}, {} parameters, {:.3e} FLOPs per token; {} rank(s); MFU against {}",
+       model->config().n_layer, model->num_params(), static_cast<double>(model->estimate_flops()),
+       env.world_size, mfu_meter.describe());
   const LrSchedule schedule{num_iterations, cfg.warmup_ratio, cfg.warmdown_ratio,
                             cfg.final_lr_frac};
   LoopState loop = resume(cfg, start_step, model, optimizers, loader, device);
-  install_preemption_handlers();
 
   std::unique_ptr<AsyncSaver> async_saver;
   if (cfg.async_save && env.rank == 0) async_saver = std::make_unique<AsyncSaver>();
@@ -284,6 +290,11 @@ TrainResult train(const TrainConfig& cfg) {
   metrics.append({{"run", cfg.run}, {"step", loop.step}, {"event", "start"}});
   if (loop.step == 0 && cfg.eval_every > 0) evaluate();
   TrainResult result;
+  if (on_any_rank(preemption_signal() != 0, collectives.get())) {
+    log0("preempted while loading, before step {}: nothing new to save, stopping", loop.step + 1);
+    result.preempted = true;
+    return result;
+  }
   const int64_t first_step = loop.step;
   double run_seconds = 0.0;  // this process's share of total_training_time, for the ETA
   for (int64_t step = loop.step; step < num_iterations; ++step) {
@@ -302,7 +313,7 @@ TrainResult train(const TrainConfig& cfg) {
     // The mean over micro-steps; reading it also waits for the step to finish.
     const double loss_value = loss_sum.item<double>() / grad_accum_steps;
     const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const double mfu = 100.0 * flops_per_token * total_batch / dt / (peak * env.world_size);
+    const double mfu = mfu_meter.mfu(dt);
     loop.step = step + 1;
     loop.total_training_time += dt;
     loop.smooth_train_loss = 0.9 * loop.smooth_train_loss + 0.1 * loss_value;

@@ -20,6 +20,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "runtime/hardware.h"
 #include "runtime/log.h"
 
 namespace nt {
@@ -52,6 +53,10 @@ int open_log(const std::string& path) {
 WorkerGroup::WorkerGroup(const LaunchConfig& config, int restart_count, int master_port)
     : config_(config), restart_count_(restart_count), master_port_(master_port) {}
 
+int threads_per_worker(int nproc) {
+  return std::max(1, allowed_cpu_count() / std::max(1, nproc));
+}
+
 WorkerGroup::~WorkerGroup() {
   signal_all(SIGKILL);
   for (auto& w : workers_) {
@@ -63,8 +68,7 @@ WorkerGroup::~WorkerGroup() {
 
 void WorkerGroup::start() {
   const int world_size = config_.nproc * config_.nnodes;
-  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-  const std::string omp_threads = std::to_string(std::max(1u, cores / config_.nproc));
+  const std::string omp_threads = std::to_string(threads_per_worker(config_.nproc));
   const pid_t agent = getpid();
   for (int local_rank = 0; local_rank < config_.nproc; ++local_rank) {
     Worker w;

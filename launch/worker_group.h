@@ -16,6 +16,10 @@
 
 namespace nt {
 
+// OMP_NUM_THREADS for each of `nproc` workers when the user set none: the CPUs this agent may
+// run on (its affinity mask, as Slurm's --cpus-per-task or taskset set it) shared out, at least 1.
+int threads_per_worker(int nproc);
+
 struct WorkerFailure {
   std::string time;  // UTC
   int rank = 0, local_rank = 0;

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "runtime/hardware.h"
+
 namespace nt {
 
 void OptimizerConfig::validate() const {
@@ -17,6 +19,7 @@ void OptimizerConfig::validate() const {
     if (!(value >= 0.0) || !std::isfinite(value))
       throw std::invalid_argument(
           fmt::format("{}: expected a finite non-negative number, found {}", name, value));
+  resolve_matmul_dtype(muon_dtype, torch::kCPU, "muon_dtype");  // throws for an unknown name
 }
 
 Optimizers setup_optimizers(const GPT& model, const OptimizerConfig& config) {
@@ -38,8 +41,11 @@ Optimizers setup_optimizers(const GPT& model, const OptimizerConfig& config) {
     else
       it->params.push_back(p);
   }
+  MuonOptions muon_options;
+  muon_options.ns_dtype =
+      resolve_matmul_dtype(config.muon_dtype, model->lm_head_param().device(), "muon_dtype");
   return {std::make_unique<AdamW>(std::move(adam_groups), adam_options),
-          std::make_unique<Muon>(std::move(muon_groups), MuonOptions{})};
+          std::make_unique<Muon>(std::move(muon_groups), muon_options)};
 }
 
 void Optimizers::step() {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "model/gpt.h"
 #include "optim/adamw.h"
@@ -16,6 +17,9 @@ struct OptimizerConfig {
   double unembedding_lr = 0.004;  // AdamW, lm_head
   double matrix_lr = 0.02;        // Muon
   double weight_decay = 0.0;      // AdamW
+  // Muon's Newton-Schulz precision: auto | bfloat16 | float32 (auto: bfloat16 where bf16 matmul
+  // is native on the model's device, else float32; see runtime/hardware.h)
+  std::string muon_dtype = "auto";
 
   template <class V>
   void visit(V&& v) {
@@ -23,8 +27,9 @@ struct OptimizerConfig {
     v("unembedding_lr", unembedding_lr);
     v("matrix_lr", matrix_lr);
     v("weight_decay", weight_decay);
+    v("muon_dtype", muon_dtype);
   }
-  // Throws std::invalid_argument for a negative rate or decay.
+  // Throws std::invalid_argument for a negative rate or decay, or an unknown muon_dtype.
   void validate() const;
 };
 

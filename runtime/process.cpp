@@ -5,7 +5,8 @@
 #include <torch/torch.h>
 
 #include <cstdlib>
-#include <thread>
+
+#include "runtime/hardware.h"
 
 namespace nt {
 
@@ -15,12 +16,11 @@ int configure_process() {
   // One arena: a thread arena (Gloo's worker threads allocate collective buffers) cannot hold
   // a block above 64 MB and would mmap and unmap it on every call despite M_MMAP_MAX.
   mallopt(M_ARENA_MAX, 1);
-  int threads = static_cast<int>(std::thread::hardware_concurrency());
+  int threads = allowed_cpu_count();
   if (const char* env = std::getenv("OMP_NUM_THREADS")) {
     const int n = std::atoi(env);
     if (n > 0) threads = n;
   }
-  if (threads < 1) threads = 1;
   torch::set_num_threads(threads);
   return threads;
 }

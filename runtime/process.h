@@ -4,7 +4,8 @@
 
 namespace nt {
 
-// - Threads: OMP_NUM_THREADS when set (ntrun and torchrun set it per worker), else every core.
+// - Threads: OMP_NUM_THREADS when set (ntrun and torchrun set it per worker), else every CPU
+//   of the affinity mask (taskset, cpusets, Slurm's --cpus-per-task), not the machine's count.
 //   Debian's LibTorch otherwise starts with one intra-op thread, which halves bf16 matmul speed.
 // - Allocator: glibc serves each large tensor with a fresh mmap and returns it with munmap, so a
 //   training step page-faults its activations in again every time (measured: over half of a

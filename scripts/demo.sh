@@ -23,11 +23,29 @@ job=(build/bin/ntrun --standalone --nproc_per_node=2
 
 echo "== training (2 processes); a preemption signal arrives after step 30"
 log=$(mktemp)
-"${job[@]}" 2>&1 | tee "$log" &
-until grep -q 'step 00030/' "$log" 2>/dev/null; do sleep 0.2; done
-pkill -USR1 -f 'ntrun --standalone --nproc_per_node=2 build/bin/nanotrain' || true
-wait || true
-rm -f "$log"
+trap 'rm -f "$log"' EXIT
+"${job[@]}" > >(tee "$log") 2>&1 &
+ntrun_pid=$!
+deadline=$((SECONDS + 600))
+until grep -q 'step 00030/' "$log"; do
+  if ! kill -0 "$ntrun_pid" 2>/dev/null; then
+    status=0; wait "$ntrun_pid" || status=$?
+    echo "demo: training stopped (exit $status) before step 30; its log is above" >&2
+    exit 1
+  fi
+  if [ "$SECONDS" -ge "$deadline" ]; then
+    kill -TERM "$ntrun_pid"; wait "$ntrun_pid" || true
+    echo "demo: no step 30 after 10 minutes; stopped the job" >&2
+    exit 1
+  fi
+  sleep 0.2
+done
+kill -USR1 "$ntrun_pid"  # as a scheduler warns a job before preempting it
+status=0; wait "$ntrun_pid" || status=$?
+if [ "$status" -ne 75 ]; then
+  echo "demo: expected the preempted job to save and exit 75, it exited $status" >&2
+  exit 1
+fi
 
 echo
 echo "== the same command, resuming from the last complete step"

@@ -3,6 +3,7 @@
 // node agents forming one world.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -36,6 +37,21 @@ bool is_running(pid_t pid) {
          stat[close_paren + 2] != 'Z';
 }
 
+// The CPUs this test may run on (its affinity mask).
+std::vector<int> allowed_cpu_ids() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  std::vector<int> ids;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0)
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
+      if (CPU_ISSET(cpu, &set)) ids.push_back(cpu);
+  return ids;
+}
+
+int allowed_cpus() {
+  return std::max<int>(1, allowed_cpu_ids().size());
+}
+
 class NtrunTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -53,10 +69,12 @@ class NtrunTest : public ::testing::Test {
     return path;
   }
 
-  // Runs ntrun with `args`, stderr to a file; returns the exit status.
-  int ntrun(const std::vector<std::string>& args, double timeout_s = 60) {
+  // Runs ntrun with `args`, stderr to a file, after the shell words `prefix` (e.g. a taskset);
+  // returns the exit status.
+  int ntrun(const std::vector<std::string>& args, double timeout_s = 60,
+            const std::string& prefix = "") {
     std::vector<std::string> argv = {"/bin/sh", "-c", ""};
-    std::string cmd = std::string(NANOTRAIN_NTRUN);
+    std::string cmd = prefix + std::string(NANOTRAIN_NTRUN);
     for (const auto& a : args) cmd += " '" + a + "'";
     argv[2] = cmd + " > " + dir_ + "/ntrun.out 2> " + dir_ + "/ntrun.err";
     return testing::wait_all({testing::spawn(argv, {})}, timeout_s)[0];
@@ -99,11 +117,30 @@ TEST_F(NtrunTest, WorkersSeeTorchrunEnvironment) {
         "TORCHELASTIC_MAX_RESTARTS=3\nTORCHELASTIC_RESTART_COUNT=0\nTORCHELASTIC_RUN_ID=job7\n"
         "WORLD_SIZE=2\n",
         rank,
-        std::getenv("OMP_NUM_THREADS")
-            ? std::getenv("OMP_NUM_THREADS")
-            : std::to_string(std::max(1u, std::thread::hardware_concurrency() / 2)));
+        std::getenv("OMP_NUM_THREADS") ? std::getenv("OMP_NUM_THREADS")
+                                       : std::to_string(std::max(1, allowed_cpus() / 2)));
     EXPECT_EQ(read_file(dir_ + "/env." + std::to_string(rank)), expected);
   }
+}
+
+TEST_F(NtrunTest, ThreadsFollowTheAffinityMaskNotTheCoreCount) {
+  // Under taskset (as under Slurm's --cpus-per-task) ntrun counts the CPUs it may use: one CPU
+  // gives --nproc_per_node=cpu one worker, and that worker one thread.
+  const auto worker = script("threads.sh", "echo \"$OMP_NUM_THREADS\" > $OUT/threads.$RANK");
+  const auto cpus = allowed_cpu_ids();
+  ASSERT_FALSE(cpus.empty());
+  ASSERT_EQ(ntrun({"--nproc_per_node=cpu", worker}, 60,
+                  fmt::format("env -u OMP_NUM_THREADS taskset -c {} ", cpus[0])),
+            0)
+      << err();
+  EXPECT_EQ(read_file(dir_ + "/threads.0"), "1\n");
+  EXPECT_FALSE(fs::exists(dir_ + "/threads.1"));
+  if (cpus.size() < 2) GTEST_SKIP() << "one CPU: the two-CPU mask needs two";
+  ASSERT_EQ(ntrun({"--nproc_per_node=1", worker}, 60,
+                  fmt::format("env -u OMP_NUM_THREADS taskset -c {},{} ", cpus[0], cpus[1])),
+            0)
+      << err();
+  EXPECT_EQ(read_file(dir_ + "/threads.0"), "2\n");
 }
 
 TEST_F(NtrunTest, FailingWorkerStopsOthersAndIsNamed) {

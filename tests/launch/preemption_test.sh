@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Preemption: SIGUSR1 sent to ntrun (as Slurm's --signal=B:USR1 does) reaches both ranks; they
 # finish the step, agree, rank 0 saves, and ntrun exits 75. The next start with
-# --resume_from_step=auto continues from the saved step to the end.
+# --resume_from_step=auto continues from the saved step to the end. A signal while the workers
+# are still loading (after the rendezvous, before the first step) stops the job as cleanly.
 # Usage: preemption_test.sh NTRUN NANOTRAIN PREPARED_DIR
 set -u
 ntrun=$1
@@ -11,6 +12,20 @@ source "$(dirname "$0")/harness.sh"
 base_dirs base
 args=("${tiny[@]}" --device_batch_size 2 --num_iterations 400 --save_every 1000 --model_tag preempt)
 export NANOTRAIN_BASE_DIR=$work/base
+
+"$ntrun" --standalone --nproc_per_node=2 "$nanotrain" train "${args[@]}" --model_tag early \
+  > "$work/early.log" 2>&1 &
+pid=$!
+# "precision:" comes after the rendezvous, so every rank has its handlers; the step-0
+# evaluation is still ahead.
+for _ in $(seq 3000); do grep -q 'precision: ' "$work/early.log" && break; sleep 0.01; done
+grep -q 'precision: ' "$work/early.log" || fail "the workers never reached the rendezvous"
+kill -USR1 $pid
+wait $pid
+rc=$?
+[ $rc = 75 ] || fail "ntrun exited $rc after a signal while loading, expected 75"
+grep -q 'preempted while loading' "$work/early.log" || fail "the signal was not seen while loading"
+grep -q 'step 00001/' "$work/early.log" && fail "a step was trained after the signal"
 
 "$ntrun" --standalone --nproc_per_node=2 "$nanotrain" train "${args[@]}" > "$work/first.log" 2>&1 &
 pid=$!
@@ -30,4 +45,4 @@ step=$(grep -o 'preempted: saved step [0-9]*' "$work/first.log" | grep -o '[0-9]
   > "$work/second.log" 2>&1 || fail "the resumed run failed"
 grep -q "resumed from .* at step $step" "$work/second.log" || fail "did not resume at step $step"
 grep -q 'step 00400/00400' "$work/second.log" || fail "the resumed run did not finish"
-echo "preempted at step $step, resumed and finished: ok"
+echo "preempted while loading and at step $step, resumed and finished: ok"

@@ -124,9 +124,9 @@ def gpt_reference(out_dir):
 
 
 # ---------------------------------------------------------------- Muon (reference semantics)
-def newton_schulz(G, steps):
+def newton_schulz(G, steps, dtype=torch.bfloat16):
     a, b, c = (3.4445, -4.7750, 2.0315)
-    X = G.bfloat16()
+    X = G.to(dtype)
     tall = G.size(-2) > G.size(-1)
     if tall:
         X = X.mT
@@ -141,9 +141,12 @@ def newton_schulz(G, steps):
 
 
 class RefMuon(torch.optim.Optimizer):
-    def __init__(self, groups, lr, momentum, nesterov=True, ns_steps=5):
+    """ns_dtype is an attribute, not a group option, so state dicts keep nanochat's keys."""
+
+    def __init__(self, groups, lr, momentum, nesterov=True, ns_steps=5, ns_dtype=torch.bfloat16):
         super().__init__(groups, dict(lr=lr, momentum=momentum, nesterov=nesterov,
                                       ns_steps=ns_steps))
+        self.ns_dtype = ns_dtype
 
     @torch.no_grad()
     def step(self):
@@ -156,7 +159,7 @@ class RefMuon(torch.optim.Optimizer):
                 buf = state["momentum_buffer"]
                 buf.lerp_(g, 1 - group["momentum"])
                 g = g.lerp(buf, group["momentum"]) if group["nesterov"] else buf
-                g = newton_schulz(g, group["ns_steps"])
+                g = newton_schulz(g, group["ns_steps"], self.ns_dtype)
                 p.add_(g, alpha=-group["lr"] * max(1, p.size(-2) / p.size(-1)) ** 0.5)
 
 
@@ -173,7 +176,7 @@ def record_steps(opt, params, tag, gen, out, steps=3):
         out[f"{tag}.final.{i}"] = p.detach()
 
 
-def nanochat_optimizers(w, n_embd, momentum, **adamw_kwargs):
+def nanochat_optimizers(w, n_embd, momentum, ns_dtype=torch.bfloat16, **adamw_kwargs):
     """nanochat's pair over a weights dict: AdamW for [lm_head] and [wte] with LRs scaled by
     (n_embd/768)^-0.5, Muon for the block matrices, one group per element count."""
     scale = (n_embd / 768) ** -0.5
@@ -186,7 +189,7 @@ def nanochat_optimizers(w, n_embd, momentum, **adamw_kwargs):
         if t.numel() not in sizes:
             sizes.append(t.numel())
     muon = RefMuon([{"params": [t for t in matrices if t.numel() == n]} for n in sizes],
-                   lr=0.02, momentum=momentum)
+                   lr=0.02, momentum=momentum, ns_dtype=ns_dtype)
     return adamw, muon
 
 
@@ -204,12 +207,16 @@ def optimizer_references(out_dir):
         for k in ("step", "exp_avg", "exp_avg_sq"):
             out[f"adamw.state.{i}.{k}"] = opt.state[p][k].reshape(-1)
 
-    # Muon: tall, wide and square matrices; nesterov in one group, plain momentum in the other.
-    for nesterov in (True, False):
-        tag = "muon_nesterov" if nesterov else "muon_plain"
+    # Muon: tall, wide and square matrices; nesterov in one group, plain momentum in the other;
+    # Newton-Schulz in bfloat16 (nanochat's) and in float32.
+    for nesterov, ns_dtype in ((True, torch.bfloat16), (False, torch.bfloat16),
+                               (True, torch.float32), (False, torch.float32)):
+        tag = ("muon_nesterov" if nesterov else "muon_plain") + \
+            ("_fp32" if ns_dtype == torch.float32 else "")
         params = [torch.randn(s, generator=gen).requires_grad_()
                   for s in ((48, 16), (16, 48), (32, 32))]
-        opt = RefMuon([{"params": params}], lr=0.02, momentum=0.9, nesterov=nesterov)
+        opt = RefMuon([{"params": params}], lr=0.02, momentum=0.9, nesterov=nesterov,
+                      ns_dtype=ns_dtype)
         record_steps(opt, params, tag, gen, out)
         for i, p in enumerate(params):
             out[f"{tag}.buf.{i}"] = opt.state[p]["momentum_buffer"]
@@ -218,20 +225,24 @@ def optimizer_references(out_dir):
 
 def training_reference(out_dir, w0, idx, targets):
     """Two steps of nanochat's optimizer pair on the reference GPT, with the LR scale by width,
-    AdamW groups [lm_head, wte] and Muon on the block matrices (one group per element count)."""
-    w = {n: t.detach().clone().requires_grad_() for n, t in w0.items()}
-    adamw, muon = nanochat_optimizers(w, CFG["n_embd"], momentum=0.85, foreach=False)
+    AdamW groups [lm_head, wte] and Muon on the block matrices (one group per element count);
+    with Newton-Schulz in bfloat16 ("loss.", "final.") and in float32 ("loss_fp32.",
+    "final_fp32.")."""
     out = {}
-    for s in range(2):
-        _, loss = gpt_forward(w, idx, targets, CFG)
-        loss.backward()
-        out[f"loss.{s}"] = loss.detach().reshape(1)
-        adamw.step()
-        muon.step()
-        for t in w.values():
-            t.grad = None
-    for n, t in w.items():
-        out["final." + n] = t.detach()
+    for ns_dtype, suffix in ((torch.bfloat16, ""), (torch.float32, "_fp32")):
+        w = {n: t.detach().clone().requires_grad_() for n, t in w0.items()}
+        adamw, muon = nanochat_optimizers(w, CFG["n_embd"], momentum=0.85, ns_dtype=ns_dtype,
+                                          foreach=False)
+        for s in range(2):
+            _, loss = gpt_forward(w, idx, targets, CFG)
+            loss.backward()
+            out[f"loss{suffix}.{s}"] = loss.detach().reshape(1)
+            adamw.step()
+            muon.step()
+            for t in w.values():
+                t.grad = None
+        for n, t in w.items():
+            out[f"final{suffix}." + n] = t.detach()
     write_bundle(os.path.join(out_dir, "train_steps.safetensors"), out)
 
 

@@ -16,6 +16,7 @@ Writes into OUT_DIR:
     nanochat_tokens.txt, and one more training step from step 5 (batch, loss, parameters).
 """
 import collections
+import copy
 import io
 import json
 import os
@@ -253,11 +254,24 @@ def nanochat_checkpoint(out_dir, vocab_size):
     with open(os.path.join(out_dir, "nanochat_eval_loss.txt"), "w") as f:
         f.write(f"{eval_loss.item():.6f}\n")
 
+    # The next step, as nanochat takes it (Newton-Schulz in bfloat16: "final.") and from the same
+    # state with Newton-Schulz in float32 ("final_fp32.").
     idx, targets = batch()
+    saved = ({n: t.detach().clone() for n, t in w.items()},
+             copy.deepcopy(adamw.state_dict()), copy.deepcopy(muon.state_dict()))
     out = {"eval_loss": eval_loss.reshape(1), "resume.idx": idx, "resume.targets": targets,
            "resume.loss": train_step(idx, targets).reshape(1)}
     for n, t in w.items():
-        out["final." + n] = t.detach()
+        out["final." + n] = t.detach().clone()
+    with torch.no_grad():
+        for n, t in w.items():
+            t.copy_(saved[0][n])
+    adamw.load_state_dict(saved[1])
+    muon.load_state_dict(saved[2])
+    muon.ns_dtype = torch.float32
+    train_step(idx, targets)
+    for n, t in w.items():
+        out["final_fp32." + n] = t.detach().clone()
     write_bundle(os.path.join(out_dir, "nanochat_expected.safetensors"), out)
 
 

@@ -1,0 +1,42 @@
+// MFU (model FLOPs utilization) of a training step, measured against what this machine can do:
+// the time the step's matmuls would take at this rank's peaks, as a share of the step's time.
+// The model's matmuls run in the model's compute dtype and Muon's Newton-Schulz in its own, so
+// each part is divided by the peak of its own dtype, measured once at start at the job's shapes.
+#pragma once
+
+#include <string>
+
+#include "model/gpt.h"
+#include "optim/muon.h"
+
+namespace nt {
+
+class MfuMeter {
+ public:
+  // `tokens_per_step`: tokens of one optimizer step, all ranks; `rows`: B * T of one micro-step
+  // on one rank. `peak_override` > 0 replaces both measured peaks (FLOP/s per rank).
+  MfuMeter(const GPT& model, const Muon& muon, int64_t tokens_per_step, int64_t rows,
+           int world_size, torch::Device device, double peak_override);
+
+  // Percent, for a step of `step_seconds`: (model FLOPs / model peak + Newton-Schulz FLOPs /
+  // its peak) / (step_seconds * world_size).
+  double mfu(double step_seconds) const;
+  // "model float32 at 151.2 GFLOP/s, Muon float32 at 140.3 GFLOP/s (per rank, measured)".
+  std::string describe() const;
+
+ private:
+  double model_flops_ = 0.0;  // forward + backward of one optimizer step, all ranks
+  double muon_flops_ = 0.0;   // Newton-Schulz of one optimizer step, all ranks
+  double model_peak_ = 0.0, muon_peak_ = 0.0;
+  torch::ScalarType model_dtype_, muon_dtype_;
+  int world_size_ = 1;
+  bool measured_ = true;
+};
+
+// Logs the CPU (or GPU), whether it multiplies bf16 natively, and the precision of the model
+// and of Muon. Where bf16 was chosen on a device without native bf16 matmul, warns once with
+// both measured rates at the shape (m, k) x (k, n).
+void log_precision(torch::Device device, torch::ScalarType model_dtype,
+                   torch::ScalarType muon_dtype, int64_t m, int64_t k, int64_t n);
+
+}  // namespace nt

@@ -1,0 +1,95 @@
+// CPU flags from /proc/cpuinfo rather than cpuid: the kernel clears flags it cannot enable
+// (a hypervisor that hides AVX-512 state), so the file says what this process can really use.
+#include "runtime/hardware.h"
+
+#include <fmt/format.h>
+#include <sched.h>
+
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#ifdef NANOTRAIN_WITH_NCCL
+#include <ATen/cuda/CUDAContext.h>
+#endif
+
+namespace nt {
+namespace {
+
+std::string trim(const std::string& s) {
+  const auto begin = s.find_first_not_of(" \t");
+  if (begin == std::string::npos) return "";
+  return s.substr(begin, s.find_last_not_of(" \t") - begin + 1);
+}
+
+}  // namespace
+
+CpuInfo parse_cpu_info(const std::string& cpuinfo) {
+  CpuInfo info;
+  bool have_name = false, have_flags = false;
+  std::istringstream in(cpuinfo);
+  for (std::string line; std::getline(in, line) && !(have_name && have_flags);) {
+    const auto colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    const std::string key = trim(line.substr(0, colon));
+    const std::string value = trim(line.substr(colon + 1));
+    if (key == "model name" && !have_name) {
+      info.model_name = value.empty() ? info.model_name : value;
+      have_name = true;
+    } else if (key == "flags" && !have_flags) {
+      std::istringstream flags(value);
+      for (std::string flag; flags >> flag;) {
+        info.avx512_bf16 |= flag == "avx512_bf16";
+        info.amx_bf16 |= flag == "amx_bf16";
+      }
+      have_flags = true;
+    }
+  }
+  return info;
+}
+
+const CpuInfo& cpu_info() {
+  static const CpuInfo info = [] {
+    std::ifstream in("/proc/cpuinfo");
+    std::stringstream text;
+    text << in.rdbuf();
+    return parse_cpu_info(text.str());
+  }();
+  return info;
+}
+
+bool bf16_matmul_native(c10::Device device) {
+  if (device.is_cpu()) return cpu_info().bf16();
+#ifdef NANOTRAIN_WITH_NCCL
+  if (device.is_cuda()) {
+    const int index = device.has_index() ? device.index() : 0;
+    return at::cuda::getDeviceProperties(index)->major >= 8;
+  }
+#endif
+  return false;
+}
+
+c10::ScalarType resolve_matmul_dtype(const std::string& name, c10::Device device,
+                                     const std::string& key) {
+  if (name == "float32") return c10::kFloat;
+  if (name == "bfloat16") return c10::kBFloat16;
+  if (name == "auto") return bf16_matmul_native(device) ? c10::kBFloat16 : c10::kFloat;
+  throw std::invalid_argument(
+      fmt::format("{}: expected auto, bfloat16 or float32, found '{}'", key, name));
+}
+
+std::string dtype_name(c10::ScalarType dtype) {
+  if (dtype == c10::kFloat) return "float32";
+  if (dtype == c10::kBFloat16) return "bfloat16";
+  throw std::invalid_argument(
+      fmt::format("expected a float32 or bfloat16 dtype, found {}", c10::toString(dtype)));
+}
+
+int allowed_cpu_count() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) return 1;
+  return std::max(1, CPU_COUNT(&set));
+}
+
+}  // namespace nt
