@@ -4,6 +4,8 @@
 # whole world of NPROC processes, nanotrain's MFU (against the per-rank matmul peak it measures),
 # and the ratio nanotrain / Python for each case. The peer's MFU is its tokens/s over the same
 # FLOPs per token and the same peak, i.e. nanotrain's MFU divided by the ratio.
+# bf16 cases run where the CPU has bf16 matmul units (avx512_bf16, amx_bf16); Muon's
+# Newton-Schulz runs in bf16 there and in fp32 elsewhere, in both programs.
 # Usage: bench/compare_python.sh [STEPS] [NPROC]
 set -euo pipefail
 cd "$(dirname "$0")/.."

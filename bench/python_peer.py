@@ -5,8 +5,11 @@ wrapped by DistributedDataParallel (Gloo; gradients averaged in buckets, overlap
 backward pass) and the same optimizers on every rank. Rank 0 prints one line per case:
 "depth seq dtype tokens_per_second" (all ranks together).
 
+Model dtypes and Muon's Newton-Schulz precision follow nanotrain's choice on this CPU (bf16 only
+where the CPU has avx512_bf16 or amx_bf16; --bf16 forces it), so both run the same arithmetic.
+
 Usage: [build/bin/ntrun --standalone --nproc_per_node=N] /usr/bin/python3 bench/python_peer.py
-       [--steps N]
+       [--steps N] [--bf16]
 """
 import os
 import sys
@@ -20,6 +23,19 @@ import make_reference as ref  # noqa: E402
 
 
 WORLD = int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def cpu_has_bf16():
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("flags"):
+                flags = line.split(":", 1)[1].split()
+                return "avx512_bf16" in flags or "amx_bf16" in flags
+    return False
+
+
+BF16 = cpu_has_bf16()
+NS_DTYPE = torch.bfloat16 if BF16 else torch.float32  # nanotrain's --muon_dtype=auto
 
 
 class Weights(torch.nn.Module):
@@ -46,7 +62,7 @@ def build(depth, seq):
     gen = torch.Generator().manual_seed(0)
     module = Weights(ref.random_weights(cfg, gen), cfg)
     w = module.weights()
-    adamw, muon = ref.nanochat_optimizers(w, c, momentum=0.95)
+    adamw, muon = ref.nanochat_optimizers(w, c, momentum=0.95, ns_dtype=NS_DTYPE)
     model = torch.nn.parallel.DistributedDataParallel(module) if WORLD > 1 else module
     return model, w, adamw, muon
 
@@ -76,13 +92,14 @@ def time_case(depth, seq, dtype, steps, batch=8):
 
 
 if __name__ == "__main__":
-    steps = int(sys.argv[2]) if len(sys.argv) > 2 and sys.argv[1] == "--steps" else 5
+    steps = int(sys.argv[sys.argv.index("--steps") + 1]) if "--steps" in sys.argv else 5
+    bf16 = BF16 or "--bf16" in sys.argv
     torch.set_num_threads(max(1, os.cpu_count() // WORLD))
     if WORLD > 1:
         torch.distributed.init_process_group("gloo")
     rank = int(os.environ.get("RANK", "0"))
     for depth, seq in ((4, 256), (6, 512)):
-        for dtype in ("float32", "bfloat16"):
+        for dtype in ("float32", "bfloat16") if bf16 else ("float32",):
             tps = time_case(depth, seq, dtype, steps)
             if rank == 0:
                 print(f"{depth} {seq} {dtype} {tps:.1f}", flush=True)

@@ -2,7 +2,10 @@
 // and MFU against a matmul peak measured in the same run and precision (the machine's own
 // ceiling, so the ratio stays meaningful on a noisy or shared machine). Under ntrun the ranks
 // train together with the distributed optimizers and rank 0 reports the whole world's rate.
+// Model dtypes: float32, and bfloat16 where bf16 matmul is native (--bf16 forces it); Muon's
+// Newton-Schulz precision resolves as --muon_dtype=auto does in training.
 // Usage: [build/bin/ntrun --standalone --nproc_per_node=N] build/bin/train_step_bench [--steps N]
+//        [--bf16]
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -12,8 +15,10 @@
 #include "optim/schedule.h"
 #include "optim/setup.h"
 #include "runtime/collectives.h"
+#include "runtime/cpu_info.h"
 #include "runtime/dist_env.h"
 #include "runtime/peak_flops.h"
+#include "runtime/precision.h"
 #include "runtime/process.h"
 
 namespace {
@@ -55,15 +60,21 @@ Result time_training(int64_t depth, int64_t seq_len, int64_t batch, torch::Scala
 
 int main(int argc, char** argv) {
   int steps = 5;
-  if (argc == 3 && !std::strcmp(argv[1], "--steps")) steps = std::atoi(argv[2]);
+  bool bf16 = nt::bf16_matmul_native(torch::kCPU);
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--steps") && i + 1 < argc) steps = std::atoi(argv[++i]);
+    if (!std::strcmp(argv[i], "--bf16")) bf16 = true;
+  }
   const int threads = nt::configure_process();
   const nt::DistEnv env = nt::read_dist_env();
   const auto collectives = nt::init_process_group(env, nt::ProcessGroupOptions{});
   if (env.rank != 0) std::freopen("/dev/null", "w", stdout);  // rank 0 reports
-  std::printf("ranks: %d, threads per rank: %d\n", env.world_size, threads);
+  std::printf("ranks: %d, threads per rank: %d, cpu: %s, Muon's Newton-Schulz: %s\n",
+              env.world_size, threads, nt::cpu_info().model_name.c_str(),
+              nt::dtype_name(nt::resolve_matmul_dtype("auto", torch::kCPU, "muon_dtype")).c_str());
   // Per rank, measured by all ranks at once (they share the cores as in training).
   const double peak_fp32 = nt::measure_matmul_flops(torch::kFloat32, torch::kCPU);
-  const double peak_bf16 = nt::measure_matmul_flops(torch::kBFloat16, torch::kCPU);
+  const double peak_bf16 = bf16 ? nt::measure_matmul_flops(torch::kBFloat16, torch::kCPU) : 0.0;
   std::printf("matmul peak per rank (2048^3): fp32 %.1f GFLOP/s, bf16 %.1f GFLOP/s\n\n",
               peak_fp32 / 1e9, peak_bf16 / 1e9);
   std::printf("| depth | seq | batch | dtype | tokens/s | GFLOP/s | MFU vs same-dtype peak |\n");
@@ -73,6 +84,7 @@ int main(int argc, char** argv) {
   } cases[] = {{4, 256}, {6, 512}};
   for (const auto& c : cases) {
     for (auto dtype : {torch::kFloat32, torch::kBFloat16}) {
+      if (dtype == torch::kBFloat16 && !bf16) continue;
       const auto r = time_training(c.depth, c.seq, 8, dtype, steps, collectives.get());
       const double peak = (dtype == torch::kFloat32 ? peak_fp32 : peak_bf16) * env.world_size;
       std::printf("| %ld | %ld | 8 | %s | %.0f | %.1f | %.1f%% |\n", c.depth, c.seq,

@@ -11,7 +11,7 @@
 #include <thread>
 
 #include "runtime/config_io.h"
-#include "runtime/hardware.h"
+#include "runtime/cpu_info.h"
 
 namespace nt {
 namespace {

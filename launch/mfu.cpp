@@ -6,9 +6,10 @@
 
 #include <algorithm>
 
-#include "runtime/hardware.h"
+#include "runtime/cpu_info.h"
 #include "runtime/log.h"
 #include "runtime/peak_flops.h"
+#include "runtime/precision.h"
 
 namespace nt {
 namespace {

@@ -27,7 +27,7 @@
 #include "optim/setup.h"
 #include "runtime/collectives.h"
 #include "runtime/config_io.h"
-#include "runtime/hardware.h"
+#include "runtime/precision.h"
 #include "runtime/log.h"
 #include "runtime/preemption.h"
 #include "runtime/rng_state.h"

@@ -20,7 +20,7 @@
 #include <stdexcept>
 #include <thread>
 
-#include "runtime/hardware.h"
+#include "runtime/cpu_info.h"
 #include "runtime/log.h"
 
 namespace nt {

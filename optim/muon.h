@@ -11,7 +11,7 @@ struct MuonOptions {
   bool nesterov = true;
   int64_t ns_steps = 5;
   // Newton-Schulz precision: nanochat's bfloat16 where bf16 matmul is native (see
-  // runtime/hardware.h), float32 elsewhere. Not part of the state dict (nanochat's has none).
+  // runtime/precision.h), float32 elsewhere. Not part of the state dict (nanochat's has none).
   torch::ScalarType ns_dtype = torch::kBFloat16;
 };
 

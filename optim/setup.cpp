@@ -6,7 +6,7 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "runtime/hardware.h"
+#include "runtime/precision.h"
 
 namespace nt {
 

@@ -18,7 +18,7 @@ struct OptimizerConfig {
   double matrix_lr = 0.02;        // Muon
   double weight_decay = 0.0;      // AdamW
   // Muon's Newton-Schulz precision: auto | bfloat16 | float32 (auto: bfloat16 where bf16 matmul
-  // is native on the model's device, else float32; see runtime/hardware.h)
+  // is native on the model's device, else float32; see runtime/precision.h)
   std::string muon_dtype = "auto";
 
   template <class V>

@@ -6,7 +6,7 @@
 
 #include <cstdlib>
 
-#include "runtime/hardware.h"
+#include "runtime/cpu_info.h"
 
 namespace nt {
 

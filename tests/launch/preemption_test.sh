@@ -13,28 +13,28 @@ base_dirs base
 args=("${tiny[@]}" --device_batch_size 2 --num_iterations 400 --save_every 1000 --model_tag preempt)
 export NANOTRAIN_BASE_DIR=$work/base
 
-"$ntrun" --standalone --nproc_per_node=2 "$nanotrain" train "${args[@]}" --model_tag early \
-  > "$work/early.log" 2>&1 &
-pid=$!
+# preempt LOG PATTERN [FLAGS...]: starts the job with FLAGS, sends ntrun SIGUSR1 as soon as LOG
+# shows PATTERN (polling for up to 60 s), and checks that ntrun exits 75.
+preempt() {
+  local log=$work/$1 pattern=$2
+  shift 2
+  "$ntrun" --standalone --nproc_per_node=2 "$nanotrain" train "${args[@]}" "$@" > "$log" 2>&1 &
+  local pid=$!
+  for _ in $(seq 6000); do grep -q "$pattern" "$log" && break; sleep 0.01; done
+  grep -q "$pattern" "$log" || fail "the job never logged '$pattern'"
+  kill -USR1 $pid
+  wait $pid
+  local rc=$?
+  [ $rc = 75 ] || fail "ntrun exited $rc after SIGUSR1 at '$pattern', expected 75"
+}
+
 # "precision:" comes after the rendezvous, so every rank has its handlers; the step-0
 # evaluation is still ahead.
-for _ in $(seq 3000); do grep -q 'precision: ' "$work/early.log" && break; sleep 0.01; done
-grep -q 'precision: ' "$work/early.log" || fail "the workers never reached the rendezvous"
-kill -USR1 $pid
-wait $pid
-rc=$?
-[ $rc = 75 ] || fail "ntrun exited $rc after a signal while loading, expected 75"
+preempt early.log 'precision: ' --model_tag early
 grep -q 'preempted while loading' "$work/early.log" || fail "the signal was not seen while loading"
 grep -q 'step 00001/' "$work/early.log" && fail "a step was trained after the signal"
 
-"$ntrun" --standalone --nproc_per_node=2 "$nanotrain" train "${args[@]}" > "$work/first.log" 2>&1 &
-pid=$!
-for _ in $(seq 1200); do grep -q 'step 00010/' "$work/first.log" && break; sleep 0.05; done
-grep -q 'step 00010/' "$work/first.log" || fail "training never reached step 10"
-kill -USR1 $pid
-wait $pid
-rc=$?
-[ $rc = 75 ] || fail "ntrun exited $rc, expected 75 after a preemption save"
+preempt first.log 'step 00010/'
 step=$(grep -o 'preempted: saved step [0-9]*' "$work/first.log" | grep -o '[0-9]*$')
 [ -n "$step" ] || fail "no preemption save reported"
 [ "$step" -lt 400 ] || fail "the run finished before the signal"

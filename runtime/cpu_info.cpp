@@ -1,17 +1,12 @@
 // CPU flags from /proc/cpuinfo rather than cpuid: the kernel clears flags it cannot enable
 // (a hypervisor that hides AVX-512 state), so the file says what this process can really use.
-#include "runtime/hardware.h"
+#include "runtime/cpu_info.h"
 
-#include <fmt/format.h>
 #include <sched.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
-#include <stdexcept>
-
-#ifdef NANOTRAIN_WITH_NCCL
-#include <ATen/cuda/CUDAContext.h>
-#endif
 
 namespace nt {
 namespace {
@@ -56,33 +51,6 @@ const CpuInfo& cpu_info() {
     return parse_cpu_info(text.str());
   }();
   return info;
-}
-
-bool bf16_matmul_native(c10::Device device) {
-  if (device.is_cpu()) return cpu_info().bf16();
-#ifdef NANOTRAIN_WITH_NCCL
-  if (device.is_cuda()) {
-    const int index = device.has_index() ? device.index() : 0;
-    return at::cuda::getDeviceProperties(index)->major >= 8;
-  }
-#endif
-  return false;
-}
-
-c10::ScalarType resolve_matmul_dtype(const std::string& name, c10::Device device,
-                                     const std::string& key) {
-  if (name == "float32") return c10::kFloat;
-  if (name == "bfloat16") return c10::kBFloat16;
-  if (name == "auto") return bf16_matmul_native(device) ? c10::kBFloat16 : c10::kFloat;
-  throw std::invalid_argument(
-      fmt::format("{}: expected auto, bfloat16 or float32, found '{}'", key, name));
-}
-
-std::string dtype_name(c10::ScalarType dtype) {
-  if (dtype == c10::kFloat) return "float32";
-  if (dtype == c10::kBFloat16) return "bfloat16";
-  throw std::invalid_argument(
-      fmt::format("expected a float32 or bfloat16 dtype, found {}", c10::toString(dtype)));
 }
 
 int allowed_cpu_count() {

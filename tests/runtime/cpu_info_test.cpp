@@ -6,7 +6,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "runtime/hardware.h"
+#include "runtime/cpu_info.h"
+#include "runtime/precision.h"
 #include "tests/support/expect_error.h"
 
 namespace nt {

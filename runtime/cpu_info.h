@@ -1,0 +1,26 @@
+// The processor this process runs on: its name, its bf16 instructions, and how many CPUs the
+// scheduler lets this process use. The one place that reads /proc/cpuinfo and the affinity
+// mask; free of LibTorch, so ntrun and the fuzz targets use it too.
+#pragma once
+
+#include <string>
+
+namespace nt {
+
+struct CpuInfo {
+  std::string model_name = "unknown";  // /proc/cpuinfo's "model name", e.g. "AMD EPYC"
+  bool avx512_bf16 = false;            // AVX-512 bf16 dot products (Cooper Lake, Zen 4, ...)
+  bool amx_bf16 = false;               // AMX bf16 tiles (Sapphire Rapids and later)
+  bool bf16() const { return avx512_bf16 || amx_bf16; }
+};
+
+// The first processor's entry of a /proc/cpuinfo text; fields that are absent keep defaults.
+CpuInfo parse_cpu_info(const std::string& cpuinfo);
+// This machine's, read once.
+const CpuInfo& cpu_info();
+
+// CPUs in this process's affinity mask (sched_getaffinity), which is what taskset, cpusets and
+// Slurm's --cpus-per-task allow; at least 1.
+int allowed_cpu_count();
+
+}  // namespace nt

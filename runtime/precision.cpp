@@ -1,0 +1,43 @@
+// CUDA devices are asked for their compute capability; CPUs answer from their flags.
+#include "runtime/precision.h"
+
+#include <fmt/format.h>
+
+#include <stdexcept>
+
+#include "runtime/cpu_info.h"
+
+#ifdef NANOTRAIN_WITH_NCCL
+#include <ATen/cuda/CUDAContext.h>
+#endif
+
+namespace nt {
+
+bool bf16_matmul_native(c10::Device device) {
+  if (device.is_cpu()) return cpu_info().bf16();
+#ifdef NANOTRAIN_WITH_NCCL
+  if (device.is_cuda()) {
+    const int index = device.has_index() ? device.index() : 0;
+    return at::cuda::getDeviceProperties(index)->major >= 8;
+  }
+#endif
+  return false;
+}
+
+c10::ScalarType resolve_matmul_dtype(const std::string& name, c10::Device device,
+                                     const std::string& key) {
+  if (name == "float32") return c10::kFloat;
+  if (name == "bfloat16") return c10::kBFloat16;
+  if (name == "auto") return bf16_matmul_native(device) ? c10::kBFloat16 : c10::kFloat;
+  throw std::invalid_argument(
+      fmt::format("{}: expected auto, bfloat16 or float32, found '{}'", key, name));
+}
+
+std::string dtype_name(c10::ScalarType dtype) {
+  if (dtype == c10::kFloat) return "float32";
+  if (dtype == c10::kBFloat16) return "bfloat16";
+  throw std::invalid_argument(
+      fmt::format("expected a float32 or bfloat16 dtype, found {}", c10::toString(dtype)));
+}
+
+}  // namespace nt
