@@ -268,6 +268,8 @@ TrainResult train(const TrainConfig& requested) {
         total_batch, cfg.device_batch_size, cfg.max_seq_len, env.world_size, micro_batch));
   const int64_t grad_accum_steps = total_batch / micro_batch;
   const int64_t num_iterations = resolve_num_iterations(cfg, model, total_batch);
+  // All ranks measure their peaks at once, sharing the cores as they will in training.
+  if (collectives) collectives->barrier();
   const MfuMeter mfu_meter(model, *optimizers.muon, total_batch, rows, env.world_size, device,
                            cfg.peak_flops);
   log0("model: depth {}, {} parameters, {:.3e} FLOPs per token; {} rank(s); MFU against {}",

@@ -10,7 +10,7 @@ namespace nt {
 // nanochat's promised_flops_per_sec_h100: dense bf16 tensor-core FLOP/s of one H100.
 constexpr double kH100Bf16Flops = 989e12;
 
-// Best-of-5 FLOP/s of an (m, k) x (k, n) matmul in `dtype` on `device` (2 m k n FLOPs each),
+// Best-of-10 FLOP/s of an (m, k) x (k, n) matmul in `dtype` on `device` (2 m k n FLOPs each),
 // after a warm-up; with the threads this process has.
 double measure_matmul_flops(torch::ScalarType dtype, torch::Device device, int64_t m, int64_t k,
                             int64_t n);
