@@ -16,6 +16,10 @@ namespace {
 
 constexpr int64_t kMaxMeasuredRows = 2048;  // enough rows to reach the kernel's peak
 
+struct Shape {
+  int64_t m, k, n;  // (m, k) x (k, n)
+};
+
 }  // namespace
 
 MfuMeter::MfuMeter(const GPT& model, const Muon& muon, int64_t tokens_per_step, int64_t rows,
@@ -27,15 +31,32 @@ MfuMeter::MfuMeter(const GPT& model, const Muon& muon, int64_t tokens_per_step, 
   model_flops_ = static_cast<double>(model->estimate_flops()) * tokens_per_step;
   for (const auto& p : model->matrix_params())
     muon_flops_ += newton_schulz_flops(p.size(0), p.size(1), muon.options().ns_steps);
-  if (!measured_) {
-    model_peak_ = muon_peak_ = peak_override;
-    return;
-  }
   // The MLP's up-projection stands for the model's matmuls, X X^T of the widest matrix for
   // Newton-Schulz's.
   const int64_t c = model->config().n_embd;
-  model_peak_ = peak_flops(model_dtype_, device, std::min(rows, kMaxMeasuredRows), c, 4 * c);
-  muon_peak_ = peak_flops(muon_dtype_, device, c, 4 * c, c);
+  const Shape model_shape{std::min(rows, kMaxMeasuredRows), c, 4 * c}, muon_shape{c, 4 * c, c};
+  if (measured_) {
+    model_peak_ = peak_flops(model_dtype_, device, model_shape.m, model_shape.k, model_shape.n);
+    muon_peak_ = peak_flops(muon_dtype_, device, muon_shape.m, muon_shape.k, muon_shape.n);
+  } else {
+    model_peak_ = muon_peak_ = peak_override;
+  }
+  if (bf16_matmul_native(device)) return;
+  // The bf16 part's peak as measured above (measured here where --peak_flops or CUDA's
+  // published figure stood in for it), against fp32 at the same shape.
+  const bool model_bf16 = model_dtype_ == torch::kBFloat16;
+  if (!model_bf16 && muon_dtype_ != torch::kBFloat16) return;
+  const Shape& shape = model_bf16 ? model_shape : muon_shape;
+  const double bf16 =
+      measured_ && device.is_cpu()
+          ? (model_bf16 ? model_peak_ : muon_peak_)
+          : measure_matmul_flops(torch::kBFloat16, device, shape.m, shape.k, shape.n);
+  const double fp32 = measure_matmul_flops(torch::kFloat32, device, shape.m, shape.k, shape.n);
+  bf16_warning_ = fmt::format(
+      "bfloat16 on a processor without bf16 matmul units: a ({}, {}) x ({}, {}) matmul runs at "
+      "{:.1f} GFLOP/s in bfloat16 here against {:.1f} GFLOP/s in float32 ({:.0f}x slower); "
+      "--dtype=float32 --muon_dtype=auto trains faster",
+      shape.m, shape.k, shape.k, shape.n, bf16 / 1e9, fp32 / 1e9, fp32 / bf16);
 }
 
 double MfuMeter::mfu(double step_seconds) const {
@@ -50,7 +71,7 @@ std::string MfuMeter::describe() const {
 }
 
 void log_precision(torch::Device device, torch::ScalarType model_dtype,
-                   torch::ScalarType muon_dtype, int64_t m, int64_t k, int64_t n) {
+                   torch::ScalarType muon_dtype) {
   const bool native = bf16_matmul_native(device);
   if (device.is_cpu()) {
     const CpuInfo& cpu = cpu_info();
@@ -62,14 +83,6 @@ void log_precision(torch::Device device, torch::ScalarType model_dtype,
   }
   log0("precision: model matmuls {}, Muon's Newton-Schulz {}", dtype_name(model_dtype),
        dtype_name(muon_dtype));
-  if (native || (model_dtype != torch::kBFloat16 && muon_dtype != torch::kBFloat16)) return;
-  const double bf16 = measure_matmul_flops(torch::kBFloat16, device, m, k, n);
-  const double fp32 = measure_matmul_flops(torch::kFloat32, device, m, k, n);
-  log0(
-      "warning: bfloat16 on a processor without bf16 matmul units: a ({}, {}) x ({}, {}) matmul "
-      "runs at {:.1f} GFLOP/s in bfloat16 here against {:.1f} GFLOP/s in float32 ({:.0f}x "
-      "slower); --dtype=float32 --muon_dtype=auto trains faster",
-      m, k, k, n, bf16 / 1e9, fp32 / 1e9, fp32 / bf16);
 }
 
 }  // namespace nt

@@ -23,6 +23,9 @@ class MfuMeter {
   double mfu(double step_seconds) const;
   // "model float32 at 151.2 GFLOP/s, Muon float32 at 140.3 GFLOP/s (per rank, measured)".
   std::string describe() const;
+  // Where a part of the step runs in bf16 on a device without native bf16 matmul: one line
+  // with that part's measured bf16 rate and the fp32 rate at the same shape. Empty otherwise.
+  std::string bf16_warning() const { return bf16_warning_; }
 
  private:
   double model_flops_ = 0.0;  // forward + backward of one optimizer step, all ranks
@@ -31,12 +34,12 @@ class MfuMeter {
   torch::ScalarType model_dtype_, muon_dtype_;
   int world_size_ = 1;
   bool measured_ = true;
+  std::string bf16_warning_;
 };
 
 // Logs the CPU (or GPU), whether it multiplies bf16 natively, and the precision of the model
-// and of Muon. Where bf16 was chosen on a device without native bf16 matmul, warns once with
-// both measured rates at the shape (m, k) x (k, n).
+// and of Muon.
 void log_precision(torch::Device device, torch::ScalarType model_dtype,
-                   torch::ScalarType muon_dtype, int64_t m, int64_t k, int64_t n);
+                   torch::ScalarType muon_dtype);
 
 }  // namespace nt

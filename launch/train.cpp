@@ -27,8 +27,8 @@
 #include "optim/setup.h"
 #include "runtime/collectives.h"
 #include "runtime/config_io.h"
-#include "runtime/precision.h"
 #include "runtime/log.h"
+#include "runtime/precision.h"
 #include "runtime/preemption.h"
 #include "runtime/rng_state.h"
 
@@ -255,11 +255,10 @@ TrainResult train(const TrainConfig& requested) {
   model->to(device);
   model->set_compute_dtype(cfg.dtype == "bfloat16" ? torch::kBFloat16 : torch::kFloat32);
   Optimizers optimizers = setup_optimizers(model, cfg.optim);
-  const int64_t rows = cfg.device_batch_size * cfg.max_seq_len;
-  log_precision(device, model->compute_dtype(), optimizers.muon->options().ns_dtype, rows,
-                model->config().n_embd, 4 * model->config().n_embd);
+  log_precision(device, model->compute_dtype(), optimizers.muon->options().ns_dtype);
   optimizers.set_collectives(collectives.get());  // gradients are averaged inside step()
-  const int64_t micro_batch = env.world_size * cfg.device_batch_size * cfg.max_seq_len;
+  const int64_t rows = cfg.device_batch_size * cfg.max_seq_len;  // per rank and micro-step
+  const int64_t micro_batch = env.world_size * rows;
   const int64_t total_batch = cfg.total_batch_size > 0 ? cfg.total_batch_size : micro_batch;
   if (total_batch % micro_batch != 0)
     throw std::invalid_argument(fmt::format(
@@ -272,6 +271,7 @@ TrainResult train(const TrainConfig& requested) {
   if (collectives) collectives->barrier();
   const MfuMeter mfu_meter(model, *optimizers.muon, total_batch, rows, env.world_size, device,
                            cfg.peak_flops);
+  if (!mfu_meter.bf16_warning().empty()) log0("warning: {}", mfu_meter.bf16_warning());
   log0("model: depth {}, {} parameters, {:.3e} FLOPs per token; {} rank(s); MFU against {}",
        model->config().n_layer, model->num_params(), static_cast<double>(model->estimate_flops()),
        env.world_size, mfu_meter.describe());

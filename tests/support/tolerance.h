@@ -24,6 +24,13 @@ inline double summation_order_error(int64_t terms) {
   return 2.0 * std::sqrt(static_cast<double>(terms)) * unit_roundoff(c10::kFloat);
 }
 
+// Relative error, between two summation orders, of the weight gradients of a GPT of width
+// `n_embd` over `tokens` tokens: the longest dot products behind them run over the tokens times
+// the MLP's hidden width (4 * n_embd).
+inline double weight_gradient_error(int64_t tokens, int64_t n_embd) {
+  return summation_order_error(tokens * 4 * n_embd);
+}
+
 // Bound on ||NS_1 - NS_2|| / ||NS|| for two runs of Muon's Newton-Schulz iteration in `dtype`
 // whose inputs differ by `input_error` (relative, Frobenius norm):
 //  - the input difference grows at most by the quintic's largest slope a = 3.4445 (at 0) per
