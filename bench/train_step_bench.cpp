@@ -59,6 +59,7 @@ Result time_training(int64_t depth, int64_t seq_len, int64_t batch, torch::Scala
 }  // namespace
 
 int main(int argc, char** argv) {
+  nt::use_passive_openmp_wait(argv);
   int steps = 5;
   bool bf16 = nt::bf16_matmul_native(torch::kCPU);
   for (int i = 1; i < argc; ++i) {

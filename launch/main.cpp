@@ -29,6 +29,7 @@ constexpr const char* kUsage =
 }  // namespace
 
 int main(int argc, char** argv) {
+  nt::use_passive_openmp_wait(argv);
   int rank = 0;  // for messages: from whichever launcher started us; train checks it properly
   try {
     rank = nt::read_dist_env().rank;

@@ -10,6 +10,7 @@
 #include "runtime/log.h"
 #include "runtime/peak_flops.h"
 #include "runtime/precision.h"
+#include "runtime/process.h"
 
 namespace nt {
 namespace {
@@ -75,7 +76,8 @@ void log_precision(torch::Device device, torch::ScalarType model_dtype,
   const bool native = bf16_matmul_native(device);
   if (device.is_cpu()) {
     const CpuInfo& cpu = cpu_info();
-    log0("cpu: {}, {} CPUs allowed; bf16 matmul: {}", cpu.model_name, allowed_cpu_count(),
+    log0("cpu: {}, {} CPUs allowed, {} threads, OpenMP wait policy {}; bf16 matmul: {}",
+         cpu.model_name, allowed_cpu_count(), torch::get_num_threads(), openmp_wait_policy(),
          native ? (cpu.amx_bf16 ? "native (amx_bf16)" : "native (avx512_bf16)")
                 : "not native (no avx512_bf16 or amx_bf16)");
   } else {

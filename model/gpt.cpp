@@ -8,10 +8,13 @@
 #include <limits>
 #include <stdexcept>
 
+#include "model/softcap_cross_entropy.h"
 #include "runtime/torch_compat.h"
 
 namespace nt {
 namespace {
+
+constexpr double kSoftcap = 15.0;  // nanochat's logit soft-cap
 
 torch::nn::Linear make_linear(int64_t in, int64_t out) {
   return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(false));
@@ -166,7 +169,6 @@ torch::Tensor GPTImpl::forward(const torch::Tensor& idx) {
   auto logits = linear(hidden_states(idx), lm_head, compute_dtype_)
                     .narrow(-1, 0, config_.vocab_size)
                     .to(torch::kFloat32);
-  constexpr double kSoftcap = 15.0;
   return kSoftcap * torch::tanh(logits / kSoftcap);
 }
 
@@ -180,11 +182,22 @@ torch::Tensor GPTImpl::forward(const torch::Tensor& idx, const torch::Tensor& ta
         "GPT targets: expected int64 of shape {}, found {} of shape {}", c10::str(idx.sizes()),
         c10::toString(targets.scalar_type()), c10::str(targets.sizes())));
   check_token_ids(targets, "GPT targets", config_.vocab_size, /*allow_ignore=*/true);
-  auto logits = forward(idx);
-  auto options = torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-1);
-  if (loss_reduction == "none") options.reduction(torch::kNone);
-  return torch::nn::functional::cross_entropy(logits.view({-1, logits.size(-1)}),
-                                              targets.view({-1}), options);
+  const bool differentiable = torch::GradMode::is_enabled() && lm_head->weight.requires_grad();
+  if (loss_reduction == "none" && differentiable) {  // per-target losses to backpropagate
+    auto logits = forward(idx);
+    return torch::nn::functional::cross_entropy(
+        logits.view({-1, logits.size(-1)}), targets.view({-1}),
+        torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-1).reduction(torch::kNone));
+  }
+  const auto h = hidden_states(idx);
+  const auto rows = h.reshape({-1, h.size(-1)});
+  SoftcapLossOptions options;
+  options.vocab_size = config_.vocab_size;
+  options.softcap = kSoftcap;
+  options.matmul_dtype = compute_dtype_;
+  if (loss_reduction == "none")
+    return softcap_cross_entropy_per_row(rows, lm_head->weight, targets.reshape({-1}), options);
+  return softcap_cross_entropy(rows, lm_head->weight, targets.reshape({-1}), options);
 }
 
 void GPTImpl::set_compute_dtype(torch::ScalarType dtype) {

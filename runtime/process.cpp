@@ -1,14 +1,26 @@
-// Thread count and glibc malloc tuning for training processes.
+// OpenMP wait policy, thread count and glibc malloc tuning for training processes.
 #include "runtime/process.h"
 
 #include <malloc.h>
 #include <torch/torch.h>
+#include <unistd.h>
 
 #include <cstdlib>
 
 #include "runtime/cpu_info.h"
 
 namespace nt {
+
+void use_passive_openmp_wait(char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY")) return;
+  setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+  execv("/proc/self/exe", argv);
+}
+
+const char* openmp_wait_policy() {
+  const char* policy = std::getenv("OMP_WAIT_POLICY");
+  return policy ? policy : "default";
+}
 
 int configure_process() {
   mallopt(M_MMAP_MAX, 0);         // large blocks from the heap, not one mmap each

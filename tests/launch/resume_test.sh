@@ -5,6 +5,8 @@
 # With RESUME_NPROC different from NPROC, the run saved with NPROC ranks resumes with
 # RESUME_NPROC ranks instead, and its mean loss over steps 5-8 must stay within 0.3 of the
 # uninterrupted run's (other ranks see other batches, so the values cannot be identical).
+# Both runs also check the OpenMP wait policy: unset, nanotrain re-executes itself with PASSIVE;
+# a value the user set (the resumed run's) is kept, and the numbers do not depend on it.
 # Usage: resume_test.sh NTRUN NANOTRAIN PREPARED_DIR NPROC [RESUME_NPROC]
 set -u
 ntrun=$1
@@ -23,11 +25,14 @@ run() {  # run BASE_DIR NPROC EXTRA...
 }
 losses() { grep -o 'step 0000[5-8]/00008 ([0-9.]*%) | loss: [0-9.]*' "$1"; }
 
-run "$work/a" "$nproc" > "$work/a.log" || fail "uninterrupted run"
+(unset OMP_WAIT_POLICY; run "$work/a" "$nproc") > "$work/a.log" || fail "uninterrupted run"
+grep -q "OpenMP wait policy PASSIVE;" "$work/a.log" || fail "OMP_WAIT_POLICY unset did not give PASSIVE"
 NANOTRAIN_TEST_CRASH_AT=after_checkpoint run "$work/b" "$nproc" > "$work/b1.log"
 [ -f "$work/b/base_checkpoints/resume/meta_000004.json" ] || fail "no checkpoint at step 4"
 [ -f "$work/b/base_checkpoints/resume/meta_000008.json" ] && fail "the first run was not killed"
-run "$work/b" "$resume_nproc" --resume_from_step=auto > "$work/b2.log" || fail "resume"
+OMP_WAIT_POLICY=active run "$work/b" "$resume_nproc" --resume_from_step=auto > "$work/b2.log" ||
+  fail "resume"
+grep -q "OpenMP wait policy active;" "$work/b2.log" || fail "the user's OMP_WAIT_POLICY was not kept"
 grep -q "resumed from .* at step 4" "$work/b2.log" || fail "did not resume from step 4"
 if [ "$resume_nproc" != "$nproc" ]; then
   mean() { losses "$1" | awk '{s += $NF} END {printf "%.6f", s / NR}'; }
