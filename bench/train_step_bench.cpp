@@ -12,6 +12,7 @@
 #include <string>
 
 #include "model/gpt.h"
+#include "optim/gradient_reducer.h"
 #include "optim/schedule.h"
 #include "optim/setup.h"
 #include "runtime/collectives.h"
@@ -32,18 +33,26 @@ struct Result {
 };
 
 Result time_training(int64_t depth, int64_t seq_len, int64_t batch, torch::ScalarType dtype,
-                     int steps, nt::Collectives* collectives) {
+                     int steps, nt::Collectives* collectives, bool overlap) {
   nt::GPT model(nt::GPTConfig::from_depth(depth, seq_len, 50304));
   model->init_weights(0);
   model->set_compute_dtype(dtype);
   nt::Optimizers opt = nt::setup_optimizers(model, nt::OptimizerConfig{});
   opt.set_collectives(collectives);
+  std::unique_ptr<nt::GradientReducer> reducer;  // as in training: averaged during backward
+  if (collectives && overlap) {
+    reducer = std::make_unique<nt::GradientReducer>(model->parameters(), *collectives);
+    opt.set_gradients_averaged(true);
+  }
   const int world = collectives ? collectives->world_size() : 1;
   auto tokens = torch::randint(0, 50304, {batch, seq_len + 1}, torch::kInt64);
   auto inputs = tokens.narrow(1, 0, seq_len).contiguous();
   auto targets = tokens.narrow(1, 1, seq_len).contiguous();
   auto one_step = [&](int64_t step) {
-    model->forward(inputs, targets).backward();
+    auto loss = model->forward(inputs, targets);
+    if (reducer) reducer->prepare_backward(/*reduce=*/true);
+    loss.backward();
+    if (reducer) reducer->finish();
     opt.set_schedule(1.0, nt::muon_momentum(step));
     opt.step();
     opt.zero_grad();
@@ -62,9 +71,11 @@ int main(int argc, char** argv) {
   nt::use_passive_openmp_wait(argv);
   int steps = 5;
   bool bf16 = nt::bf16_matmul_native(torch::kCPU);
+  bool overlap = true;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--steps") && i + 1 < argc) steps = std::atoi(argv[++i]);
     if (!std::strcmp(argv[i], "--bf16")) bf16 = true;
+    if (!std::strcmp(argv[i], "--no_overlap")) overlap = false;
   }
   const int threads = nt::configure_process();
   const nt::DistEnv env = nt::read_dist_env();
@@ -86,7 +97,7 @@ int main(int argc, char** argv) {
   for (const auto& c : cases) {
     for (auto dtype : {torch::kFloat32, torch::kBFloat16}) {
       if (dtype == torch::kBFloat16 && !bf16) continue;
-      const auto r = time_training(c.depth, c.seq, 8, dtype, steps, collectives.get());
+      const auto r = time_training(c.depth, c.seq, 8, dtype, steps, collectives.get(), overlap);
       const double peak = (dtype == torch::kFloat32 ? peak_fp32 : peak_bf16) * env.world_size;
       std::printf("| %ld | %ld | 8 | %s | %.0f | %.1f | %.1f%% |\n", c.depth, c.seq,
                   dtype == torch::kFloat32 ? "float32" : "bfloat16", r.tokens_per_second,

@@ -23,6 +23,7 @@
 #include "launch/mfu.h"
 #include "launch/train.h"
 #include "model/gpt.h"
+#include "optim/gradient_reducer.h"
 #include "optim/schedule.h"
 #include "optim/setup.h"
 #include "runtime/collectives.h"
@@ -256,7 +257,7 @@ TrainResult train(const TrainConfig& requested) {
   model->set_compute_dtype(cfg.dtype == "bfloat16" ? torch::kBFloat16 : torch::kFloat32);
   Optimizers optimizers = setup_optimizers(model, cfg.optim);
   log_precision(device, model->compute_dtype(), optimizers.muon->options().ns_dtype);
-  optimizers.set_collectives(collectives.get());  // gradients are averaged inside step()
+  optimizers.set_collectives(collectives.get());                 // state sharded across ranks
   const int64_t rows = cfg.device_batch_size * cfg.max_seq_len;  // per rank and micro-step
   const int64_t micro_batch = env.world_size * rows;
   const int64_t total_batch = cfg.total_batch_size > 0 ? cfg.total_batch_size : micro_batch;
@@ -278,6 +279,12 @@ TrainResult train(const TrainConfig& requested) {
   const LrSchedule schedule{num_iterations, cfg.warmup_ratio, cfg.warmdown_ratio,
                             cfg.final_lr_frac};
   LoopState loop = resume(cfg, start_step, model, optimizers, loader, device);
+  // Distributed, gradients are averaged during backward, bucket by bucket, as under DDP.
+  std::unique_ptr<GradientReducer> reducer;
+  if (collectives) {
+    reducer = std::make_unique<GradientReducer>(model->parameters(), *collectives);
+    optimizers.set_gradients_averaged(true);
+  }
 
   std::unique_ptr<AsyncSaver> async_saver;
   if (cfg.async_save && env.rank == 0) async_saver = std::make_unique<AsyncSaver>();
@@ -305,9 +312,11 @@ TrainResult train(const TrainConfig& requested) {
     for (int64_t micro = 0; micro < grad_accum_steps; ++micro) {
       auto [inputs, targets] = loader.next();
       auto loss = model->forward(inputs.to(device), targets.to(device));
+      if (reducer) reducer->prepare_backward(/*reduce=*/micro == grad_accum_steps - 1);
       (loss / grad_accum_steps).backward();
       loss_sum += loss.detach();
     }
+    if (reducer) reducer->finish();
     const double lrm = schedule.multiplier(step);
     optimizers.set_schedule(lrm, muon_momentum(step));
     optimizers.step();

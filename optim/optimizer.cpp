@@ -70,8 +70,10 @@ void Optimizer::step() {
   if (sharding() == Sharding::kFlat) {
     for (auto& it : items) {
       const int64_t numel = it.param.numel();
-      auto grad_shard = c.reduce_scatter_mean(it.param.grad());
       const auto [begin, end] = c.shard_range(numel, c.rank());
+      auto grad_shard = gradients_averaged_
+                            ? it.param.grad().reshape({-1}).narrow(0, begin, end - begin)
+                            : c.reduce_scatter_mean(it.param.grad());
       auto flat = it.param.view({-1});
       auto shard = flat.narrow(0, begin, end - begin);     // a view: updates land in the parameter
       update(shard, grad_shard, state_[it.index], it.lr);  // also on an empty shard (step counts)
@@ -84,6 +86,10 @@ void Optimizer::step() {
   // what this rank owns, then every owner broadcasts its parameters.
   std::vector<torch::Tensor> grads;
   for (auto& it : items) {
+    if (gradients_averaged_) {
+      grads.push_back(it.param.grad());
+      continue;
+    }
     grads.push_back(it.param.grad().clone());
     c.all_reduce_mean(grads.back());
   }

@@ -46,9 +46,13 @@ class Optimizer {
   // Makes step(), state_dict() and load_state_dict() collective over `collectives` (null, the
   // default: one process, no communication). Set it before the first step.
   void set_collectives(Collectives* collectives) { collectives_ = collectives; }
+  // Distributed only: true when every .grad() already holds the mean over ranks (a
+  // GradientReducer averaged it during backward), so step() moves no gradients itself.
+  void set_gradients_averaged(bool averaged) { gradients_averaged_ = averaged; }
 
   // One update of every parameter from its .grad(); parameters without a gradient are skipped
-  // (on every rank alike). Distributed: gradients are averaged across ranks here, not before.
+  // (on every rank alike). Distributed: gradients are averaged across ranks here, unless
+  // set_gradients_averaged(true) says it happened before.
   void step();
   // One update of `param` (a whole parameter, or the slice a rank owns in the distributed
   // optimizer) from `grad` of the same shape, with its `state` (empty before the first update).
@@ -91,6 +95,7 @@ class Optimizer {
 
   std::vector<State> state_;
   Collectives* collectives_ = nullptr;
+  bool gradients_averaged_ = false;
 };
 
 // Reads a number (int or float in the file) from a state dict, naming `where` and `key` if it is

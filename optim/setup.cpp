@@ -58,6 +58,11 @@ void Optimizers::set_collectives(Collectives* collectives) {
   muon->set_collectives(collectives);
 }
 
+void Optimizers::set_gradients_averaged(bool averaged) {
+  adamw->set_gradients_averaged(averaged);
+  muon->set_gradients_averaged(averaged);
+}
+
 void Optimizers::zero_grad() {
   adamw->zero_grad();
   muon->zero_grad();

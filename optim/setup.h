@@ -41,6 +41,8 @@ struct Optimizers {
   void zero_grad();
   // Distributes both optimizers over `collectives` (see Optimizer::set_collectives).
   void set_collectives(Collectives* collectives);
+  // See Optimizer::set_gradients_averaged.
+  void set_gradients_averaged(bool averaged);
   // Applies the schedules of iteration `it`: lr multiplier to both, momentum to Muon.
   void set_schedule(double lr_multiplier, double momentum);
   // [AdamW state dict, Muon state dict]. Collective when distributed: every rank calls it.

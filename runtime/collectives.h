@@ -15,6 +15,14 @@
 
 namespace nt {
 
+// A collective that was started and has not been waited for.
+class PendingCollective {
+ public:
+  virtual ~PendingCollective() = default;
+  // Blocks until the collective is done; throws as the blocking calls do.
+  virtual void wait() = 0;
+};
+
 class Collectives {
  public:
   virtual ~Collectives() = default;
@@ -26,6 +34,10 @@ class Collectives {
   // is summed in fp32).
   virtual void all_reduce_mean(at::Tensor& tensor) = 0;
   virtual void all_reduce_sum(at::Tensor& tensor) = 0;
+  // Starts an in-place mean all_reduce of a contiguous fp32 `tensor` on the backend's device and
+  // returns at once; the tensor must stay untouched until wait() returns. Collectives started
+  // this way count in the order they are started, like the blocking ones.
+  virtual std::unique_ptr<PendingCollective> start_all_reduce_mean(at::Tensor& tensor) = 0;
   // This rank's shard of the element-wise mean over ranks of `input` (any shape, taken flat).
   virtual at::Tensor reduce_scatter_mean(const at::Tensor& input) = 0;
   // Every rank's `shard` concatenated in rank order, cut to `numel` elements (flat). Shards must

@@ -52,6 +52,14 @@ class C10dCollectives : public Collectives {
     tensor.div_(world_size_);
   }
 
+  std::unique_ptr<PendingCollective> start_all_reduce_mean(at::Tensor& tensor) override {
+    TORCH_CHECK(
+        tensor.scalar_type() == at::kFloat && tensor.is_contiguous() && tensor.device() == device_,
+        "start_all_reduce_mean: expected a contiguous fp32 tensor on ", device_);
+    std::vector<at::Tensor> tensors = {tensor};
+    return std::make_unique<PendingAllReduce>(*this, pg_->allreduce(tensors), tensor);
+  }
+
   at::Tensor reduce_scatter_mean(const at::Tensor& input) override {
     const int64_t numel = input.numel(), shard = shard_size(numel);
     auto padded = at::zeros({shard * world_size_}, input.options().dtype(at::kFloat));
@@ -88,6 +96,21 @@ class C10dCollectives : public Collectives {
   void barrier() override { wait(pg_->barrier(), "barrier"); }
 
  private:
+  class PendingAllReduce : public PendingCollective {
+   public:
+    PendingAllReduce(C10dCollectives& owner, c10::intrusive_ptr<c10d::Work> work, at::Tensor tensor)
+        : owner_(owner), work_(std::move(work)), tensor_(std::move(tensor)) {}
+    void wait() override {
+      owner_.wait(work_, "all_reduce");
+      tensor_.div_(owner_.world_size_);
+    }
+
+   private:
+    C10dCollectives& owner_;
+    c10::intrusive_ptr<c10d::Work> work_;
+    at::Tensor tensor_;
+  };
+
   // Data movement is dtype-agnostic: send raw bytes, which Gloo accepts for every dtype.
   static at::Tensor as_bytes(const at::Tensor& t) { return t.reshape({-1}).view(at::kByte); }
 

@@ -1,6 +1,7 @@
 // The sharded AdamW + Muon across 2 and 4 processes equal the single-process optimizers bit for
-// bit (see dist_optim_worker.cpp). 3 ranks are left out on purpose: the mean of three equal
-// fp32 gradients is not always exactly that gradient.
+// bit, and gradients averaged during backward by the GradientReducer match those averaged inside
+// the optimizers' step (see dist_optim_worker.cpp). 3 ranks are left out on purpose: the mean of
+// three equal fp32 gradients is not always exactly that gradient.
 #include <gtest/gtest.h>
 
 #include "tests/support/process_runner.h"

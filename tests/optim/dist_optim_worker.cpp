@@ -1,12 +1,18 @@
 // One rank of the distributed-optimizer test. Every rank feeds the same gradients, so the
 // averaged gradient equals them exactly (for 2 and 4 ranks) and the sharded optimizers must
 // match single-process ones bit for bit: parameters after each step, the gathered state dicts,
-// and a run that loads a whole state dict and continues. Exits 0 only if all of that holds.
+// and a run that loads a whole state dict and continues.
+// Then gradients averaged during backward (GradientReducer) against gradients averaged inside
+// the optimizers' step, on data that differs by rank, with gradient accumulation: the same
+// averages up to the order of the sums, equal on every rank, and at 2 ranks (where a + b and
+// b + a are the same float) the same parameters bit for bit. Exits 0 only if all of that holds.
 #include <torch/torch.h>
 
+#include <cmath>
 #include <cstdio>
 #include <string>
 
+#include "optim/gradient_reducer.h"
 #include "optim/schedule.h"
 #include "optim/setup.h"
 #include "tests/support/worker_checks.h"
@@ -52,6 +58,84 @@ bool same_ivalue(const c10::IValue& a, const c10::IValue& b) {
   return a == b;
 }
 
+// A batch that differs by rank, step and micro-step.
+std::pair<torch::Tensor, torch::Tensor> batch(int rank, int step, int micro) {
+  auto gen = at::detail::createCPUGenerator(1000 * rank + 10 * step + micro);
+  auto tokens = torch::randint(0, 50, {2, 17}, gen, torch::kInt64);
+  return {tokens.narrow(1, 0, 16), tokens.narrow(1, 1, 16)};
+}
+
+void check_overlapped_reduction(nt::Collectives& coll, nt::testing::WorkerChecks& checks) {
+  constexpr int kMicroSteps = 2;
+  nt::GPT overlap_model = make_model(), step_model = make_model();
+  nt::Optimizers overlap = nt::setup_optimizers(overlap_model, nt::OptimizerConfig{});
+  nt::Optimizers in_step = nt::setup_optimizers(step_model, nt::OptimizerConfig{});
+  overlap.set_collectives(&coll);
+  in_step.set_collectives(&coll);
+  overlap.set_gradients_averaged(true);
+  // Buckets of about 4 KB: several parameters per bucket and several buckets.
+  nt::GradientReducer reducer(overlap_model->parameters(), coll, 4096);
+  checks.expect(reducer.num_buckets() > 2, "several buckets");
+  for (int s = 0; s < 2; ++s) {
+    // From the second step on, 4 ranks' parameters differ in the last bits (sums in another
+    // order): then only the agreement across ranks is checked.
+    const bool same_start = same_params(overlap_model, step_model);
+    checks.expect(s == 0 || coll.world_size() != 2 || same_start, "same parameters at 2 ranks");
+    for (int micro = 0; micro < kMicroSteps; ++micro) {
+      auto [inputs, targets] = batch(coll.rank(), s, micro);
+      reducer.prepare_backward(micro == kMicroSteps - 1);
+      (overlap_model->forward(inputs, targets) / kMicroSteps).backward();
+      (step_model->forward(inputs, targets) / kMicroSteps).backward();
+    }
+    reducer.finish();
+    auto got = overlap_model->parameters(), local = step_model->parameters();
+    for (size_t i = 0; i < got.size(); ++i) {
+      auto expected = local[i].grad().clone();
+      coll.all_reduce_mean(expected);
+      // Two sums of the same world_size terms in different orders each err by at most
+      // (world_size - 1) roundings of partial sums no larger than the sum of magnitudes (u =
+      // 2^-24), then one more rounding when dividing by a world size that is not a power of 2.
+      auto magnitude = local[i].grad().abs();
+      coll.all_reduce_mean(magnitude);
+      const double u = std::ldexp(1.0, -24);
+      const auto bound = magnitude * (2.0 * (coll.world_size() - 1) * u) + expected.abs() * u;
+      if (same_start)
+        checks.expect((got[i].grad() - expected).abs().le(bound).all().item<bool>(),
+                      "averaged gradient " + std::to_string(i) + " at step " + std::to_string(s));
+      if (same_start && local[i].grad().abs().max().item<double>() > 0)  // 0 behind a 0 c_proj
+        checks.expect(!torch::equal(got[i].grad(), local[i].grad()),
+                      "gradient " + std::to_string(i) + " differs from this rank's own");
+      auto rank0 = got[i].grad().clone();
+      coll.broadcast(rank0, 0);
+      checks.expect(torch::equal(rank0, got[i].grad()), "same averaged gradient on every rank");
+    }
+    overlap.set_schedule(1.0, nt::muon_momentum(s));
+    in_step.set_schedule(1.0, nt::muon_momentum(s));
+    overlap.step();
+    in_step.step();
+    overlap.zero_grad();
+    in_step.zero_grad();
+  }
+  checks.expect(coll.world_size() != 2 || same_params(overlap_model, step_model),
+                "same parameters at 2 ranks after the last step");
+  // A parameter outside the loss never completes its bucket: a clear error on every rank.
+  auto unused = torch::zeros({3}, torch::requires_grad());
+  auto params = overlap_model->parameters();
+  params.push_back(unused);
+  nt::GradientReducer partial(params, coll, 1 << 20);
+  auto [inputs, targets] = batch(coll.rank(), 9, 0);
+  partial.prepare_backward(true);
+  overlap_model->forward(inputs, targets).backward();
+  try {
+    partial.finish();
+    checks.expect(false, "finish() with a parameter that received no gradient");
+  } catch (const std::runtime_error& e) {
+    checks.expect(
+        std::string(e.what()).find("parameter 14 received no gradient") != std::string::npos,
+        std::string("message names the parameter: ") + e.what());
+  }
+}
+
 }  // namespace
 
 int main() {
@@ -89,5 +173,6 @@ int main() {
   resumed.step();
   ref.step();
   checks.expect(same_params(resumed_model, ref_model), "parameters after resuming");
+  check_overlapped_reduction(*coll, checks);
   return checks.exit_code();
 }
