@@ -76,7 +76,7 @@ void log_precision(torch::Device device, torch::ScalarType model_dtype,
   const bool native = bf16_matmul_native(device);
   if (device.is_cpu()) {
     const CpuInfo& cpu = cpu_info();
-    log0("cpu: {}, {} CPUs allowed, {} threads, OpenMP wait policy {}; bf16 matmul: {}",
+    log0("cpu: {}, {} CPUs allowed; intra-op threads: {}, OpenMP wait policy: {}; bf16 matmul: {}",
          cpu.model_name, allowed_cpu_count(), torch::get_num_threads(), openmp_wait_policy(),
          native ? (cpu.amx_bf16 ? "native (amx_bf16)" : "native (avx512_bf16)")
                 : "not native (no avx512_bf16 or amx_bf16)");

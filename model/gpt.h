@@ -80,7 +80,9 @@ class GPTImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& idx);
   // targets: (B, T) int64 in [0, vocab_size) or -1 (ignored). loss_reduction "mean": the mean
   // cross-entropy over non-ignored targets, a fp32 scalar; "none": (B * T) per-target losses in
-  // nats, 0 at ignored targets (nanochat's).
+  // nats, 0 at ignored targets (nanochat's). Both go through the chunked lm_head loss
+  // (model/softcap_cross_entropy.h), so the (B * T, vocab_size) logits never exist whole,
+  // except "none" with gradients, which takes the plain graph.
   torch::Tensor forward(const torch::Tensor& idx, const torch::Tensor& targets,
                         const std::string& loss_reduction = "mean");
 

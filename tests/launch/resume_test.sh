@@ -26,13 +26,13 @@ run() {  # run BASE_DIR NPROC EXTRA...
 losses() { grep -o 'step 0000[5-8]/00008 ([0-9.]*%) | loss: [0-9.]*' "$1"; }
 
 (unset OMP_WAIT_POLICY; run "$work/a" "$nproc") > "$work/a.log" || fail "uninterrupted run"
-grep -q "OpenMP wait policy PASSIVE;" "$work/a.log" || fail "OMP_WAIT_POLICY unset did not give PASSIVE"
+grep -q "OpenMP wait policy: PASSIVE;" "$work/a.log" || fail "OMP_WAIT_POLICY unset did not give PASSIVE"
 NANOTRAIN_TEST_CRASH_AT=after_checkpoint run "$work/b" "$nproc" > "$work/b1.log"
 [ -f "$work/b/base_checkpoints/resume/meta_000004.json" ] || fail "no checkpoint at step 4"
 [ -f "$work/b/base_checkpoints/resume/meta_000008.json" ] && fail "the first run was not killed"
 OMP_WAIT_POLICY=active run "$work/b" "$resume_nproc" --resume_from_step=auto > "$work/b2.log" ||
   fail "resume"
-grep -q "OpenMP wait policy active;" "$work/b2.log" || fail "the user's OMP_WAIT_POLICY was not kept"
+grep -q "OpenMP wait policy: active;" "$work/b2.log" || fail "the user's OMP_WAIT_POLICY was not kept"
 grep -q "resumed from .* at step 4" "$work/b2.log" || fail "did not resume from step 4"
 if [ "$resume_nproc" != "$nproc" ]; then
   mean() { losses "$1" | awk '{s += $NF} END {printf "%.6f", s / NR}'; }
