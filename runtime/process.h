@@ -8,7 +8,7 @@ namespace nt {
 // OpenMP threads that sleep when idle instead of spinning. LibTorch's elementwise kernels run on
 // OpenMP threads and its matmuls on OpenBLAS's own pthreads; with both pools as large as the
 // CPU count, OpenMP's default of spinning for a while after each parallel region takes a core
-// from every matmul that follows (measured: a CPU training step 1.3x-1.4x slower). libgomp
+// from every matmul that follows (measured: a CPU training step up to 1.4x slower). libgomp
 // reads OMP_WAIT_POLICY once, when it is loaded, so when the variable is unset this sets it to
 // PASSIVE and re-executes the program (/proc/self/exe, same pid, arguments and descriptors);
 // a value the user set is kept. Call first thing in main, before any thread exists. Returns
