@@ -12,7 +12,6 @@
 #include <string>
 
 #include "model/gpt.h"
-#include "optim/gradient_reducer.h"
 #include "optim/schedule.h"
 #include "optim/setup.h"
 #include "runtime/collectives.h"
@@ -39,11 +38,8 @@ Result time_training(int64_t depth, int64_t seq_len, int64_t batch, torch::Scala
   model->set_compute_dtype(dtype);
   nt::Optimizers opt = nt::setup_optimizers(model, nt::OptimizerConfig{});
   opt.set_collectives(collectives);
-  std::unique_ptr<nt::GradientReducer> reducer;  // as in training: averaged during backward
-  if (collectives && overlap) {
-    reducer = std::make_unique<nt::GradientReducer>(model->parameters(), *collectives);
-    opt.set_gradients_averaged(true);
-  }
+  // As in training: gradients averaged during backward (unless --no_overlap).
+  const auto reducer = nt::make_gradient_reducer(model, opt, overlap ? collectives : nullptr);
   const int world = collectives ? collectives->world_size() : 1;
   auto tokens = torch::randint(0, 50304, {batch, seq_len + 1}, torch::kInt64);
   auto inputs = tokens.narrow(1, 0, seq_len).contiguous();

@@ -23,7 +23,6 @@
 #include "launch/mfu.h"
 #include "launch/train.h"
 #include "model/gpt.h"
-#include "optim/gradient_reducer.h"
 #include "optim/schedule.h"
 #include "optim/setup.h"
 #include "runtime/collectives.h"
@@ -280,11 +279,7 @@ TrainResult train(const TrainConfig& requested) {
                             cfg.final_lr_frac};
   LoopState loop = resume(cfg, start_step, model, optimizers, loader, device);
   // Distributed, gradients are averaged during backward, bucket by bucket, as under DDP.
-  std::unique_ptr<GradientReducer> reducer;
-  if (collectives) {
-    reducer = std::make_unique<GradientReducer>(model->parameters(), *collectives);
-    optimizers.set_gradients_averaged(true);
-  }
+  const auto reducer = make_gradient_reducer(model, optimizers, collectives.get());
 
   std::unique_ptr<AsyncSaver> async_saver;
   if (cfg.async_save && env.rank == 0) async_saver = std::make_unique<AsyncSaver>();

@@ -49,25 +49,24 @@ GradientReducer::GradientReducer(const std::vector<torch::Tensor>& params, Colle
   s.params = params;
   s.bucket_of.resize(params.size());
   s.offset_of.resize(params.size());
-  int64_t bucket_numel = 0;
+  // Buckets fill in reverse parameter order; one closes once it holds bucket_bytes.
+  std::vector<int64_t> bucket_numels;
   for (size_t k = params.size(); k-- > 0;) {
     const auto& p = params[k];
     if (p.scalar_type() != torch::kFloat32 || !p.requires_grad() || !p.is_leaf())
       throw std::invalid_argument(
           fmt::format("GradientReducer: parameter {} must be a fp32 leaf that requires grad", k));
-    if (s.buckets.empty() || bucket_numel * 4 >= bucket_bytes) {
-      if (!s.buckets.empty())
-        s.buckets.back().flat = torch::empty({bucket_numel}, p.options().requires_grad(false));
+    if (s.buckets.empty() || bucket_numels.back() * p.element_size() >= bucket_bytes) {
       s.buckets.emplace_back();
-      bucket_numel = 0;
+      bucket_numels.push_back(0);
     }
     s.bucket_of[k] = s.buckets.size() - 1;
-    s.offset_of[k] = bucket_numel;
+    s.offset_of[k] = bucket_numels.back();
     s.buckets.back().params.push_back(k);
-    bucket_numel += p.numel();
+    bucket_numels.back() += p.numel();
   }
-  if (!s.buckets.empty())
-    s.buckets.back().flat = torch::empty({bucket_numel}, params[0].options().requires_grad(false));
+  for (size_t b = 0; b < s.buckets.size(); ++b)
+    s.buckets[b].flat = torch::empty({bucket_numels[b]}, params[0].options().requires_grad(false));
   std::weak_ptr<State> weak = state_;
   for (size_t k = 0; k < params.size(); ++k) {
     auto accumulator = torch::autograd::impl::grad_accumulator(params[k]);

@@ -90,4 +90,11 @@ void Optimizers::load_state_dicts(const c10::IValue& list, const std::string& wh
   muon->load_state_dict(items[1], where + "[1] (Muon)");
 }
 
+std::unique_ptr<GradientReducer> make_gradient_reducer(const GPT& model, Optimizers& optimizers,
+                                                       Collectives* collectives) {
+  if (!collectives) return nullptr;
+  optimizers.set_gradients_averaged(true);
+  return std::make_unique<GradientReducer>(model->parameters(), *collectives);
+}
+
 }  // namespace nt

@@ -8,6 +8,7 @@
 
 #include "model/gpt.h"
 #include "optim/adamw.h"
+#include "optim/gradient_reducer.h"
 #include "optim/muon.h"
 
 namespace nt {
@@ -55,5 +56,11 @@ struct Optimizers {
 // AdamW groups: [lm_head.weight] then [transformer.wte.weight]; Muon groups: the block matrices
 // grouped by element count, in order of first appearance (nanochat groups Muon params by size).
 Optimizers setup_optimizers(const GPT& model, const OptimizerConfig& config);
+
+// Distributed (collectives not null): a GradientReducer over the model's parameters, with the
+// optimizers told that their gradients arrive averaged. Null for one process, where nothing is
+// averaged. Call after the parameters are final (after loading a checkpoint).
+std::unique_ptr<GradientReducer> make_gradient_reducer(const GPT& model, Optimizers& optimizers,
+                                                       Collectives* collectives);
 
 }  // namespace nt

@@ -53,9 +53,10 @@ class C10dCollectives : public Collectives {
   }
 
   std::unique_ptr<PendingCollective> start_all_reduce_mean(at::Tensor& tensor) override {
-    TORCH_CHECK(
-        tensor.scalar_type() == at::kFloat && tensor.is_contiguous() && tensor.device() == device_,
-        "start_all_reduce_mean: expected a contiguous fp32 tensor on ", device_);
+    if (tensor.scalar_type() != at::kFloat || !tensor.is_contiguous() || tensor.device() != device_)
+      throw std::invalid_argument(fmt::format(
+          "start_all_reduce_mean: expected a contiguous fp32 tensor on {}, found {} on {}",
+          device_.str(), c10::toString(tensor.scalar_type()), tensor.device().str()));
     std::vector<at::Tensor> tensors = {tensor};
     return std::make_unique<PendingAllReduce>(*this, pg_->allreduce(tensors), tensor);
   }
