@@ -1,5 +1,6 @@
 // torch.save-format files through LibTorch's zip writer and reader. The pickler writes tensors
-// as storages with `_rebuild_tensor_v2`, which Python's torch.load (weights_only too) accepts.
+// as storages with `_rebuild_tensor_v2`, and dicts and lists untagged: torch.load's weights_only
+// mode (the default since PyTorch 2.6) refuses the TorchScript type tags (restore_type_tag).
 // Reading goes through nanotrain's own unpickler, because LibTorch's cannot read what Python
 // writes (an OrderedDict state_dict, APPEND, SETITEM).
 #include "checkpoint/torch_file.h"
@@ -18,9 +19,12 @@ namespace nt {
 
 WrittenFile save_torch_file(const c10::IValue& value, const std::string& path) {
   std::vector<char> pickle_bytes;
-  torch::jit::Pickler pickler([&](const char* data, size_t size) {
-    pickle_bytes.insert(pickle_bytes.end(), data, data + size);
-  });
+  torch::jit::Pickler pickler(
+      [&](const char* data, size_t size) {
+        pickle_bytes.insert(pickle_bytes.end(), data, data + size);
+      },
+      /*tensor_table=*/nullptr, /*type_renamer=*/nullptr, /*memoized_class_types=*/nullptr,
+      /*get_tensor_id=*/nullptr, /*tag_aggregates=*/false);
   pickler.protocol();
   pickler.pushIValue(value);
   pickler.stop();

@@ -31,7 +31,8 @@ class Collectives {
   virtual int world_size() const = 0;
 
   // In place: every rank ends with the element-wise mean (or sum) over ranks. fp32 and bf16 (bf16
-  // is summed in fp32).
+  // is summed by the backend in bf16 with LibTorch 2.x, as torch.distributed does; in fp32 with
+  // 1.13, whose Gloo cannot).
   virtual void all_reduce_mean(at::Tensor& tensor) = 0;
   virtual void all_reduce_sum(at::Tensor& tensor) = 0;
   // Starts an in-place mean all_reduce of a contiguous fp32 `tensor` on the backend's device and

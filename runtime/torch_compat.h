@@ -20,6 +20,15 @@ using C10dBackend = c10d::Backend;
 using C10dBackend = c10d::ProcessGroup;
 #endif
 
+// Whether c10d's Gloo has the flat collectives (_reduce_scatter_base, _allgather_base) and sums
+// bf16 itself, as NCCL always does: LibTorch 2.x. 1.13's Gloo has neither, so
+// runtime/process_group.cpp builds them from alltoall_base and allgather and sums bf16 in fp32.
+#if TORCH_VERSION_MAJOR >= 2
+inline constexpr bool kGlooHasFlatCollectives = true;
+#else
+inline constexpr bool kGlooHasFlatCollectives = false;
+#endif
+
 // Causal scaled-dot-product attention. q: (B, H, T, hd); k, v: (B, H, T, hd), already expanded
 // for GQA. Returns (B, H, T, hd). Uses the fused kernel where LibTorch has one (2.x).
 inline torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k,

@@ -1,8 +1,44 @@
 #!/usr/bin/env bash
-# The test command: installs what is missing, builds, and runs the whole suite with ctest.
-set -euo pipefail
+# The test command: installs what is missing, then builds and runs the whole suite (ctest) twice:
+# against Debian's LibTorch 1.13 (build/) and against the pip PyTorch's LibTorch 2.x, with CUDA
+# and NCCL where nvcc is installed (build-torch2/). Ends with what ran, what was skipped and why,
+# and how long each stage took; exits non-zero if any stage failed.
+set -uo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
-scripts/build.sh
-cd build
-ctest --output-on-failure -j "$(nproc)" --timeout 900
+
+summary=()
+failed=0
+# stage NAME COMMAND...: runs it, timed, and records the outcome.
+stage() {
+  local name=$1 start=$SECONDS
+  shift
+  echo "== $name"
+  if "$@"; then
+    summary+=("$(printf '%-34s ok      %4d s' "$name" $((SECONDS - start)))")
+  else
+    summary+=("$(printf '%-34s FAILED  %4d s' "$name" $((SECONDS - start)))")
+    failed=1
+  fi
+}
+ctest_in() { (cd "$1" && ctest --output-on-failure -j "$(nproc)" --timeout 900); }
+
+stage "setup (apt, pip)" scripts/setup.sh --torch2
+stage "build: LibTorch 1.13 (CPU)" scripts/build.sh
+stage "tests: LibTorch 1.13 (CPU)" ctest_in build
+if [ -x "${NANOTRAIN_TORCH2_VENV:-$HOME/.cache/nanotrain/torch-venv}/bin/python" ]; then
+  if command -v nvcc > /dev/null || [ -x /usr/local/cuda/bin/nvcc ]; then
+    flavour="LibTorch 2.x (CUDA + NCCL)"
+  else
+    flavour="LibTorch 2.x (CPU only: no nvcc)"
+  fi
+  stage "build: $flavour" scripts/build_torch2.sh
+  stage "tests: $flavour" ctest_in build-torch2
+else
+  summary+=("build and tests: LibTorch 2.x        skipped: the pip PyTorch did not install")
+  failed=1
+fi
+
+echo
+echo "== scripts/test.sh: $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p')"
+printf '%s\n' "${summary[@]}"
+exit $failed
