@@ -9,6 +9,9 @@
 #include <fmt/format.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <thread>
 
@@ -30,7 +33,8 @@ void install_signal_handlers() {
   struct sigaction action {};
   action.sa_handler = on_signal;
   sigemptyset(&action.sa_mask);
-  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2}) sigaction(sig, &action, nullptr);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2})
+    sigaction(sig, &action, nullptr);
   signal(SIGPIPE, SIG_IGN);
 }
 
@@ -40,7 +44,7 @@ std::string hostname() {
   return name;
 }
 
-void print_failure(const LaunchConfig& config, const WorkerFailure& f) {
+void print_failure(int node_rank, const WorkerFailure& f) {
   const char* abbrev = f.signal ? sigabbrev_np(f.signal) : nullptr;
   const std::string cause = f.signal
                                 ? fmt::format("signal {} (SIG{})", f.signal, abbrev ? abbrev : "?")
@@ -53,40 +57,82 @@ void print_failure(const LaunchConfig& config, const WorkerFailure& f) {
       "  rank      : {} (local_rank {})\n"
       "  error     : {}\n"
       "  pid       : {}\n"
+      "  error_file: {}\n"
+      "  message   : {}\n"
       "  stderr (last {} lines):\n",
-      f.time, hostname(), config.node_rank, f.rank, f.local_rank, cause, f.pid,
+      f.time, hostname(), node_rank, f.rank, f.local_rank, cause, f.pid,
+      f.error_message.empty() ? "<N/A>" : f.error_file,
+      f.error_message.empty() ? "<N/A> (the worker wrote no TORCHELASTIC_ERROR_FILE)"
+                              : f.error_message,
       f.stderr_tail.size());
   for (const auto& line : f.stderr_tail) text += "    " + line + "\n";
   std::cerr << text << std::flush;
 }
 
+// Where attempts keep their logs and error files: <log_dir>/<run_id>, or a directory of this
+// agent's own under $TMPDIR, removed at exit when no stream was written to a file.
+class RunDir {
+ public:
+  explicit RunDir(const LaunchConfig& config) {
+    if (!config.log_dir.empty()) {
+      path_ = config.log_dir + "/" + config.run_id;
+      return;
+    }
+    const char* tmp = std::getenv("TMPDIR");
+    std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/ntrun_XXXXXX";
+    if (!mkdtemp(pattern.data()))
+      throw std::runtime_error(
+          fmt::format("cannot create a directory like '{}': {}", pattern, strerror(errno)));
+    path_ = pattern;
+    const bool logs = config.redirects.all || !config.redirects.per_rank.empty() ||
+                      config.tee.all || !config.tee.per_rank.empty();
+    if (logs)
+      std::cerr << fmt::format("ntrun: worker logs in {}\n", path_);
+    else
+      remove_at_exit_ = true;
+  }
+  ~RunDir() {
+    std::error_code ec;
+    if (remove_at_exit_) std::filesystem::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  bool remove_at_exit_ = false;
+};
+
 }  // namespace
 
 int run_agent(LaunchConfig config) {
   install_signal_handlers();
-  if (config.standalone) config.master_port = find_free_port();
+  if (config.standalone) {
+    config.master_addr = "127.0.0.1";
+    config.master_port = find_free_port();
+  }
   if (!std::getenv("OMP_NUM_THREADS") && config.nproc > 1)
     std::cerr << fmt::format(
         "ntrun: setting OMP_NUM_THREADS={} for each worker (allowed CPUs / nproc_per_node); set "
         "it to tune\n",
         threads_per_worker(config.nproc));
+  const RunDir run_dir(config);
   auto rendezvous = make_rendezvous(config);
   int generation = 0;
   while (true) {
-    rendezvous->join(generation);
-    WorkerGroup group(config, generation, config.master_port);
+    const Membership membership = rendezvous->join(generation);
+    WorkerGroup group(config, generation, membership, run_dir.path());
     group.start();
     WorkerGroup::State state = WorkerGroup::State::kRunning;
     bool other_node_failed = false;
     while (state == WorkerGroup::State::kRunning) {
       state = group.poll(config.monitor_interval);
       if (const int sig = g_pending_signal.exchange(0)) {
-        if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) {
+        if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP || sig == SIGQUIT) {
           // Forwarded once, by stop(): a second copy would re-enter the workers' handlers.
           std::cerr << fmt::format("ntrun: received {}, stopping workers\n", strsignal(sig));
           rendezvous->fail(generation);
           group.stop(config.shutdown_timeout, sig);
-          return 128 + sig;
+          return 1;  // as torchrun, whose agent raises SignalException
         }
         group.signal_all(sig);
       }
@@ -109,10 +155,10 @@ int run_agent(LaunchConfig config) {
       rendezvous->leave(generation);
       return kExitPreempted;
     }
-    if (group.first_failure()) print_failure(config, *group.first_failure());
+    if (group.first_failure()) print_failure(membership.node_rank, *group.first_failure());
     if (other_node_failed)
       std::cerr << fmt::format("ntrun: node {}: another node's workers failed in generation {}\n",
-                               config.node_rank, generation);
+                               membership.node_rank, generation);
     if (generation >= config.max_restarts) {
       rendezvous->leave(generation);
       std::cerr << fmt::format("ntrun: no restarts left ({} of {} used)\n", generation,

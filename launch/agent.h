@@ -7,8 +7,8 @@
 namespace nt {
 
 // Runs the job on this node. Returns the process exit code: 0 when every worker of the last
-// attempt exited 0; 1 after a failure with no restarts left; 128 + signal when stopped by
-// SIGINT, SIGTERM or SIGHUP.
+// attempt exited 0; 1 after a failure with no restarts left, or when stopped by SIGINT, SIGTERM
+// or SIGHUP (as torchrun); kExitPreempted when the workers saved and stopped for preemption.
 int run_agent(LaunchConfig config);
 
 }  // namespace nt

@@ -8,6 +8,7 @@
 
 #include "launch/commands.h"
 #include "runtime/dist_env.h"
+#include "runtime/error_file.h"
 #include "runtime/log.h"
 #include "runtime/process.h"
 
@@ -56,6 +57,7 @@ int main(int argc, char** argv) {
     const std::string prefix = "rank " + std::to_string(rank) + ": ";
     const std::string message = e.what();
     std::cerr << (message.rfind(prefix, 0) == 0 ? "" : prefix) << message << "\n";
+    nt::record_error_file(e);
     return 1;
   }
 }

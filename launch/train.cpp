@@ -30,6 +30,7 @@
 #include "runtime/log.h"
 #include "runtime/precision.h"
 #include "runtime/preemption.h"
+#include "runtime/process.h"
 #include "runtime/rng_state.h"
 
 namespace nt {
@@ -231,10 +232,12 @@ TrainResult train(const TrainConfig& requested) {
   pg_options.timeout = std::chrono::milliseconds(std::llround(cfg.collective_timeout * 1000));
   const auto collectives = init_process_group(env, pg_options);
   if (env.distributed())
-    log0("world: {} ranks ({} per node) from {}'s environment, master {}:{}", env.world_size,
-         env.local_world_size, env.source, env.master_addr, env.master_port);
+    log0("world: {} ranks ({} per node) from {}'s environment, store at {}:{} hosted by {}",
+         env.world_size, env.local_world_size, env.source, env.master_addr, env.master_port,
+         env.agent_store ? "the launcher" : "rank 0");
   std::optional<DirLock> lock;
   if (env.rank == 0) lock.emplace(cfg.checkpoint_dir());
+  if (cfg.deterministic) use_deterministic_algorithms();
   torch::manual_seed(cfg.seed);
 
   // Data from `nanotrain prepare`: the tokenizer and shards, the last shard held out.

@@ -27,6 +27,7 @@ struct TrainConfig {
   std::string device = "cpu";     // cpu | cuda
   std::string dtype = "float32";  // float32 | bfloat16 (matmul compute; weights stay fp32)
   int64_t seed = 42;
+  bool deterministic = false;   // deterministic kernels only (CUDA: needed for bit-exact resume)
   double peak_flops = -1.0;     // FLOP/s per rank that MFU divides by; -1: H100 bf16 on CUDA, a
                                 // measured matmul peak on CPU
   std::string model_tag;        // checkpoint folder name; default d<depth>
@@ -59,6 +60,7 @@ struct TrainConfig {
     v("device", device);
     v("dtype", dtype);
     v("seed", seed);
+    v("deterministic", deterministic);
     v("peak_flops", peak_flops);
     v("model_tag", model_tag);
     v("eval_every", eval_every);

@@ -11,12 +11,15 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
+#include <map>
 #include <stdexcept>
 #include <thread>
 
@@ -27,6 +30,8 @@ namespace nt {
 namespace {
 
 constexpr size_t kTailLines = 20;
+// The signals on which the agent stops the workers, named as torchrun names them to its workers.
+constexpr const char* kStopSignals = "SIGTERM,SIGINT,SIGHUP,SIGQUIT";
 
 void write_all(int fd, const std::string& text) {
   const char* p = text.data();
@@ -48,10 +53,46 @@ int open_log(const std::string& path) {
   return fd;
 }
 
+// The worker's whole environment, built before fork: the agent runs a store server's threads,
+// so the child may only exec (no allocation between fork and exec).
+std::vector<std::string> worker_environment(
+    const std::vector<std::pair<std::string, std::string>>& overrides,
+    const std::vector<std::pair<std::string, std::string>>& defaults) {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; *e; ++e) {
+    const std::string entry = *e;
+    const size_t eq = entry.find('=');
+    if (eq != std::string::npos) env[entry.substr(0, eq)] = entry.substr(eq + 1);
+  }
+  for (const auto& [key, value] : defaults) env.emplace(key, value);  // keeps the user's
+  for (const auto& [key, value] : overrides) env[key] = value;
+  std::vector<std::string> entries;
+  for (const auto& [key, value] : env) entries.push_back(key + "=" + value);
+  return entries;
+}
+
+// The message a worker left in its TORCHELASTIC_ERROR_FILE (torchrun's record format), or "".
+std::string read_error_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return "";
+  try {
+    const auto j = nlohmann::json::parse(in);
+    const auto& message = j.at("message");
+    return message.is_string() ? message.get<std::string>()
+                               : message.at("message").get<std::string>();
+  } catch (const std::exception& e) {
+    return fmt::format("(unreadable error file: {})", e.what());
+  }
+}
+
 }  // namespace
 
-WorkerGroup::WorkerGroup(const LaunchConfig& config, int restart_count, int master_port)
-    : config_(config), restart_count_(restart_count), master_port_(master_port) {}
+WorkerGroup::WorkerGroup(const LaunchConfig& config, int restart_count,
+                         const Membership& membership, std::string run_dir)
+    : config_(config),
+      restart_count_(restart_count),
+      membership_(membership),
+      run_dir_(std::move(run_dir)) {}
 
 int threads_per_worker(int nproc) {
   return std::max(1, allowed_cpu_count() / std::max(1, nproc));
@@ -67,41 +108,60 @@ WorkerGroup::~WorkerGroup() {
 }
 
 void WorkerGroup::start() {
-  const int world_size = config_.nproc * config_.nnodes;
+  const int world_size = config_.nproc * membership_.nnodes;
   const std::string omp_threads = std::to_string(threads_per_worker(config_.nproc));
   const pid_t agent = getpid();
   for (int local_rank = 0; local_rank < config_.nproc; ++local_rank) {
     Worker w;
     w.local_rank = local_rank;
-    w.rank = config_.node_rank * config_.nproc + local_rank;
-    if (!config_.log_dir.empty()) {
-      const std::string dir = fmt::format("{}/{}/attempt_{}/{}", config_.log_dir, config_.run_id,
-                                          restart_count_, w.rank);
-      std::error_code ec;
-      std::filesystem::create_directories(dir, ec);
-      if (ec)
-        throw std::runtime_error(
-            fmt::format("cannot create log directory '{}': {}", dir, ec.message()));
-      w.out_log = open_log(dir + "/stdout.log");
-      w.err_log = open_log(dir + "/stderr.log");
-    }
+    w.rank = membership_.node_rank * config_.nproc + local_rank;
+    const std::string dir = fmt::format("{}/attempt_{}/{}", run_dir_, restart_count_, w.rank);
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec)
+      throw std::runtime_error(
+          fmt::format("cannot create log directory '{}': {}", dir, ec.message()));
+    w.error_file = dir + "/error.json";
+    std::filesystem::remove(w.error_file, ec);
+    // torchrun: a redirected stream goes to its file only, a tee'd one to the file and the
+    // console, any other to the console; --local_ranks_filter keeps the rest off the console.
+    const int redirect = config_.redirects.for_rank(local_rank);
+    const int tee = config_.tee.for_rank(local_rank);
+    const bool shown = config_.local_ranks_filter.empty() ||
+                       std::count(config_.local_ranks_filter.begin(),
+                                  config_.local_ranks_filter.end(), local_rank) > 0;
+    w.out_console = shown && !(redirect & 1);
+    w.err_console = shown && !(redirect & 2);
+    if ((redirect | tee) & 1) w.out_log = open_log(dir + "/stdout.log");
+    if ((redirect | tee) & 2) w.err_log = open_log(dir + "/stderr.log");
+    w.tee_prefix = tee != 0;
     int out_pipe[2], err_pipe[2];
     if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0)
       throw std::runtime_error(std::string("cannot create pipes: ") + std::strerror(errno));
-    const std::vector<std::pair<std::string, std::string>> env = {
-        {"RANK", std::to_string(w.rank)},
-        {"LOCAL_RANK", std::to_string(local_rank)},
-        {"GROUP_RANK", std::to_string(config_.node_rank)},
-        {"WORLD_SIZE", std::to_string(world_size)},
-        {"LOCAL_WORLD_SIZE", std::to_string(config_.nproc)},
-        {"GROUP_WORLD_SIZE", std::to_string(config_.nnodes)},
-        {"ROLE_RANK", std::to_string(w.rank)},
-        {"ROLE_WORLD_SIZE", std::to_string(world_size)},
-        {"MASTER_ADDR", config_.master_addr},
-        {"MASTER_PORT", std::to_string(master_port_)},
-        {"TORCHELASTIC_RESTART_COUNT", std::to_string(restart_count_)},
-        {"TORCHELASTIC_MAX_RESTARTS", std::to_string(config_.max_restarts)},
-        {"TORCHELASTIC_RUN_ID", config_.run_id}};
+    const std::vector<std::string> env = worker_environment(
+        {{"RANK", std::to_string(w.rank)},
+         {"LOCAL_RANK", std::to_string(local_rank)},
+         {"GROUP_RANK", std::to_string(membership_.node_rank)},
+         {"WORLD_SIZE", std::to_string(world_size)},
+         {"LOCAL_WORLD_SIZE", std::to_string(config_.nproc)},
+         {"GROUP_WORLD_SIZE", std::to_string(membership_.nnodes)},
+         {"ROLE_RANK", std::to_string(w.rank)},
+         {"ROLE_WORLD_SIZE", std::to_string(world_size)},
+         {"ROLE_NAME", config_.role},
+         {"MASTER_ADDR", membership_.master_addr},
+         {"MASTER_PORT", std::to_string(membership_.master_port)},
+         {"TORCHELASTIC_RESTART_COUNT", std::to_string(restart_count_)},
+         {"TORCHELASTIC_MAX_RESTARTS", std::to_string(config_.max_restarts)},
+         {"TORCHELASTIC_RUN_ID", config_.run_id},
+         {"TORCHELASTIC_USE_AGENT_STORE", "True"},
+         {"TORCHELASTIC_SIGNALS_TO_HANDLE", kStopSignals},
+         {"TORCHELASTIC_ERROR_FILE", w.error_file}},
+        {{"OMP_NUM_THREADS", omp_threads}, {"TORCH_NCCL_ASYNC_ERROR_HANDLING", "1"}});
+    std::vector<char*> envp, argv;
+    for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
+    envp.push_back(nullptr);
+    for (const auto& a : config_.program) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
     const pid_t pid = fork();
     if (pid < 0) throw std::runtime_error(std::string("fork failed: ") + std::strerror(errno));
     if (pid == 0) {
@@ -112,16 +172,15 @@ void WorkerGroup::start() {
       sigset_t none;
       sigemptyset(&none);
       sigprocmask(SIG_SETMASK, &none, nullptr);
-      for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, SIGPIPE}) signal(sig, SIG_DFL);
+      for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGPIPE})
+        signal(sig, SIG_DFL);
       dup2(out_pipe[1], STDOUT_FILENO);
       dup2(err_pipe[1], STDERR_FILENO);
-      for (const auto& [key, value] : env) setenv(key.c_str(), value.c_str(), 1);
-      setenv("OMP_NUM_THREADS", omp_threads.c_str(), 0);  // keeps a value the user set
-      std::vector<char*> argv;
-      for (const auto& a : config_.program) argv.push_back(const_cast<char*>(a.c_str()));
-      argv.push_back(nullptr);
-      execvp(argv[0], argv.data());
-      std::fprintf(stderr, "ntrun: cannot execute '%s': %s\n", argv[0], std::strerror(errno));
+      execvpe(argv[0], argv.data(), envp.data());
+      const char* reason = std::strerror(errno);
+      for (const char* part :
+           {"ntrun: cannot execute '", static_cast<const char*>(argv[0]), "': ", reason, "\n"})
+        if (::write(STDERR_FILENO, part, std::strlen(part)) < 0) break;
       _exit(127);
     }
     setpgid(pid, pid);  // also from the parent, so signal_all never races the child's setpgid
@@ -138,9 +197,9 @@ void WorkerGroup::start() {
 void WorkerGroup::emit_line(Worker& w, bool is_err, const std::string& line) {
   const int log = is_err ? w.err_log : w.out_log;
   if (log >= 0) write_all(log, line + "\n");
-  if (config_.tee || log < 0)
+  if (is_err ? w.err_console : w.out_console)
     write_all(is_err ? STDERR_FILENO : STDOUT_FILENO,
-              config_.tee ? fmt::format("[rank {}]: {}\n", w.rank, line) : line + "\n");
+              w.tee_prefix ? fmt::format("[rank {}]: {}\n", w.rank, line) : line + "\n");
   if (is_err) {
     w.err_tail.push_back(line);
     if (w.err_tail.size() > kTailLines) w.err_tail.pop_front();
@@ -201,6 +260,8 @@ void WorkerGroup::reap(bool* any_failed) {
     f.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 0;
     f.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
     f.stderr_tail.assign(w.err_tail.begin(), w.err_tail.end());
+    f.error_file = w.error_file;
+    f.error_message = read_error_file(w.error_file);
     failure_ = f;
   }
 }

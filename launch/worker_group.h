@@ -1,7 +1,7 @@
 // One node's workers for one attempt: started with torchrun's environment in their own process
-// groups, their output carried to log files and the console, watched until they all succeed
-// or one fails, and stopped with SIGTERM then SIGKILL. Workers die with the agent
-// (PR_SET_PDEATHSIG), so none outlives it.
+// groups, their output carried to log files and the console (--redirects, --tee), watched until
+// they all succeed or one fails, and stopped with SIGTERM then SIGKILL. Workers die with the
+// agent (PR_SET_PDEATHSIG), so none outlives it.
 #pragma once
 
 #include <signal.h>
@@ -20,6 +20,14 @@ namespace nt {
 // run on (its affinity mask, as Slurm's --cpus-per-task or taskset set it) shared out, at least 1.
 int threads_per_worker(int nproc);
 
+// Where one attempt's workers sit in the job, as the rendezvous decided it.
+struct Membership {
+  int node_rank = 0;        // GROUP_RANK
+  int nnodes = 1;           // GROUP_WORLD_SIZE
+  std::string master_addr;  // the store every worker joins (hosted by node 0's agent)
+  int master_port = 0;
+};
+
 struct WorkerFailure {
   std::string time;  // UTC
   int rank = 0, local_rank = 0;
@@ -27,14 +35,18 @@ struct WorkerFailure {
   int exit_code = 0;  // when it exited
   int signal = 0;     // when a signal ended it
   std::vector<std::string> stderr_tail;
+  std::string error_file;     // TORCHELASTIC_ERROR_FILE
+  std::string error_message;  // what the worker wrote there (torchrun's format), if anything
 };
 
 class WorkerGroup {
  public:
   enum class State { kRunning, kSucceeded, kFailed };
 
-  // `restart_count` is this attempt's TORCHELASTIC_RESTART_COUNT; `master_port` the workers' store.
-  WorkerGroup(const LaunchConfig& config, int restart_count, int master_port);
+  // `restart_count` is this attempt's TORCHELASTIC_RESTART_COUNT. Log and error files go under
+  // `run_dir`/attempt_<restart_count>/<rank>/.
+  WorkerGroup(const LaunchConfig& config, int restart_count, const Membership& membership,
+              std::string run_dir);
   ~WorkerGroup();  // kills what is still running
   WorkerGroup(const WorkerGroup&) = delete;
   WorkerGroup& operator=(const WorkerGroup&) = delete;
@@ -59,6 +71,9 @@ class WorkerGroup {
     int out_fd = -1, err_fd = -1;  // read ends of the worker's stdout and stderr pipes
     std::string out_partial, err_partial;
     int out_log = -1, err_log = -1;
+    bool out_console = true, err_console = true;
+    bool tee_prefix = false;  // console lines start with "[rank N]: "
+    std::string error_file;
     std::deque<std::string> err_tail;
   };
   void drain(Worker& w, bool is_err, bool flush_partial);
@@ -66,7 +81,9 @@ class WorkerGroup {
   void reap(bool* any_failed);
 
   const LaunchConfig& config_;
-  int restart_count_, master_port_;
+  int restart_count_;
+  Membership membership_;
+  std::string run_dir_;
   std::vector<Worker> workers_;
   std::optional<WorkerFailure> failure_;
 };

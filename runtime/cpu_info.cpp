@@ -5,6 +5,9 @@
 #include <sched.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -58,6 +61,37 @@ int allowed_cpu_count() {
   CPU_ZERO(&set);
   if (sched_getaffinity(0, sizeof(set), &set) != 0) return 1;
   return std::max(1, CPU_COUNT(&set));
+}
+
+int count_visible_gpus(const char* cuda_visible_devices, const char* slurm_gpus, int gpus_present) {
+  const char* list = cuda_visible_devices ? cuda_visible_devices : slurm_gpus;
+  if (!list) return gpus_present;
+  // CUDA stops at the first entry that names no device: -1, an index past the last GPU, or
+  // nothing. UUIDs ("GPU-...", "MIG-...") are taken as valid.
+  int count = 0;
+  std::stringstream entries(list);
+  std::string entry;
+  while (std::getline(entries, entry, ',')) {
+    entry.erase(0, entry.find_first_not_of(" \t"));
+    if (entry.empty()) break;
+    if (std::isdigit(static_cast<unsigned char>(entry[0])) || entry[0] == '-') {
+      const long index = std::strtol(entry.c_str(), nullptr, 10);
+      if (index < 0 || index >= gpus_present) break;
+    }
+    ++count;
+  }
+  return std::min(count, gpus_present);
+}
+
+int visible_gpu_count() {
+  std::error_code ec;
+  int present = 0;
+  for (auto it = std::filesystem::directory_iterator("/proc/driver/nvidia/gpus", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec))
+    ++present;
+  const char* slurm = std::getenv("SLURM_STEP_GPUS");
+  if (!slurm) slurm = std::getenv("SLURM_JOB_GPUS");
+  return count_visible_gpus(std::getenv("CUDA_VISIBLE_DEVICES"), slurm, present);
 }
 
 }  // namespace nt

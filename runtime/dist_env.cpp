@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <stdexcept>
+#include <string>
 
 #include "runtime/hostlist.h"
 #include "runtime/mpi_bootstrap.h"
@@ -58,6 +59,10 @@ void read_torchrun(DistEnv& env) {
   env.local_rank = env_int("LOCAL_RANK", env.rank);
   env.local_world_size = env_int("LOCAL_WORLD_SIZE", env.world_size, 1);
   env.group_rank = env_int("GROUP_RANK", 0);
+  env.restart_count = env_int("TORCHELASTIC_RESTART_COUNT", 0);
+  // torch.distributed compares with str(True), so "True" is the only value that means yes.
+  const char* agent_store = get("TORCHELASTIC_USE_AGENT_STORE");
+  env.agent_store = agent_store && std::string(agent_store) == "True";
   read_master(env);
 }
 

@@ -12,6 +12,9 @@
 //      MPI (mpi_bootstrap.h); in a build without MPI, when every rank is on this node,
 //      127.0.0.1 and a port derived from the job's identifier (PMIX_NAMESPACE, ...);
 //   4. otherwise a world of one, which needs no process group.
+// Under torchrun (and ntrun), TORCHELASTIC_USE_AGENT_STORE=True says that the launcher's agent
+// hosts the store at MASTER_ADDR:MASTER_PORT: every rank joins it as a client, under the prefix
+// /worker/attempt_<TORCHELASTIC_RESTART_COUNT>, as torch.distributed's env:// does.
 #pragma once
 
 #include <string>
@@ -30,6 +33,8 @@ struct DistEnv {
   std::string master_addr = "127.0.0.1";
   int master_port = 29500;
   std::string source = "none";  // "torchrun", "slurm", "mpi" or "none"
+  bool agent_store = false;     // the launcher hosts the store; rank 0 does otherwise
+  int restart_count = 0;        // TORCHELASTIC_RESTART_COUNT: the launcher's attempt
 
   bool distributed() const { return world_size > 1; }
 };

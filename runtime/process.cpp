@@ -37,4 +37,9 @@ int configure_process() {
   return threads;
 }
 
+void use_deterministic_algorithms() {
+  setenv("CUBLAS_WORKSPACE_CONFIG", ":4096:8", /*overwrite=*/0);
+  at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/false);
+}
+
 }  // namespace nt

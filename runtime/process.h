@@ -27,4 +27,9 @@ const char* openmp_wait_policy();
 // Returns the number of intra-op threads set.
 int configure_process();
 
+// Makes LibTorch use deterministic kernels only, failing loudly where an operation has none
+// (torch.use_deterministic_algorithms(True)). On CUDA that also needs a fixed cuBLAS workspace:
+// CUBLAS_WORKSPACE_CONFIG=:4096:8 is set when unset, before the first cuBLAS call.
+void use_deterministic_algorithms();
+
 }  // namespace nt

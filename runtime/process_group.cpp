@@ -1,9 +1,11 @@
-// Collectives over c10d: a TCPStore hosted by rank 0 and a Gloo process group (NCCL where the
-// LibTorch has it and CUDA is used). Debian's Gloo lacks reduce_scatter, _allgather_base and
-// bf16 all_reduce, so those are built here from what it has: alltoall_base plus a local sum moves
-// the same bytes as a reduce_scatter; bf16 is reduced in fp32 and moved as raw bytes.
+// Collectives over c10d: a TCPStore (hosted by rank 0, or by the launcher's agent) and a Gloo
+// process group (NCCL where the
+// LibTorch has it and CUDA is used). Debian's Gloo (1.13) lacks reduce_scatter, _allgather_base
+// and bf16 all_reduce, so there they are built from what it has: alltoall_base plus a local sum
+// moves the same bytes as a reduce_scatter; bf16 is reduced in fp32. LibTorch 2.x's are native.
 #include <fmt/format.h>
 #include <torch/torch.h>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
@@ -28,20 +30,22 @@ class C10dCollectives : public Collectives {
  public:
   C10dCollectives(c10::intrusive_ptr<c10d::Store> store, c10::intrusive_ptr<C10dBackend> pg,
                   int rank, int world_size, at::Device device,
-                  std::chrono::milliseconds diagnosis_time)
+                  std::chrono::milliseconds diagnosis_time, bool rank0_hosts_store)
       : store_(std::move(store)),
         pg_(std::move(pg)),
         rank_(rank),
         world_size_(world_size),
         device_(device),
-        diagnosis_time_(diagnosis_time) {}
+        diagnosis_time_(diagnosis_time),
+        rank0_hosts_store_(rank0_hosts_store) {}
 
   int rank() const override { return rank_; }
   int world_size() const override { return world_size_; }
 
   void all_reduce_sum(at::Tensor& tensor) override {
     // Flags and sums often live on the CPU; NCCL only reduces CUDA tensors.
-    auto work_tensor = tensor.to(device_, at::kFloat);
+    const bool native_bf16 = kGlooHasFlatCollectives && tensor.scalar_type() == at::kBFloat16;
+    auto work_tensor = tensor.to(device_, native_bf16 ? at::kBFloat16 : at::kFloat);
     std::vector<at::Tensor> tensors = {work_tensor};
     wait(pg_->allreduce(tensors), "all_reduce");
     if (!work_tensor.is_same(tensor)) tensor.copy_(work_tensor);
@@ -65,10 +69,19 @@ class C10dCollectives : public Collectives {
     const int64_t numel = input.numel(), shard = shard_size(numel);
     auto padded = at::zeros({shard * world_size_}, input.options().dtype(at::kFloat));
     padded.narrow(0, 0, numel).copy_(input.reshape({-1}));
-    auto received = at::empty_like(padded);
-    std::vector<int64_t> equal_splits;
-    wait(pg_->alltoall_base(received, padded, equal_splits, equal_splits), "reduce_scatter");
-    auto mine = received.view({world_size_, shard}).sum(0).div_(world_size_);
+    at::Tensor mine;
+    if (kGlooHasFlatCollectives) {
+      mine = at::empty({shard}, padded.options());
+      c10d::ReduceScatterOptions options;
+      options.reduceOp = c10d::ReduceOp::SUM;
+      wait(pg_->_reduce_scatter_base(mine, padded, options), "reduce_scatter");
+    } else {
+      auto received = at::empty_like(padded);
+      std::vector<int64_t> equal_splits;
+      wait(pg_->alltoall_base(received, padded, equal_splits, equal_splits), "reduce_scatter");
+      mine = received.view({world_size_, shard}).sum(0);
+    }
+    mine.div_(world_size_);
     const auto [begin, end] = shard_range(numel, rank_);
     return mine.narrow(0, 0, end - begin).to(input.scalar_type());
   }
@@ -77,12 +90,19 @@ class C10dCollectives : public Collectives {
     const int64_t size = shard_size(numel);
     auto padded = at::zeros({size}, shard.options());
     padded.narrow(0, 0, shard.numel()).copy_(shard.reshape({-1}));
-    std::vector<at::Tensor> inputs = {as_bytes(padded)};
-    std::vector<std::vector<at::Tensor>> outputs(1);
-    for (int r = 0; r < world_size_; ++r) outputs[0].push_back(at::empty_like(inputs[0]));
-    wait(pg_->allgather(outputs, inputs), "all_gather");
-    auto gathered = at::cat(outputs[0]).view(shard.scalar_type());
-    return gathered.narrow(0, 0, numel);
+    auto input = as_bytes(padded);
+    at::Tensor gathered;
+    if (kGlooHasFlatCollectives) {
+      gathered = at::empty({input.numel() * world_size_}, input.options());
+      wait(pg_->_allgather_base(gathered, input), "all_gather");
+    } else {
+      std::vector<at::Tensor> inputs = {input};
+      std::vector<std::vector<at::Tensor>> outputs(1);
+      for (int r = 0; r < world_size_; ++r) outputs[0].push_back(at::empty_like(input));
+      wait(pg_->allgather(outputs, inputs), "all_gather");
+      gathered = at::cat(outputs[0]);
+    }
+    return gathered.view(shard.scalar_type()).narrow(0, 0, numel);
   }
 
   void broadcast(at::Tensor& tensor, int root) override {
@@ -131,12 +151,13 @@ class C10dCollectives : public Collectives {
   // at about the same time, and marks itself in the store under the collective's sequence
   // number (the same on every rank); a stuck or dead rank never does. Each rank polls one
   // counter, so the store sees one request per rank per poll. Runs on a detached thread because
-  // the store lives in rank 0, which may be the stuck one: then the thread stays blocked until
+  // the store may live in rank 0, which may be the stuck one: then the thread stays blocked until
   // the process exits, which it is about to do.
   std::string missing_ranks() {
     auto result = std::make_shared<std::promise<std::string>>();
     auto future = result->get_future();
-    std::thread([store = store_, result, rank = rank_, world_size = world_size_,
+    const std::string owner = rank0_hosts_store_ ? "rank 0" : "the launcher's agent";
+    std::thread([store = store_, result, rank = rank_, world_size = world_size_, owner,
                  prefix = fmt::format("nt/collective_failed/{}/", sequence_),
                  wait_for = diagnosis_time_] {
       try {
@@ -156,18 +177,19 @@ class C10dCollectives : public Collectives {
               "{} {} did not reach it within the timeout (stuck, dead or busy elsewhere)",
               missing.size() == 1 ? "rank" : "ranks", fmt::join(missing, ", ")));
       } catch (const std::exception& e) {
-        result->set_value(
-            fmt::format("the store on rank 0 failed ({}): rank 0 may be stuck or dead", e.what()));
+        result->set_value(fmt::format("the store on {} failed ({}): {} may be stuck or dead", owner,
+                                      e.what(), owner));
       }
     }).detach();
     if (future.wait_for(diagnosis_time_ + std::chrono::milliseconds(500)) !=
         std::future_status::ready)
-      return "the store on rank 0 did not answer: rank 0 is stuck or dead";
+      return fmt::format("the store on {} did not answer: {} is stuck or dead", owner, owner);
     std::string verdict = future.get();
-    // Rank 0 hosts the store and exits soon after this error: when some rank is missing, it
+    // A rank 0 that hosts the store exits soon after this error: when some rank is missing, it
     // serves one more window so that a rank whose wait started later (it reached the collective
     // later) still reads the marks rather than a closed store.
-    if (rank_ == 0 && verdict != kEveryRankArrived) std::this_thread::sleep_for(diagnosis_time_);
+    if (rank0_hosts_store_ && rank_ == 0 && verdict != kEveryRankArrived)
+      std::this_thread::sleep_for(diagnosis_time_);
     return verdict;
   }
 
@@ -177,7 +199,8 @@ class C10dCollectives : public Collectives {
   at::Device
       device_;  // where the backend's tensors must be: CPU for Gloo, this rank's GPU for NCCL
   std::chrono::milliseconds diagnosis_time_;
-  int64_t sequence_ = 0;  // collectives issued so far; the same on every rank
+  bool rank0_hosts_store_;  // else the launcher's agent hosts it
+  int64_t sequence_ = 0;    // collectives issued so far; the same on every rank
 };
 
 }  // namespace
@@ -205,11 +228,15 @@ std::unique_ptr<Collectives> init_process_group(const DistEnv& env,
   try {
     c10d::TCPStoreOptions store_options;
     store_options.port = static_cast<uint16_t>(env.master_port);
-    store_options.isServer = env.rank == 0;
+    store_options.isServer = env.rank == 0 && !env.agent_store;
     store_options.numWorkers = env.world_size;
     store_options.waitWorkers = false;
     store_options.timeout = options.timeout;
     store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, store_options);
+    // The agent's store outlives an attempt: each attempt keeps to its own keys.
+    if (env.agent_store)
+      store = c10::make_intrusive<c10d::PrefixStore>(
+          fmt::format("/worker/attempt_{}", env.restart_count), store);
   } catch (const std::exception& e) {
     throw std::runtime_error(
         fmt::format("rank {}: cannot reach the master store at {}:{} within {} s: {}", env.rank,
@@ -244,7 +271,7 @@ std::unique_ptr<Collectives> init_process_group(const DistEnv& env,
   const at::Device device =
       nccl ? at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(env.local_rank)) : at::kCPU;
   return std::make_unique<C10dCollectives>(store, pg, env.rank, env.world_size, device,
-                                           diagnosis_time);
+                                           diagnosis_time, !env.agent_store);
 }
 
 }  // namespace nt

@@ -1,125 +1,42 @@
 // ntrun end to end with small shell workers and the real collectives worker: the environment
 // each worker sees, failures and their summary, restarts, signal forwarding, no orphans, and two
 // node agents forming one world.
-#include <fmt/format.h>
-#include <gtest/gtest.h>
-#include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
-#include <chrono>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
-#include <thread>
-
-#include "tests/support/process_runner.h"
+#include "tests/launch/ntrun_fixture.h"
 
 namespace nt {
 namespace {
 
-namespace fs = std::filesystem;
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// Alive and not a zombie waiting for init to reap it.
-bool is_running(pid_t pid) {
-  const std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
-  if (stat.empty()) return false;
-  const size_t close_paren = stat.rfind(')');
-  return close_paren != std::string::npos && stat.size() > close_paren + 2 &&
-         stat[close_paren + 2] != 'Z';
-}
-
-// The CPUs this test may run on (its affinity mask).
-std::vector<int> allowed_cpu_ids() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  std::vector<int> ids;
-  if (sched_getaffinity(0, sizeof(set), &set) == 0)
-    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
-      if (CPU_ISSET(cpu, &set)) ids.push_back(cpu);
-  return ids;
-}
-
-int allowed_cpus() {
-  return std::max<int>(1, allowed_cpu_ids().size());
-}
-
-class NtrunTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = ::testing::TempDir() + "/ntrun_test_" + std::to_string(::getpid());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  // A bash worker with `body`; $OUT is the test directory.
-  std::string script(const std::string& name, const std::string& body) {
-    const std::string path = dir_ + "/" + name;
-    std::ofstream(path) << "#!/bin/bash\nOUT=" << dir_ << "\n" << body << "\n";
-    fs::permissions(path, fs::perms::owner_all);
-    return path;
-  }
-
-  // Runs ntrun with `args`, stderr to a file, after the shell words `prefix` (e.g. a taskset);
-  // returns the exit status.
-  int ntrun(const std::vector<std::string>& args, double timeout_s = 60,
-            const std::string& prefix = "") {
-    std::vector<std::string> argv = {"/bin/sh", "-c", ""};
-    std::string cmd = prefix + std::string(NANOTRAIN_NTRUN);
-    for (const auto& a : args) cmd += " '" + a + "'";
-    argv[2] = cmd + " > " + dir_ + "/ntrun.out 2> " + dir_ + "/ntrun.err";
-    return testing::wait_all({testing::spawn(argv, {})}, timeout_s)[0];
-  }
-  std::string err() { return read_file(dir_ + "/ntrun.err"); }
-
-  // Waits up to 30 s (generous for a loaded machine) for `name` to appear in the test directory.
-  bool wait_for(const std::string& name) {
-    for (int i = 0; i < 1200; ++i) {
-      if (fs::exists(dir_ + "/" + name)) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(25));
-    }
-    return false;
-  }
-
-  // Waits up to 10 s for `pid` to be gone.
-  static bool gone(pid_t pid) {
-    for (int i = 0; i < 400 && is_running(pid); ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(25));
-    return !is_running(pid);
-  }
-
-  std::string dir_;
-};
-
 TEST_F(NtrunTest, WorkersSeeTorchrunEnvironment) {
   const auto worker = script("env.sh",
-                             "env | grep -E '^(RANK|LOCAL_RANK|GROUP_RANK|WORLD_SIZE|"
+                             "env | grep -E '^(RANK|LOCAL_RANK|GROUP_RANK|ROLE_[A-Z_]*|WORLD_SIZE|"
                              "LOCAL_WORLD_SIZE|GROUP_WORLD_SIZE|MASTER_ADDR|MASTER_PORT|"
-                             "TORCHELASTIC_[A-Z_]*|OMP_NUM_THREADS)=' | sort > "
-                             "$OUT/env.$RANK");
+                             "TORCHELASTIC_[A-Z_]*|TORCH_NCCL_[A-Z_]*|OMP_NUM_THREADS)=' | "
+                             "grep -v ^TORCHELASTIC_ERROR_FILE= | LC_ALL=C sort > $OUT/env.$RANK\n"
+                             "echo \"$TORCHELASTIC_ERROR_FILE\" > $OUT/error_file.$RANK");
   ASSERT_EQ(ntrun({"--nproc-per-node=2", "--master_port", "29611", "--run_id", "job7",
-                   "--max_restarts=3", worker}),
+                   "--max_restarts=3", "--role", "trainer", "--log_dir", dir_ + "/logs", worker}),
             0)
       << err();
   for (int rank = 0; rank < 2; ++rank) {
     const std::string expected = fmt::format(
         "GROUP_RANK=0\nGROUP_WORLD_SIZE=1\nLOCAL_RANK={0}\nLOCAL_WORLD_SIZE=2\n"
         "MASTER_ADDR=127.0.0.1\nMASTER_PORT=29611\nOMP_NUM_THREADS={1}\nRANK={0}\n"
+        "ROLE_NAME=trainer\nROLE_RANK={0}\nROLE_WORLD_SIZE=2\n"
         "TORCHELASTIC_MAX_RESTARTS=3\nTORCHELASTIC_RESTART_COUNT=0\nTORCHELASTIC_RUN_ID=job7\n"
-        "WORLD_SIZE=2\n",
+        "TORCHELASTIC_SIGNALS_TO_HANDLE=SIGTERM,SIGINT,SIGHUP,SIGQUIT\n"
+        "TORCHELASTIC_USE_AGENT_STORE=True\nTORCH_NCCL_ASYNC_ERROR_HANDLING={2}\nWORLD_SIZE=2\n",
         rank,
         std::getenv("OMP_NUM_THREADS") ? std::getenv("OMP_NUM_THREADS")
-                                       : std::to_string(std::max(1, allowed_cpus() / 2)));
+                                       : std::to_string(std::max(1, allowed_cpus() / 2)),
+        std::getenv("TORCH_NCCL_ASYNC_ERROR_HANDLING")
+            ? std::getenv("TORCH_NCCL_ASYNC_ERROR_HANDLING")
+            : "1");
     EXPECT_EQ(read_file(dir_ + "/env." + std::to_string(rank)), expected);
+    EXPECT_EQ(read_file(dir_ + "/error_file." + std::to_string(rank)),
+              fmt::format("{}/logs/job7/attempt_0/{}/error.json\n", dir_, rank));
   }
 }
 
@@ -129,14 +46,14 @@ TEST_F(NtrunTest, ThreadsFollowTheAffinityMaskNotTheCoreCount) {
   const auto worker = script("threads.sh", "echo \"$OMP_NUM_THREADS\" > $OUT/threads.$RANK");
   const auto cpus = allowed_cpu_ids();
   ASSERT_FALSE(cpus.empty());
-  ASSERT_EQ(ntrun({"--nproc_per_node=cpu", worker}, 60,
+  ASSERT_EQ(ntrun({"--standalone", "--nproc_per_node=cpu", worker}, 60,
                   fmt::format("env -u OMP_NUM_THREADS taskset -c {} ", cpus[0])),
             0)
       << err();
   EXPECT_EQ(read_file(dir_ + "/threads.0"), "1\n");
   EXPECT_FALSE(fs::exists(dir_ + "/threads.1"));
   if (cpus.size() < 2) GTEST_SKIP() << "one CPU: the two-CPU mask needs two";
-  ASSERT_EQ(ntrun({"--nproc_per_node=1", worker}, 60,
+  ASSERT_EQ(ntrun({"--standalone", "--nproc_per_node=1", worker}, 60,
                   fmt::format("env -u OMP_NUM_THREADS taskset -c {},{} ", cpus[0], cpus[1])),
             0)
       << err();
@@ -154,7 +71,7 @@ if [ "$RANK" = 2 ]; then
 fi
 sleep 60 & wait)");
   const auto t0 = std::chrono::steady_clock::now();
-  EXPECT_EQ(ntrun({"--nproc_per_node=4", "--shutdown_timeout=5", worker}), 1);
+  EXPECT_EQ(ntrun({"--standalone", "--nproc_per_node=4", "--shutdown_timeout=5", worker}), 1);
   EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 30);
   const std::string e = err();
   EXPECT_NE(e.find("rank      : 2 (local_rank 2)"), std::string::npos) << e;
@@ -172,7 +89,9 @@ if [ "$RANK" = 1 ] && [ "$TORCHELASTIC_RESTART_COUNT" -lt 2 ]; then
   kill -9 $$
 fi
 sleep 0.5)");
-  EXPECT_EQ(ntrun({"--nproc_per_node=2", "--max_restarts=2", "--shutdown_timeout=5", worker}), 0)
+  EXPECT_EQ(ntrun({"--standalone", "--nproc_per_node=2", "--max_restarts=2", "--shutdown_timeout=5",
+                   worker}),
+            0)
       << err();
   EXPECT_EQ(read_file(dir_ + "/attempts.0"), "0\n1\n2\n");
   EXPECT_EQ(read_file(dir_ + "/attempts.1"), "0\n1\n2\n");
@@ -189,12 +108,13 @@ echo $$ > $OUT/pid.tmp.$RANK && mv $OUT/pid.tmp.$RANK $OUT/pid.$RANK
 while [ -z "$stopping" ]; do sleep 0.05; done
 sleep 0.5  # a second SIGTERM from ntrun would be recorded here
 exit 0)");
-  const pid_t agent = testing::spawn({NANOTRAIN_NTRUN, "--nproc_per_node=3", worker}, {});
+  const pid_t agent =
+      testing::spawn({NANOTRAIN_NTRUN, "--standalone", "--nproc_per_node=3", worker}, {});
   for (int r = 0; r < 3; ++r) ASSERT_TRUE(wait_for("pid." + std::to_string(r))) << r;
   kill(agent, SIGUSR1);
   for (int r = 0; r < 3; ++r) ASSERT_TRUE(wait_for("sig." + std::to_string(r))) << r;
   kill(agent, SIGTERM);
-  EXPECT_EQ(testing::wait_all({agent}, 30)[0], 128 + SIGTERM);
+  EXPECT_EQ(testing::wait_all({agent}, 30)[0], 1);  // as torchrun
   for (int r = 0; r < 3; ++r) {
     EXPECT_EQ(read_file(dir_ + "/sig." + std::to_string(r)), "usr1\nterm\n") << r;
     const pid_t pid = std::stoi(read_file(dir_ + "/pid." + std::to_string(r)));
@@ -206,7 +126,8 @@ TEST_F(NtrunTest, KilledLauncherTakesItsWorkersAlong) {
   const auto worker =
       script("orphan.sh",
              "echo $$ > $OUT/pid.tmp.$RANK && mv $OUT/pid.tmp.$RANK $OUT/pid.$RANK; exec sleep 60");
-  const pid_t agent = testing::spawn({NANOTRAIN_NTRUN, "--nproc_per_node=2", worker}, {});
+  const pid_t agent =
+      testing::spawn({NANOTRAIN_NTRUN, "--standalone", "--nproc_per_node=2", worker}, {});
   for (int r = 0; r < 2; ++r) ASSERT_TRUE(wait_for("pid." + std::to_string(r))) << r;
   kill(agent, SIGKILL);
   testing::wait_all({agent}, 10);
@@ -254,7 +175,7 @@ sleep 1)");
 }
 
 TEST_F(NtrunTest, BadFlagsAndUnreachableMasterAreClearErrors) {
-  EXPECT_EQ(ntrun({"--nproc_per_node=0", "/bin/true"}), 1);
+  EXPECT_EQ(ntrun({"--standalone", "--nproc_per_node=0", "/bin/true"}), 1);
   EXPECT_NE(err().find("--nproc_per_node: expected an integer in [1, 4096], found 0"),
             std::string::npos)
       << err();
@@ -280,7 +201,7 @@ TEST_F(NtrunTest, BadFlagsAndUnreachableMasterAreClearErrors) {
   }
   EXPECT_EQ(ntrun({"--bogus=1", "/bin/true"}), 1);
   EXPECT_NE(err().find("unknown flag --bogus"), std::string::npos);
-  EXPECT_EQ(ntrun({"--nproc_per_node=2"}), 1);
+  EXPECT_EQ(ntrun({"--standalone", "--nproc_per_node=2"}), 1);
   EXPECT_NE(err().find("expected a program to launch"), std::string::npos);
   EXPECT_EQ(ntrun({"--nnodes=2", "--node_rank=1", "--master_port",
                    std::to_string(testing::free_port()), "--rdzv_timeout=2", "/bin/true"}),

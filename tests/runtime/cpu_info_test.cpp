@@ -71,5 +71,18 @@ TEST(Hardware, CpuCountIsTheAffinityMask) {
   ASSERT_EQ(sched_setaffinity(0, sizeof(saved), &saved), 0);
 }
 
+TEST(Hardware, VisibleGpusFollowCudaVisibleDevicesThenSlurm) {
+  EXPECT_EQ(count_visible_gpus(nullptr, nullptr, 8), 8);  // no binding: every GPU present
+  EXPECT_EQ(count_visible_gpus("0,1", nullptr, 8), 2);
+  EXPECT_EQ(count_visible_gpus("3, 5", "0,1,2,3", 8), 2);  // CUDA_VISIBLE_DEVICES wins
+  EXPECT_EQ(count_visible_gpus(nullptr, "4,5,6", 8), 3);   // Slurm's binding
+  EXPECT_EQ(count_visible_gpus("", nullptr, 8), 0);        // hides them all
+  EXPECT_EQ(count_visible_gpus("-1", nullptr, 8), 0);
+  EXPECT_EQ(count_visible_gpus("0,-1,2", nullptr, 8), 1);  // CUDA stops at the invalid entry
+  EXPECT_EQ(count_visible_gpus("0,9,1", nullptr, 8), 1);   // index past the last GPU
+  EXPECT_EQ(count_visible_gpus("GPU-8f1c,GPU-23ab", nullptr, 4), 2);
+  EXPECT_EQ(count_visible_gpus("0,1", nullptr, 0), 0);  // a binding without GPUs
+}
+
 }  // namespace
 }  // namespace nt
