@@ -17,5 +17,6 @@ else
   cuda=(-DNANOTRAIN_TORCH_CPU_ONLY=ON)
 fi
 cmake -S . -B build-torch2 -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix" "${cuda[@]}" \
-  -DNANOTRAIN_REFERENCE_PYTHON="$python" -DNANOTRAIN_PEER_PYTHON="$python" "$@"
+  -DNANOTRAIN_REFERENCE_PYTHON="$python" -DNANOTRAIN_PEER_PYTHON="$python" \
+  -DNANOTRAIN_FUZZ_TEST=OFF "$@"  # the fuzz test builds its own tree: the default build runs it
 cmake --build build-torch2 -j "$(nproc)"
