@@ -14,6 +14,9 @@ foreach(lib torch torch_cpu c10)
                REQUIRED)
   target_link_libraries(nanotrain_torch_cpu INTERFACE ${NANOTRAIN_TORCH_${lib}})
 endforeach()
+# What the wheel's own targets define for c10d's headers (its NCCL and NVSHMEM ones excepted).
+target_compile_definitions(nanotrain_torch_cpu INTERFACE USE_DISTRIBUTED USE_C10D_GLOO USE_RPC
+                                                         USE_TENSORPIPE)
 set(TORCH_LIBRARIES nanotrain_torch_cpu)
 set(TORCH_CUDA_LIBRARIES "")
 message(STATUS "LibTorch ${TORCH_INSTALL_PREFIX}: CPU libraries only (no CUDA toolkit)")
