@@ -60,11 +60,13 @@ std::vector<std::string> split(const std::string& text, char sep) {
 // "3", or "0:1,1:2" per local rank.
 StreamSpec parse_streams(const Flag& flag) {
   StreamSpec spec;
+  auto malformed = [&] {
+    return std::invalid_argument(fmt::format(
+        "--{}: expected 0-3 (1 stdout, 2 stderr, 3 both) or LOCAL_RANK:VALUE,..., found '{}'",
+        flag.name, flag.value));
+  };
   auto value = [&](const std::string& text) {
-    if (text.size() != 1 || text[0] < '0' || text[0] > '3')
-      throw std::invalid_argument(fmt::format(
-          "--{}: expected 0-3 (1 stdout, 2 stderr, 3 both) or LOCAL_RANK:VALUE,..., found '{}'",
-          flag.name, flag.value));
+    if (text.size() != 1 || text[0] < '0' || text[0] > '3') throw malformed();
     return text[0] - '0';
   };
   if (flag.value.find(':') == std::string::npos) {
@@ -73,7 +75,7 @@ StreamSpec parse_streams(const Flag& flag) {
   }
   for (const auto& item : split(flag.value, ',')) {
     const auto pair = split(item, ':');
-    if (pair.size() != 2) value("?");
+    if (pair.size() != 2) throw malformed();
     spec.per_rank.emplace_back(parse_int({flag.name, pair[0]}, 0, 4095), value(pair[1]));
   }
   return spec;

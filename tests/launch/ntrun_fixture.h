@@ -10,6 +10,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <thread>
 
@@ -77,6 +78,18 @@ class NtrunTest : public ::testing::Test {
     for (const auto& a : args) cmd += " '" + a + "'";
     argv[2] = cmd + " > " + dir_ + "/ntrun.out 2> " + dir_ + "/ntrun.err";
     return testing::wait_all({testing::spawn(argv, {})}, timeout_s)[0];
+  }
+  // Starts `n` ntrun agents in the background, agent k with the flags `flags(k)` followed by
+  // `worker`, its stderr in agent<k>.err; returns their pids.
+  std::vector<pid_t> start_agents(int n, const std::function<std::string(int)>& flags,
+                                  const std::string& worker) {
+    std::vector<pid_t> agents;
+    for (int node = 0; node < n; ++node)
+      agents.push_back(testing::spawn({"/bin/sh", "-c",
+                                       fmt::format("{} {} {} 2> {}/agent{}.err", NANOTRAIN_NTRUN,
+                                                   flags(node), worker, dir_, node)},
+                                      {}));
+    return agents;
   }
   std::string err() { return read_file(dir_ + "/ntrun.err"); }
 

@@ -154,14 +154,15 @@ if [ "$TORCHELASTIC_RESTART_COUNT" = 0 ]; then
 fi
 sleep 1)");
   const int port = testing::free_port();
-  std::vector<pid_t> agents;
-  for (int node = 0; node < 2; ++node)
-    agents.push_back(testing::spawn(
-        {"/bin/sh", "-c",
-         fmt::format("{} --nnodes=2 --node_rank={} --nproc_per_node=2 --master_port={} "
-                     "--max_restarts=1 --run_id=two --shutdown_timeout=5 {} 2> {}/agent{}.err",
-                     NANOTRAIN_NTRUN, node, port, worker, dir_, node)},
-        {}));
+  const auto agents = start_agents(
+      2,
+      [&](int node) {
+        return fmt::format(
+            "--nnodes=2 --node_rank={} --nproc_per_node=2 --master_port={} --max_restarts=1 "
+            "--run_id=two --shutdown_timeout=5",
+            node, port);
+      },
+      worker);
   const auto status = testing::wait_all(agents, 90);
   EXPECT_EQ(status[0], 0) << read_file(dir_ + "/agent0.err");
   EXPECT_EQ(status[1], 0) << read_file(dir_ + "/agent1.err");

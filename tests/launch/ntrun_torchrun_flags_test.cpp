@@ -84,15 +84,15 @@ TEST_F(NtrunTest, ElasticRendezvousStartsWithTheNodesThatCame) {
                              "$OUT/seen.$RANK");
   const int port = testing::free_port();
   // Two agents within the last call: one world of two nodes, node ranks by arrival.
-  std::vector<pid_t> agents;
-  for (int node = 0; node < 2; ++node)
-    agents.push_back(testing::spawn(
-        {"/bin/sh", "-c",
-         fmt::format("{} --nnodes=1:2 --rdzv_backend=c10d --rdzv-endpoint=127.0.0.1:{} "
-                     "--rdzv_id=el --nproc_per_node=2 --rdzv_conf=join_timeout=60,"
-                     "last_call_timeout=5 {} 2> {}/agent{}.err",
-                     NANOTRAIN_NTRUN, port, worker, dir_, node)},
-        {}));
+  const auto agents = start_agents(
+      2,
+      [&](int) {
+        return fmt::format(
+            "--nnodes=1:2 --rdzv_backend=c10d --rdzv-endpoint=127.0.0.1:{} --rdzv_id=el "
+            "--nproc_per_node=2 --rdzv_conf=join_timeout=60,last_call_timeout=5",
+            port);
+      },
+      worker);
   const auto status = testing::wait_all(agents, 90);
   EXPECT_EQ(status[0], 0) << read_file(dir_ + "/agent0.err");
   EXPECT_EQ(status[1], 0) << read_file(dir_ + "/agent1.err");
