@@ -1,8 +1,8 @@
 // Collectives over c10d: a TCPStore (hosted by rank 0, or by the launcher's agent) and a Gloo
-// process group (NCCL where the
-// LibTorch has it and CUDA is used). Debian's Gloo (1.13) lacks reduce_scatter, _allgather_base
-// and bf16 all_reduce, so there they are built from what it has: alltoall_base plus a local sum
-// moves the same bytes as a reduce_scatter; bf16 is reduced in fp32. LibTorch 2.x's are native.
+// process group (NCCL where the LibTorch has it and CUDA is used). Debian's Gloo (1.13) lacks
+// reduce_scatter, _allgather_base and bf16 all_reduce, so there they are built from what it
+// has: alltoall_base plus a local sum moves the same bytes as a reduce_scatter; bf16 is reduced
+// in fp32. LibTorch 2.x's are native.
 #include <fmt/format.h>
 #include <torch/torch.h>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
