@@ -1,14 +1,18 @@
-// Export and import through the safetensors format. The model config travels inside the
+// Export and import through safetensors and DCP. The model config travels inside the
 // .safetensors file, so an import needs nothing else; config.json is for the tools that look
-// for one beside the weights.
+// for one beside the weights. A DCP directory carries it in model_config.json, which DCP itself
+// ignores.
 #include "checkpoint/model_export.h"
 
 #include <fmt/format.h>
 
 #include <filesystem>
+#include <fstream>
+#include <map>
 
 #include "checkpoint/atomic_file.h"
 #include "checkpoint/checkpoint_manager.h"
+#include "checkpoint/dcp.h"
 #include "checkpoint/dir_lock.h"
 #include "checkpoint/layout.h"
 #include "checkpoint/meta.h"
@@ -39,6 +43,23 @@ int64_t metadata_int(const SafetensorsMetadata& metadata, const std::string& key
                     "'{}'",
                     path, key, it->second));
   return value;
+}
+
+// Saves an imported model as a new step, under the directory's lock (a training job may be
+// writing it, and save_checkpoint removes what it finds incomplete); never replaces a step.
+void save_imported_step(const std::string& checkpoint_dir, int64_t step,
+                        const ModelData& model_data, const nlohmann::json& meta) {
+  DirLock lock(checkpoint_dir);
+  if (fs::exists(checkpoint_dir + "/" + meta_file_name(step)))
+    throw std::runtime_error(
+        fmt::format("{}: step {} exists already; import into another "
+                    "directory or give another --step",
+                    checkpoint_dir, step));
+  save_checkpoint(checkpoint_dir, step, model_data, std::nullopt, meta);
+}
+
+std::string strip_prefix(const std::string& name, const std::string& prefix) {
+  return name.compare(0, prefix.size(), prefix) == 0 ? name.substr(prefix.size()) : name;
 }
 
 }  // namespace
@@ -78,19 +99,95 @@ int64_t import_safetensors(const std::string& path, const std::string& checkpoin
   if (step < 0)
     throw std::runtime_error(
         fmt::format("{}: __metadata__.step: expected a non-negative step, found {}", path, step));
-  // A training job may be writing the directory (and save_checkpoint removes what it finds
-  // incomplete): take its lock, and never replace a step that is already there.
-  DirLock lock(checkpoint_dir);
-  if (fs::exists(checkpoint_dir + "/" + meta_file_name(step)))
-    throw std::runtime_error(
-        fmt::format("{}: step {} exists already; import into another "
-                    "directory or give another --step",
-                    checkpoint_dir, step));
   ModelData model_data;
   for (auto& [name, tensor] : file.tensors) model_data.insert(name, std::move(tensor));
   file.tensors.clear();
-  save_checkpoint(checkpoint_dir, step, model_data, std::nullopt, meta);
+  save_imported_step(checkpoint_dir, step, model_data, meta);
   return step;
+}
+
+ExportedModel export_dcp(const std::string& checkpoint_dir, int64_t step,
+                         const std::string& out_dir) {
+  ExportedModel exported;
+  exported.step = step >= 0 ? step : find_last_step(checkpoint_dir);
+  const CheckpointData data = load_checkpoint(checkpoint_dir, exported.step, torch::kCPU);
+  const std::string meta_path = checkpoint_dir + "/" + meta_file_name(exported.step);
+  const GPTConfig config = model_config_from_meta(data.meta_data, meta_path);
+  if (fs::exists(out_dir + "/.metadata"))
+    throw std::runtime_error(
+        fmt::format("{}: holds a DCP checkpoint already; export into a new directory", out_dir));
+  std::error_code ec;
+  fs::create_directories(out_dir, ec);
+  if (ec) throw std::runtime_error(fmt::format("cannot create '{}': {}", out_dir, ec.message()));
+
+  exported.config_path = out_dir + "/model_config.json";
+  write_file_atomically(exported.config_path, config_to_json(config).dump(2) + "\n");
+  NamedTensors tensors;
+  for (const auto& item : data.model_data) tensors.emplace_back(item.key(), item.value());
+  exported.tensors = tensors.size();
+  exported.bytes = save_dcp(out_dir, tensors);
+  return exported;
+}
+
+ImportedDcp import_dcp(const std::string& dcp_dir, const std::string& checkpoint_dir, int64_t step,
+                       const std::string& model_config_path) {
+  const DcpMetadata metadata = read_dcp_metadata(dcp_dir);
+  const std::string config_path =
+      model_config_path.empty() ? dcp_dir + "/model_config.json" : model_config_path;
+  if (!fs::exists(config_path))
+    throw std::runtime_error(
+        fmt::format("{}: the DCP directory carries no model_config.json; give --model_config FILE "
+                    "(nanochat's model_config as JSON)",
+                    dcp_dir));
+  nlohmann::json model_config;
+  try {
+    model_config = nlohmann::json::parse(std::ifstream(config_path));
+  } catch (const nlohmann::json::exception& e) {
+    throw std::runtime_error(fmt::format("{}: not JSON: {}", config_path, e.what()));
+  }
+  const nlohmann::json meta = {{"model_config", model_config}, {"imported_from", dcp_dir}};
+  const GPTConfig config = model_config_from_meta(meta, config_path);
+  const ParameterShapes shapes = parameter_shapes(GPT(config));
+
+  ImportedDcp imported;
+  imported.step = step >= 0 ? step : 0;
+  std::map<std::string, const DcpEntry*> taken;
+  for (const DcpEntry& entry : metadata.entries) {
+    const std::string name = strip_prefix(strip_prefix(entry.fqn, "model."), "_orig_mod.");
+    if (!entry.is_tensor || !shapes.count(name)) {
+      imported.skipped.push_back(entry.fqn);
+    } else if (!taken.emplace(name, &entry).second) {
+      throw std::runtime_error(fmt::format("{}: '{}' and '{}' are both parameter {}", metadata.path,
+                                           taken[name]->fqn, entry.fqn, name));
+    }
+  }
+  std::vector<std::string> missing, mis_shaped;
+  for (const auto& [name, shape] : shapes) {
+    auto it = taken.find(name);
+    if (it == taken.end())
+      missing.push_back(name);
+    else if (it->second->size != shape)
+      mis_shaped.push_back(fmt::format("{} (expected ({}), found ({}))", it->second->fqn,
+                                       fmt::join(shape, ", "), fmt::join(it->second->size, ", ")));
+  }
+  if (!missing.empty() || !mis_shaped.empty())
+    throw std::runtime_error(fmt::format(
+        "{}: does not hold the model {} describes: missing [{}], mis-shaped [{}]; its keys "
+        "include [{}]",
+        metadata.path, config_path, fmt::join(missing, ", "), fmt::join(mis_shaped, ", "),
+        fmt::join(imported.skipped.begin(),
+                  imported.skipped.begin() +
+                      static_cast<std::ptrdiff_t>(std::min<size_t>(imported.skipped.size(), 8)),
+                  ", ")));
+  ModelData model_data;  // in the directory's order, one tensor read at a time
+  for (const DcpEntry& entry : metadata.entries) {
+    const std::string name = strip_prefix(strip_prefix(entry.fqn, "model."), "_orig_mod.");
+    if (auto it = taken.find(name); it != taken.end() && it->second == &entry)
+      model_data.insert(name, load_dcp_tensor(dcp_dir, entry));
+  }
+  imported.tensors = taken.size();
+  save_imported_step(checkpoint_dir, imported.step, model_data, meta);
+  return imported;
 }
 
 }  // namespace nt

@@ -1,18 +1,20 @@
-// A checkpoint's model in and out of the Hugging Face world: a step's weights as
-// model.safetensors (the model config in __metadata__, as the format wants strings) with a
-// config.json beside it, and such a file back into a complete checkpoint step.
+// A checkpoint's model in and out of other tools' formats: Hugging Face's safetensors (the model
+// config in __metadata__, as the format wants strings, with a config.json beside it) and
+// torch.distributed.checkpoint directories (torchtitan's format, the model config in a
+// model_config.json beside .metadata); each also back into a complete checkpoint step.
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace nt {
 
 struct ExportedModel {
   int64_t step = -1;
   size_t tensors = 0;
-  uint64_t bytes = 0;       // of the .safetensors file
-  std::string config_path;  // config.json, in the directory of the .safetensors file
+  uint64_t bytes = 0;       // of the .safetensors file, or the DCP directory's .distcp file
+  std::string config_path;  // config.json or model_config.json
 };
 
 // Writes the model of step `step` of `checkpoint_dir` (-1: find_last_step) to `out_path` as
@@ -32,5 +34,29 @@ ExportedModel export_safetensors(const std::string& checkpoint_dir, int64_t step
 // key or step, or when the step exists already (it is never replaced). Returns the step.
 int64_t import_safetensors(const std::string& path, const std::string& checkpoint_dir,
                            int64_t step);
+
+// Writes the model of step `step` of `checkpoint_dir` (-1: find_last_step) as a DCP checkpoint
+// into `out_dir` (created; it must not hold a .metadata already): model_config.json, then
+// save_dcp of the tensors under their checkpoint names and dtypes (bit for bit). Python loads it
+// with torch.distributed.checkpoint.load(model.state_dict(), checkpoint_id=out_dir) at any
+// world size. Throws std::runtime_error naming the file.
+ExportedModel export_dcp(const std::string& checkpoint_dir, int64_t step,
+                         const std::string& out_dir);
+
+struct ImportedDcp {
+  int64_t step = -1;
+  size_t tensors = 0;
+  std::vector<std::string> skipped;  // entries that are not model parameters (optimizer, ...)
+};
+
+// Reads the DCP directory `dcp_dir` (written by any world size) and saves its model as step
+// `step` of `checkpoint_dir` (-1: 0) with save_checkpoint, holding the directory's lock. The
+// model config comes from `model_config_path` (nanochat's model_config as JSON) or, when that
+// is "", from `dcp_dir`/model_config.json. A key is a parameter once a leading "model." (a
+// nested {"model": state_dict}) and "_orig_mod." are stripped; the other keys are skipped and
+// listed. Throws std::runtime_error naming the file: no model config, a damaged or foreign
+// directory, parameters missing or mis-shaped for the config (all listed), a step that exists.
+ImportedDcp import_dcp(const std::string& dcp_dir, const std::string& checkpoint_dir, int64_t step,
+                       const std::string& model_config_path);
 
 }  // namespace nt

@@ -39,6 +39,43 @@ const AllowedGlobal kAllowedGlobals[] = {
     {"torch", "BoolStorage", Callable::kStorageType, at::kBool},
 };
 
+// What torch.distributed.checkpoint pickles into .metadata (PyTorch 2.0 to 2.11): its
+// dataclasses, and the few torch and pathlib values their fields hold. Only data is built.
+constexpr const char* kDcpMetadataModule = "torch.distributed.checkpoint.metadata";
+const AllowedGlobal kDcpGlobals[] = {
+    {kDcpMetadataModule, "Metadata", Callable::kDcpClass, at::kFloat},
+    {kDcpMetadataModule, "TensorStorageMetadata", Callable::kDcpClass, at::kFloat},
+    {kDcpMetadataModule, "ChunkStorageMetadata", Callable::kDcpClass, at::kFloat},
+    {kDcpMetadataModule, "TensorProperties", Callable::kDcpClass, at::kFloat},
+    {kDcpMetadataModule, "BytesStorageMetadata", Callable::kDcpClass, at::kFloat},
+    {kDcpMetadataModule, "MetadataIndex", Callable::kDcpClass, at::kFloat},
+    {kDcpMetadataModule, "StorageMeta", Callable::kDcpClass, at::kFloat},
+    {kDcpMetadataModule, "_MEM_FORMAT_ENCODING", Callable::kEnumValue, at::kFloat},
+    {"torch.distributed.checkpoint.filesystem", "_StorageInfo", Callable::kDcpClass, at::kFloat},
+    {"torch", "Size", Callable::kTorchSize, at::kFloat},
+    {"torch.serialization", "_get_layout", Callable::kGetLayout, at::kFloat},
+    {"torch", "strided", Callable::kNamedValue, at::kFloat},
+    {"torch", "float32", Callable::kNamedValue, at::kFloat},
+    {"torch", "float64", Callable::kNamedValue, at::kDouble},
+    {"torch", "float16", Callable::kNamedValue, at::kHalf},
+    {"torch", "bfloat16", Callable::kNamedValue, at::kBFloat16},
+    {"torch", "int64", Callable::kNamedValue, at::kLong},
+    {"torch", "int32", Callable::kNamedValue, at::kInt},
+    {"torch", "int16", Callable::kNamedValue, at::kShort},
+    {"torch", "int8", Callable::kNamedValue, at::kChar},
+    {"torch", "uint8", Callable::kNamedValue, at::kByte},
+    {"torch", "bool", Callable::kNamedValue, at::kBool},
+    {"pathlib", "PosixPath", Callable::kPath, at::kFloat},
+    {"pathlib", "PurePosixPath", Callable::kPath, at::kFloat},
+    {"pathlib._local", "PosixPath", Callable::kPath, at::kFloat},
+};
+
+Object* make_string(Arena& arena, std::string text) {
+  Object* o = arena.make(Kind::kString);
+  o->text = std::move(text);
+  return o;
+}
+
 std::vector<int64_t> int_tuple(const Object& o, const std::string& what) {
   if (o.kind != Kind::kTuple) throw Error(what + ": expected a tuple of ints");
   std::vector<int64_t> values;
@@ -160,6 +197,7 @@ class Converter {
         return list;
       }
       case Kind::kDict: {
+        if (o.items.size() >= 2 && o.items[0]->kind == Kind::kInstance) return pairs(o, depth);
         c10::impl::GenericDict dict(c10::AnyType::get(), c10::AnyType::get());
         for (size_t i = 0; i + 1 < o.items.size(); i += 2) {
           const Kind key = o.items[i]->kind;
@@ -172,13 +210,37 @@ class Converter {
         }
         return dict;
       }
+      case Kind::kInstance: {
+        c10::impl::GenericDict dict(c10::StringType::get(), c10::AnyType::get());
+        dict.insert("__class__", o.text);
+        for (size_t i = 0; i + 1 < o.items.size(); i += 2) {
+          if (o.items[i]->kind != Kind::kString)
+            throw Error(fmt::format("{}: field name is a {}", o.text, kind_name(o.items[i]->kind)));
+          dict.insert_or_assign(o.items[i]->text, convert(*o.items[i + 1], depth + 1));
+        }
+        return dict;
+      }
       case Kind::kGlobal:
+        if (o.global->callable == Callable::kNamedValue) return o.text;
         throw Error(fmt::format("global '{}' where a value belongs", o.text));
       case Kind::kStorage:
         throw Error(
             fmt::format("bare storage '{}' where a value belongs (expected a tensor)", o.text));
     }
     throw Error("unknown object kind");
+  }
+
+  // A dict keyed by instances, which IValue dicts cannot hold, as (key, value) tuples.
+  c10::IValue pairs(const Object& o, int depth) {
+    c10::impl::GenericList list(c10::AnyType::get());
+    for (size_t i = 0; i + 1 < o.items.size(); i += 2) {
+      if (o.items[i]->kind != Kind::kInstance)
+        throw Error(
+            fmt::format("dict keyed by instances has a {} key", kind_name(o.items[i]->kind)));
+      list.push_back(c10::ivalue::Tuple::create(
+          {convert(*o.items[i], depth + 1), convert(*o.items[i + 1], depth + 1)}));
+    }
+    return list;
   }
 
   std::unordered_map<const Object*, c10::IValue> done_;
@@ -188,17 +250,27 @@ class Converter {
 }  // namespace
 
 const char* kind_name(Kind kind) {
-  static const char* const kNames[] = {"None", "bool", "int",    "float",   "str",    "tuple",
-                                       "list", "dict", "global", "storage", "tensor", "typed list"};
+  static const char* const kNames[] = {"None",   "bool",       "int",     "float",  "str",
+                                       "tuple",  "list",       "dict",    "global", "storage",
+                                       "tensor", "typed list", "instance"};
   return kNames[static_cast<int>(kind)];
 }
 
-const AllowedGlobal& find_global(const std::string& module, const std::string& name) {
-  for (const auto& g : kAllowedGlobals)
+const AllowedGlobal& find_global(const std::string& module, const std::string& name,
+                                 PickleGlobals globals) {
+  if (globals == PickleGlobals::kTorchSave) {
+    for (const auto& g : kAllowedGlobals)
+      if (module == g.module && name == g.name) return g;
+    throw Error(fmt::format(
+        "refuses global '{}.{}': only torch.save's containers, tensors and storages are read, "
+        "and nothing in a file is ever run",
+        module, name));
+  }
+  for (const auto& g : kDcpGlobals)
     if (module == g.module && name == g.name) return g;
   throw Error(fmt::format(
-      "refuses global '{}.{}': only torch.save's containers, tensors and storages are read, and "
-      "nothing in a file is ever run",
+      "refuses global '{}.{}': only torch.distributed.checkpoint's metadata classes are read, "
+      "and nothing in a file is ever run",
       module, name));
 }
 
@@ -237,10 +309,58 @@ Object* call(Arena& arena, const Object& callable, const Object& args) {
     case Callable::kBuildTensorList:
       expect(a.size() == 1 && a[0]->kind == Kind::kList, "(list,)");
       return typed_list(arena, callable.global->callable, *a[0]);
+    case Callable::kTorchSize:
+      expect(a.size() == 1 && a[0]->kind == Kind::kTuple, "(tuple,)");
+      int_tuple(*a[0], callable.text);
+      return a[0];
+    case Callable::kGetLayout:
+      expect(a.size() == 1 && a[0]->kind == Kind::kString, "(layout name,)");
+      return a[0];
+    case Callable::kEnumValue: {
+      expect(a.size() == 1 && a[0]->kind == Kind::kInt, "(int,)");
+      return a[0];
+    }
+    case Callable::kPath: {
+      std::string path;
+      for (const Object* part : a) {
+        expect(part->kind == Kind::kString, "(str, ...)");
+        if (!path.empty() && path.back() != '/') path += '/';
+        path += part->text;
+      }
+      return make_string(arena, path);
+    }
     case Callable::kStorageType:
+      throw Error(callable.text + " is a storage type, not something to call");
+    case Callable::kDcpClass:
+      throw Error(callable.text + " is a class that NEWOBJ builds, not something to call");
+    case Callable::kNamedValue:
       break;
   }
-  throw Error(callable.text + " is a storage type, not something to call");
+  throw Error(callable.text + " is a value, not something to call");
+}
+
+Object* new_object(Arena& arena, const Object& cls, const Object& args) {
+  if (cls.kind != Kind::kGlobal || cls.global->callable != Callable::kDcpClass)
+    throw Error(fmt::format("NEWOBJ of a {} ('{}'): expected an allowed class", kind_name(cls.kind),
+                            cls.text));
+  if (args.kind != Kind::kTuple || !args.items.empty())
+    throw Error(fmt::format("{}: expected no constructor arguments", cls.text));
+  Object* o = arena.make(Kind::kInstance);
+  o->text = cls.text;
+  return o;
+}
+
+void build(Object& target, Arena& arena, Object* state) {
+  if (target.kind == Kind::kDict) return;
+  if (target.kind != Kind::kInstance)
+    throw Error(fmt::format("BUILD on a {}: only dicts and instances take a state",
+                            kind_name(target.kind)));
+  if (state->kind == Kind::kDict) {
+    target.items.insert(target.items.end(), state->items.begin(), state->items.end());
+    return;
+  }
+  target.items.push_back(make_string(arena, "__state__"));
+  target.items.push_back(state);
 }
 
 Object* Storages::load(Arena& arena, const Object& pid) {

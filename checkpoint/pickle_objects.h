@@ -1,6 +1,7 @@
 // Internal to the pickle reader: the objects a pickle builds before they become IValues, the
-// allow-list of globals and what calling each one builds (dicts, tensors on loaded storages,
-// typed lists), and the final conversion to IValues. Objects live in an arena owned by one run
+// allow-lists of globals (torch.save's, and DCP's metadata classes) and what calling each one
+// builds (dicts, tensors on loaded storages, typed lists, class instances), and the final
+// conversion to IValues. Objects live in an arena owned by one run
 // and refer to each other by raw pointers, so the cycles a pickle can build (a list appended to
 // itself) leak nothing; the conversion reports them as errors.
 #pragma once
@@ -34,7 +35,8 @@ enum class Kind {
   kGlobal,
   kStorage,
   kTensor,
-  kTypedList
+  kTypedList,
+  kInstance  // of an allowed class: text is its qualified name, items its fields
 };
 const char* kind_name(Kind kind);
 
@@ -47,7 +49,13 @@ enum class Callable {
   kBuildIntList,
   kBuildDoubleList,
   kBuildBoolList,
-  kBuildTensorList
+  kBuildTensorList,
+  kDcpClass,    // a DCP metadata class: built by NEWOBJ, filled by BUILD
+  kNamedValue,  // a global that is a value itself (torch.float32): becomes its name
+  kTorchSize,   // torch.Size(tuple) -> the tuple
+  kGetLayout,   // torch.serialization._get_layout("torch.strided") -> the string
+  kEnumValue,   // DCP's _MEM_FORMAT_ENCODING(int) -> the int
+  kPath         // pathlib.PosixPath(*parts) -> the joined path
 };
 
 struct AllowedGlobal {
@@ -57,8 +65,10 @@ struct AllowedGlobal {
   at::ScalarType dtype;  // storage types only
 };
 
-// The allowed global `module`.`name`; throws Error "refuses global 'module.name'" for any other.
-const AllowedGlobal& find_global(const std::string& module, const std::string& name);
+// The global `module`.`name` if `globals` allows it; throws Error "refuses global
+// 'module.name'" for any other.
+const AllowedGlobal& find_global(const std::string& module, const std::string& name,
+                                 PickleGlobals globals);
 
 struct Object {
   Kind kind = Kind::kNone;
@@ -82,6 +92,14 @@ class Arena {
 // REDUCE: `callable` (a global) applied to `args` (a tuple).
 Object* call(Arena& arena, const Object& callable, const Object& args);
 
+// NEWOBJ: an empty instance of `cls` (an allowed class; `args` must be empty).
+Object* new_object(Arena& arena, const Object& cls, const Object& args);
+
+// BUILD: `state` set on `target`. A dict's attributes are dropped (a state_dict's _metadata,
+// unused in C++); an instance takes a dict state as its fields, any other state (the tuple of
+// TensorProperties.__getstate__) as the field "__state__".
+void build(Object& target, Arena& arena, Object* state);
+
 // BINPERSID: the storages of one pickle, each loaded once through the StorageLoader.
 class Storages {
  public:
@@ -94,7 +112,9 @@ class Storages {
   std::map<std::string, Object*> loaded_;
 };
 
-// STOP: the value `root` built, as IValues.
+// STOP: the value `root` built, as IValues. An instance becomes a dict {"__class__": its
+// qualified name, field: value, ...}; a dict keyed by instances (DCP's storage_data, keyed by
+// MetadataIndex) becomes a list of (key, value) tuples.
 c10::IValue to_ivalue(const Object& root);
 
 }  // namespace nt::pickle

@@ -30,7 +30,7 @@ const std::pair<uint8_t, const char*> kOpcodeNames[] = {
     {'T', "BINSTRING"},     {'U', "SHORT_BINSTRING"}, {'N', "NONE"},
     {0x88, "NEWTRUE"},      {0x89, "NEWFALSE"},       {'c', "GLOBAL"},
     {0x93, "STACK_GLOBAL"}, {'R', "REDUCE"},          {'b', "BUILD"},
-    {'Q', "BINPERSID"}};
+    {'Q', "BINPERSID"},     {0x81, "NEWOBJ"}};
 
 std::string opcode_name(uint8_t op) {
   for (const auto& [code, name] : kOpcodeNames)
@@ -41,8 +41,8 @@ std::string opcode_name(uint8_t op) {
 class Unpickler {
  public:
   Unpickler(const char* data, size_t size, const StorageLoader& load_storage,
-            const std::string& where)
-      : data_(data), size_(size), storages_(load_storage), where_(where) {}
+            const std::string& where, PickleGlobals globals)
+      : data_(data), size_(size), storages_(load_storage), where_(where), globals_(globals) {}
 
   c10::IValue run() {
     try {
@@ -121,7 +121,7 @@ class Unpickler {
   }
   Object* make_global(const std::string& module, const std::string& name) {
     Object* o = make(Kind::kGlobal);
-    o->global = &pickle::find_global(module, name);
+    o->global = &pickle::find_global(module, name, globals_);
     o->text = module + "." + name;
     return o;
   }
@@ -272,11 +272,14 @@ class Unpickler {
         return pickle::call(arena_, *callable, *args);
       }
       case 'b': {
-        pop();  // the state: OrderedDict attributes (a state_dict's _metadata), unused in C++
-        if (top()->kind != Kind::kDict)
-          throw pickle::Error(fmt::format("BUILD on a {}: only dicts take attributes",
-                                          pickle::kind_name(top()->kind)));
+        Object* state = pop();
+        pickle::build(*top(), arena_, state);
         return nullptr;
+      }
+      case 0x81: {
+        Object* args = pop();
+        Object* cls = pop();
+        return pickle::new_object(arena_, *cls, *args);
       }
       case 'Q':
         return storages_.load(arena_, *pop());
@@ -289,6 +292,7 @@ class Unpickler {
   size_t size_;
   pickle::Storages storages_;
   const std::string& where_;
+  PickleGlobals globals_;
   size_t pos_ = 0, op_start_ = 0;
   uint8_t op_ = 0;
   pickle::Arena arena_;
@@ -300,8 +304,8 @@ class Unpickler {
 }  // namespace
 
 c10::IValue unpickle(const char* data, size_t size, const StorageLoader& load_storage,
-                     const std::string& where) {
-  return Unpickler(data, size, load_storage, where).run();
+                     const std::string& where, PickleGlobals globals) {
+  return Unpickler(data, size, load_storage, where, globals).run();
 }
 
 }  // namespace nt

@@ -1,5 +1,6 @@
 // `nanotrain ckpt list | inspect | verify | prune | export | import`: looking after checkpoint
-// directories without writing Python, and moving models to and from safetensors files.
+// directories without writing Python, and moving models to and from safetensors files and
+// torch.distributed.checkpoint (DCP) directories.
 #include <fmt/format.h>
 
 #include <filesystem>
@@ -26,8 +27,10 @@ struct CkptFlags {
                            // step; import: default the file's step
   int64_t keep_last = -1;  // prune
   int64_t keep_every = 0;  // prune: also keep multiples of this step
-  std::string format = "safetensors";  // export: the only format
-  std::string out;                     // export: the .safetensors file; import: the directory
+  std::string format = "safetensors";  // export, import: safetensors or dcp
+  std::string out;           // export: the .safetensors file or DCP directory; import: the
+                             // checkpoint directory
+  std::string model_config;  // import --format dcp: nanochat's model_config as a JSON file
 
   template <class V>
   void visit(V&& v) {
@@ -37,6 +40,7 @@ struct CkptFlags {
     v("keep_every", keep_every);
     v("format", format);
     v("out", out);
+    v("model_config", model_config);
   }
 };
 
@@ -127,13 +131,20 @@ int prune(const std::string& dir, const CkptFlags& flags) {
   return 0;
 }
 
+void check_format(const char* action, const CkptFlags& flags) {
+  if (flags.format != "safetensors" && flags.format != "dcp")
+    throw std::invalid_argument(fmt::format(
+        "ckpt {}: --format: expected safetensors or dcp, found '{}'", action, flags.format));
+}
+
 int export_model(const std::string& dir, const CkptFlags& flags) {
-  if (flags.format != "safetensors")
-    throw std::invalid_argument("ckpt export: --format: expected safetensors, found '" +
-                                flags.format + "'");
+  check_format("export", flags);
+  const bool dcp = flags.format == "dcp";
   if (flags.out.empty())
-    throw std::invalid_argument("ckpt export: --out PATH (the .safetensors file) is required");
-  const ExportedModel exported = export_safetensors(dir, flags.step, flags.out);
+    throw std::invalid_argument(fmt::format("ckpt export: --out PATH (the {}) is required",
+                                            dcp ? "DCP directory" : ".safetensors file"));
+  const ExportedModel exported =
+      dcp ? export_dcp(dir, flags.step, flags.out) : export_safetensors(dir, flags.step, flags.out);
   std::cout << fmt::format("exported step {} of {}: {} tensors, {} bytes to {}; config in {}\n",
                            exported.step, dir, exported.tensors, exported.bytes, flags.out,
                            exported.config_path);
@@ -141,10 +152,24 @@ int export_model(const std::string& dir, const CkptFlags& flags) {
 }
 
 int import_model(const std::string& path, const CkptFlags& flags) {
+  check_format("import", flags);
   if (flags.out.empty())
     throw std::invalid_argument("ckpt import: --out DIR (the checkpoint directory) is required");
-  const int64_t step = import_safetensors(path, flags.out, flags.step);
-  std::cout << fmt::format("imported {} as step {} of {}\n", path, step, flags.out);
+  if (flags.format == "safetensors") {
+    if (!flags.model_config.empty())
+      throw std::invalid_argument(
+          "ckpt import: --model_config is for --format dcp (a .safetensors file carries its "
+          "config)");
+    const int64_t step = import_safetensors(path, flags.out, flags.step);
+    std::cout << fmt::format("imported {} as step {} of {}\n", path, step, flags.out);
+    return 0;
+  }
+  const ImportedDcp imported = import_dcp(path, flags.out, flags.step, flags.model_config);
+  std::cout << fmt::format("imported {} ({} tensors) as step {} of {}\n", path, imported.tensors,
+                           imported.step, flags.out);
+  if (!imported.skipped.empty())
+    std::cout << fmt::format("skipped {} entries that are not model parameters: {}\n",
+                             imported.skipped.size(), fmt::join(imported.skipped, ", "));
   return 0;
 }
 
@@ -157,7 +182,8 @@ int ckpt_command(const std::vector<std::string>& args) {
   const std::string& action =
       positional_at(cli, 0, "ckpt action (list, inspect, verify, prune, export, import)");
   if (action == "list") return list(flags);
-  if (action == "import") return import_model(positional_at(cli, 1, "safetensors file"), flags);
+  if (action == "import")
+    return import_model(positional_at(cli, 1, "safetensors file or DCP directory"), flags);
   const std::string& dir = positional_at(cli, 1, "checkpoint directory");
   if (action == "inspect") return inspect(dir, flags);
   if (action == "verify") return verify(dir, flags);

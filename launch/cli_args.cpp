@@ -7,10 +7,20 @@ namespace nt {
 
 CliArgs split_cli_args(const std::vector<std::string>& args) {
   CliArgs out;
-  size_t i = 0;
-  while (i < args.size() && args[i].compare(0, 2, "--") != 0) out.positional.push_back(args[i++]);
-  out.flags =
-      parse_flags(std::vector<std::string>(args.begin() + static_cast<long>(i), args.end()));
+  std::vector<std::string> flag_words;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i].compare(0, 2, "--") != 0) {
+      out.positional.push_back(args[i]);
+      continue;
+    }
+    // "--key value": the value is the word after the flag, as parse_flags reads it; a word after
+    // that is positional again ("ckpt import --format dcp DIR --out OUT").
+    flag_words.push_back(args[i]);
+    if (args[i].find('=') == std::string::npos && i + 1 < args.size() &&
+        args[i + 1].compare(0, 2, "--") != 0)
+      flag_words.push_back(args[++i]);
+  }
+  out.flags = parse_flags(flag_words);
   return out;
 }
 

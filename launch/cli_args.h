@@ -1,5 +1,7 @@
-// Splitting a subcommand's arguments into leading positional words (an action, a directory)
-// and the flags that follow, which config_from_flags then reads into a plain struct.
+// Splitting a subcommand's arguments into positional words (an action, a directory) and flags,
+// which config_from_flags then reads into a plain struct. A flag written "--key value" takes
+// the word after it; every other word that does not start with "--" is positional, wherever it
+// stands.
 #pragma once
 
 #include <string>
@@ -10,7 +12,7 @@
 namespace nt {
 
 struct CliArgs {
-  std::vector<std::string> positional;  // words before the first --flag
+  std::vector<std::string> positional;  // in their order
   std::vector<Flag> flags;
 };
 

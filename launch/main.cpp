@@ -22,6 +22,8 @@ constexpr const char* kUsage =
     "  train   train a GPT (flags: nanochat base_train's; --config FILE reads a JSON config)\n"
     "  ckpt    list [--base_dir D] | inspect DIR [--step N] | verify DIR [--step N]\n"
     "          | prune DIR --keep_last K [--keep_every N]\n"
+    "          | export DIR [--step N] --format safetensors|dcp --out PATH\n"
+    "          | import PATH|DCP_DIR --out DIR [--format dcp --model_config FILE] [--step N]\n"
     "  loss    --checkpoint_dir DIR [--step N] --tokens FILE: mean next-token loss\n"
     "  sample  --checkpoint_dir DIR [--step N] --prompt TEXT [--max_tokens N --temperature T\n"
     "          --top_k K --seed S]\n"

@@ -249,7 +249,10 @@ TEST(Unpickle, MalformedInputNamesTheProblem) {
       {p + "ctorch\nFloatStorage\n)R.", "torch.FloatStorage is a storage type"},
       {p + "K\x01)R.", "expected a global to call, found a int"},
       {p + "ctorch\nFloatStorage\n.", "global 'torch.FloatStorage' where a value belongs"},
-      {p + "K\x01}b.", "BUILD on a int: only dicts take attributes"},
+      {p + "K\x01}b.", "BUILD on a int: only dicts and instances take a state"},
+      {p + "ctorch.distributed.checkpoint.metadata\nMetadata\n)\x81.",
+       "refuses global 'torch.distributed.checkpoint.metadata.Metadata'"},  // DCP's list only
+      {p + "K\x01)\x81.", "NEWOBJ of a int (''): expected an allowed class"},
       {p + "]q\x00h\x00"
            "a."s,
        "a list contains itself (pickle opcode STOP"},
