@@ -42,9 +42,9 @@ AsyncSaver::~AsyncSaver() {
 
 void AsyncSaver::save(const std::string& checkpoint_dir, int64_t step, const ModelData& model_data,
                       const std::optional<c10::IValue>& optimizer_data,
-                      const nlohmann::json& meta_data) {
+                      const nlohmann::json& meta_data, int rank) {
   wait();
-  require_rank_zero("save_checkpoint");
+  require_rank_zero("save_checkpoint", rank);
   ModelData model_copy;
   for (const auto& item : model_data)
     model_copy.insert(item.key(), item.value().to(torch::kCPU, false, /*copy=*/true));

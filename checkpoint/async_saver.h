@@ -29,7 +29,8 @@ class AsyncSaver {
   // the state to host memory and starts writing it. Same arguments and rank rule as
   // save_checkpoint.
   void save(const std::string& checkpoint_dir, int64_t step, const ModelData& model_data,
-            const std::optional<c10::IValue>& optimizer_data, const nlohmann::json& meta_data);
+            const std::optional<c10::IValue>& optimizer_data, const nlohmann::json& meta_data,
+            int rank = 0);
 
   // Blocks until no save is in flight; rethrows the error of the last one, if any.
   void wait();

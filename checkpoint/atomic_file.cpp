@@ -13,6 +13,7 @@
 #include <stdexcept>
 
 #include "checkpoint/crc32c.h"
+#include "runtime/crash_point.h"
 
 namespace nt {
 namespace {
@@ -70,27 +71,6 @@ void fsync_directory(const std::string& dir) {
   const int rc = ::fsync(fd);
   ::close(fd);
   if (rc != 0) throw os_error("cannot fsync directory", dir);
-}
-
-void crash_point(const char* point) {
-  const char* target = std::getenv("NANOTRAIN_TEST_CRASH_AT");
-  if (!target) return;
-  if (std::strncmp(target, "random:", 7) != 0) {
-    if (std::strcmp(target, point) == 0) ::kill(::getpid(), SIGKILL);
-    return;
-  }
-  static std::mt19937_64 rng = [&] {
-    auto env_number = [](const char* name) {
-      const char* v = std::getenv(name);
-      return v ? std::strtoull(v, nullptr, 10) : 0ull;
-    };
-    const char* seed = std::strchr(target + 7, ':');
-    return std::mt19937_64((seed ? std::strtoull(seed + 1, nullptr, 10) : 0ull) * 1000003ull +
-                           env_number("RANK") * 1009ull + env_number("TORCHELASTIC_RESTART_COUNT"));
-  }();
-  const double probability = std::strtod(target + 7, nullptr);
-  if (std::uniform_real_distribution<double>(0.0, 1.0)(rng) < probability)
-    ::kill(::getpid(), SIGKILL);
 }
 
 }  // namespace nt

@@ -47,11 +47,4 @@ WrittenFile write_file_atomically(const std::string& path, const std::string& co
 // fsync of a directory, so that renames and unlinks in it survive a power loss.
 void fsync_directory(const std::string& dir);
 
-// Test hook: when the environment variable NANOTRAIN_TEST_CRASH_AT equals `point`, the process
-// kills itself with SIGKILL here. Points of save_checkpoint: "before_first_rename",
-// "between_files", "before_meta", "before_dir_fsync"; of the training loop: "after_checkpoint".
-// "random:P:SEED" kills at each point with probability P instead (chaos runs), drawing from a
-// generator seeded by SEED, the rank and the restart count.
-void crash_point(const char* point);
-
 }  // namespace nt

@@ -15,17 +15,13 @@
 #include "checkpoint/meta.h"
 #include "checkpoint/retention.h"
 #include "checkpoint/torch_file.h"
+#include "runtime/crash_point.h"
 #include "runtime/log.h"
 
 namespace fs = std::filesystem;
 
 namespace nt {
 namespace {
-
-int env_int(const char* name, int fallback) {
-  const char* value = std::getenv(name);
-  return value && *value ? std::atoi(value) : fallback;
-}
 
 nlohmann::json file_record(const WrittenFile& f) {
   return {{"bytes", f.bytes}, {"crc32c", crc32c_hex(f.crc32c)}};
@@ -55,8 +51,7 @@ c10::IValue load_nanochat_optimizer(const std::string& checkpoint_dir, int64_t s
 
 }  // namespace
 
-void require_rank_zero(const char* operation) {
-  const int rank = env_int("RANK", 0);
+void require_rank_zero(const char* operation, int rank) {
   if (rank != 0)
     throw std::logic_error(fmt::format(
         "rank {}: {} called on rank {}; only rank 0 writes checkpoints", rank, operation, rank));
@@ -70,8 +65,8 @@ ModelData model_state_dict(const GPT& model) {
 
 void save_checkpoint(const std::string& checkpoint_dir, int64_t step, const ModelData& model_data,
                      const std::optional<c10::IValue>& optimizer_data,
-                     const nlohmann::json& meta_data) {
-  require_rank_zero("save_checkpoint");
+                     const nlohmann::json& meta_data, int rank) {
+  require_rank_zero("save_checkpoint", rank);
   if (step < 0) throw std::invalid_argument(fmt::format("save_checkpoint: step {} < 0", step));
   std::error_code ec;
   fs::create_directories(checkpoint_dir, ec);
@@ -105,7 +100,7 @@ void save_checkpoint(const std::string& checkpoint_dir, int64_t step, const Mode
     nlohmann::json meta = meta_data;
     meta["step"] = step;
     meta["format_version"] = kMetaFormatVersion;
-    meta["world_size"] = env_int("WORLD_SIZE", 1);
+    meta["world_size"] = meta_data.value("world_size", 1);
     meta["created"] = utc_timestamp();
     meta["files"] = files;
     write_file_atomically(meta_path, meta.dump(2) + "\n");

@@ -25,19 +25,19 @@ using ModelData = c10::Dict<std::string, at::Tensor>;
 // The model's parameters by name, detached (aliases, not copies). Rotary buffers are not saved.
 ModelData model_state_dict(const GPT& model);
 
-// Throws std::logic_error "rank R: ..." unless this process is rank 0 (RANK, default 0).
-void require_rank_zero(const char* operation);
+// Throws std::logic_error "rank R: ..." unless `rank` is 0.
+void require_rank_zero(const char* operation, int rank);
 
-// Saves one step. Only rank 0 may call it (RANK environment variable, default 0): another rank
-// gets std::logic_error naming it. `optimizer_data`, when given, is the list of the two
-// optimizer state dicts. `meta_data` is nanochat's meta (step, model_config, user_config, ...);
-// format_version, world_size (WORLD_SIZE, default 1), created (UTC) and files are added.
+// Saves one step. Only rank 0 writes: `rank` is the caller's (nanochat's argument), and another
+// rank gets std::logic_error naming it. `optimizer_data`, when given, is the list of the two
+// optimizer state dicts. `meta_data` is nanochat's meta (step, model_config, user_config, ...,
+// and world_size, the job's ranks, default 1); format_version, created (UTC) and files are added.
 // Leftovers of an earlier killed save are removed first; an existing meta of the same step is
 // removed before any file is replaced. Throws std::runtime_error naming the file on I/O errors
 // (disk full included); the step is then not complete and earlier steps are untouched.
 void save_checkpoint(const std::string& checkpoint_dir, int64_t step, const ModelData& model_data,
                      const std::optional<c10::IValue>& optimizer_data,
-                     const nlohmann::json& meta_data);
+                     const nlohmann::json& meta_data, int rank = 0);
 
 struct CheckpointData {
   ModelData model_data;

@@ -12,13 +12,20 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "checkpoint/atomic_file.h"
 #include "runtime/log.h"
 
 namespace nt {
 
 DirLock::DirLock(const std::string& dir) : path_(dir + "/lock") {
   std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
+  // A new directory's entry lives in its parent: fsync that, or a crash can lose the directory
+  // with every checkpoint later written into it.
+  if (std::filesystem::create_directories(dir, ec)) {
+    const std::filesystem::path parent =
+        std::filesystem::absolute(std::filesystem::path(dir), ec).lexically_normal();
+    fsync_directory(parent.has_relative_path() ? parent.parent_path().string() : "/");
+  }
   fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd_ < 0)
     throw std::runtime_error(
@@ -27,8 +34,15 @@ DirLock::DirLock(const std::string& dir) : path_(dir + "/lock") {
   const ssize_t n = ::pread(fd_, previous, sizeof(previous) - 1, 0);
   const std::string holder = n > 0 ? std::string(previous, static_cast<size_t>(n)) : "";
   if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    const int error = errno;
     ::close(fd_);
     fd_ = -1;
+    if (error != EWOULDBLOCK)
+      throw std::runtime_error(fmt::format(
+          "cannot lock '{}': {}: the file system does not support flock (Lustre mounted "
+          "without -o flock, some NFS setups); mount it with flock support or put the "
+          "checkpoints on one that has it",
+          path_, std::strerror(error)));
     throw std::runtime_error(fmt::format(
         "checkpoint directory '{}' is in use by another run ({}); refusing to write into it", dir,
         holder.empty() ? "holder unknown" : holder));

@@ -8,9 +8,10 @@ namespace nt {
 
 class DirLock {
  public:
-  // Creates the directory if needed and takes <dir>/lock. Throws std::runtime_error naming the
-  // pid and host that hold it when another live process does. A lock file left by a dead
-  // process is taken over with a warning.
+  // Creates the directory if needed (and fsyncs its parent then) and takes <dir>/lock. Throws
+  // std::runtime_error naming the pid and host that hold it when another live process does, and
+  // saying so when the file system cannot flock at all (ENOSYS, ENOLCK, ...). A lock file left
+  // by a dead process is taken over with a warning.
   explicit DirLock(const std::string& dir);
   ~DirLock();
   DirLock(const DirLock&) = delete;

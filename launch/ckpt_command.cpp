@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "checkpoint/checkpoint_manager.h"
+#include "checkpoint/dir_lock.h"
 #include "checkpoint/layout.h"
 #include "checkpoint/meta.h"
 #include "checkpoint/model_export.h"
@@ -124,6 +125,11 @@ int verify(const std::string& dir, const CkptFlags& flags) {
 int prune(const std::string& dir, const CkptFlags& flags) {
   if (flags.keep_last < 0)
     throw std::invalid_argument("ckpt prune: --keep_last K (K >= 0) is required");
+  if (!fs::is_directory(dir))
+    throw std::runtime_error("checkpoint directory '" + dir + "' does not exist");
+  // A live run's *.tmp files and uncommitted step look exactly like a killed save's leftovers:
+  // only prune while no run holds the directory.
+  DirLock lock(dir);
   for (const auto& name : remove_incomplete_steps(dir))
     std::cout << "removed leftover " << name << "\n";
   for (int64_t step : prune_checkpoints(dir, flags.keep_last, flags.keep_every))

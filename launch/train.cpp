@@ -21,12 +21,14 @@
 #include "launch/evaluate.h"
 #include "launch/metrics.h"
 #include "launch/mfu.h"
+#include "launch/resume_step.h"
 #include "launch/train.h"
 #include "model/gpt.h"
 #include "optim/schedule.h"
 #include "optim/setup.h"
 #include "runtime/collectives.h"
 #include "runtime/config_io.h"
+#include "runtime/crash_point.h"
 #include "runtime/log.h"
 #include "runtime/precision.h"
 #include "runtime/preemption.h"
@@ -50,13 +52,6 @@ struct LoopState {
             {"min_val_bpb", min_val_bpb}};
   }
 };
-
-// Whether `mine` holds on any rank; every rank calls it, in the same place (a collective).
-bool on_any_rank(bool mine, Collectives* collectives) {
-  auto flag = torch::full({1}, mine ? 1.0f : 0.0f);
-  if (collectives) collectives->all_reduce_sum(flag);
-  return flag.item<float>() > 0;
-}
 
 // Makes every rank agree on rank 0's save outcome (`error` empty: it worked, else "checkpoint
 // of step N failed: ..."), so that a failed save stops all ranks at once rather than leaving the
@@ -92,6 +87,7 @@ void save_step(const TrainConfig& cfg, const LoopState& loop, const GPT& model,
                                  {"user_config", config_to_json(cfg)},
                                  {"device_batch_size", cfg.device_batch_size},
                                  {"max_seq_len", cfg.max_seq_len},
+                                 {"world_size", env.world_size},
                                  {"dataloader_state_dict",
                                   {{"shard", data.shard},
                                    {"position", data.position},
@@ -105,9 +101,10 @@ void save_step(const TrainConfig& cfg, const LoopState& loop, const GPT& model,
     if (error.empty() || cfg.on_save_error == "continue") {
       try {
         if (async_saver)
-          async_saver->save(dir, loop.step, model_state_dict(model), optimizer_data, meta);
+          async_saver->save(dir, loop.step, model_state_dict(model), optimizer_data, meta,
+                            env.rank);
         else
-          save_checkpoint(dir, loop.step, model_state_dict(model), optimizer_data, meta);
+          save_checkpoint(dir, loop.step, model_state_dict(model), optimizer_data, meta, env.rank);
         // Only complete steps are pruned, so a step still being written is never touched.
         if (cfg.keep_last > 0) prune_checkpoints(dir, cfg.keep_last);
       } catch (const std::exception& e) {
@@ -123,19 +120,6 @@ void save_step(const TrainConfig& cfg, const LoopState& loop, const GPT& model,
 double number_or(const nlohmann::json& j, const char* key, double fallback) {
   const auto it = j.find(key);
   return it == j.end() || it->is_null() ? fallback : it->get<double>();
-}
-
-// The step --resume_from_step names: -1 for a fresh start ("-1", or "auto" with nothing saved
-// yet, so that one command serves the first start and every restart).
-int64_t resume_step(const TrainConfig& cfg) {
-  if (cfg.resume_from_step == "-1") return -1;
-  if (cfg.resume_from_step != "auto") return std::stoll(cfg.resume_from_step);
-  try {
-    return find_last_step(cfg.checkpoint_dir());
-  } catch (const std::runtime_error& e) {
-    log0("resume_from_step=auto: {}; starting from step 0", e.what());
-    return -1;
-  }
 }
 
 // The model's shape: from --depth, or when resuming from the checkpoint's model_config, so that
@@ -252,7 +236,7 @@ TrainResult train(const TrainConfig& requested) {
                     "(device_batch_size {} * max_seq_len {} + 1)",
                     shards.val, val_tokens.size(0), cfg.device_batch_size, cfg.max_seq_len));
   const torch::Tensor token_bytes = torch::tensor(tokenizer.token_bytes(), torch::kInt32);
-  const int64_t start_step = resume_step(cfg);
+  const int64_t start_step = agree_on_resume_step(cfg, env.rank, collectives.get());
   GPT model(model_config_for(cfg, start_step, tokenizer.vocab_size()));
   model->init_weights(cfg.seed);
   model->to(device);

@@ -38,6 +38,8 @@ struct TrainConfig {
   bool async_save = false;      // write checkpoints on a background thread
   std::string on_save_error = "stop";   // a failed save (disk full, ...): stop | continue
   std::string resume_from_step = "-1";  // -1: start fresh; auto: the last complete step; or N
+  bool prune_abandoned = false;         // resuming from N < the newest step: delete the later
+                                        // steps (else the run refuses to start)
   double collective_timeout = 600.0;    // seconds (>= 1) a collective waits for every rank,
                                         // then fails naming the missing ones; also bounds the
                                         // rendezvous and rank 0's synchronous saves
@@ -70,6 +72,7 @@ struct TrainConfig {
     v("async_save", async_save);
     v("on_save_error", on_save_error);
     v("resume_from_step", resume_from_step);
+    v("prune_abandoned", prune_abandoned);
     v("collective_timeout", collective_timeout);
   }
 

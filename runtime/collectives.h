@@ -53,6 +53,10 @@ class Collectives {
   std::pair<int64_t, int64_t> shard_range(int64_t numel, int r) const;
 };
 
+// Whether `mine` holds on any rank (`collectives` nullptr: a world of one). Every rank calls it,
+// in the same place: it is a collective.
+bool on_any_rank(bool mine, Collectives* collectives);
+
 struct ProcessGroupOptions {
   // Per collective, and for the rendezvous (so ranks must start within it of each other). A
   // collective that some rank does not join fails within about this time: most of it is spent

@@ -205,6 +205,12 @@ class C10dCollectives : public Collectives {
 
 }  // namespace
 
+bool on_any_rank(bool mine, Collectives* collectives) {
+  auto flag = torch::full({1}, mine ? 1.0f : 0.0f);
+  if (collectives) collectives->all_reduce_sum(flag);
+  return flag.item<float>() > 0;
+}
+
 std::pair<int64_t, int64_t> Collectives::shard_range(int64_t numel, int r) const {
   const int64_t size = shard_size(numel);
   const int64_t begin = std::min(numel, size * r);

@@ -7,6 +7,7 @@
 
 #include "checkpoint/checkpoint_manager.h"
 #include "checkpoint/layout.h"
+#include "checkpoint/meta.h"
 #include "optim/setup.h"
 #include "tests/checkpoint/checkpoint_fixture.h"
 
@@ -81,9 +82,10 @@ TEST_F(CheckpointTest, BuildModelListsEveryMismatch) {
 }
 
 TEST_F(CheckpointTest, OnlyRankZeroSaves) {
-  setenv("RANK", "3", 1);
+  // The rank the caller is told, never the environment's: under srun and mpirun RANK is unset.
+  setenv("RANK", "0", 1);
   try {
-    save_checkpoint(dir_, 1, model_state_dict(model_), std::nullopt, meta_for(model_));
+    save_checkpoint(dir_, 1, model_state_dict(model_), std::nullopt, meta_for(model_), 3);
     ADD_FAILURE() << "expected an error";
   } catch (const std::logic_error& e) {
     EXPECT_NE(std::string(e.what()).find("rank 3: save_checkpoint called on rank 3"),
@@ -91,6 +93,12 @@ TEST_F(CheckpointTest, OnlyRankZeroSaves) {
   }
   unsetenv("RANK");
   EXPECT_FALSE(fs::exists(dir_ + "/" + model_file_name(1)));
+  setenv("WORLD_SIZE", "5", 1);
+  auto meta = meta_for(model_);
+  meta["world_size"] = 2;
+  save_checkpoint(dir_, 1, model_state_dict(model_), std::nullopt, meta, 0);
+  unsetenv("WORLD_SIZE");
+  EXPECT_EQ(read_meta(dir_ + "/" + meta_file_name(1))["world_size"], 2);
 }
 
 TEST_F(CheckpointTest, ResavingAStepReplacesIt) {

@@ -19,4 +19,8 @@ for step in 2 4; do
   "$nanotrain" ckpt verify "$work/base/base_checkpoints/mpi" --step "$step" > /dev/null \
     || fail "checkpoint $step does not verify"
 done
+# The commit record names the job's world, which under mpirun no RANK/WORLD_SIZE variable tells.
+world=$(python3 -c "import json, sys; print(json.load(open(sys.argv[1]))['world_size'])" \
+  "$work/base/base_checkpoints/mpi/meta_000004.json")
+[ "$world" = 2 ] || fail "meta_000004.json records world_size $world, expected 2"
 echo "mpirun -np 2: ok"

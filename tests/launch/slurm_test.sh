@@ -108,6 +108,9 @@ for step in 3 6; do
   "$nanotrain" ckpt verify "$work/base/base_checkpoints/srun" --step "$step" > /dev/null ||
     fail "srun: checkpoint $step does not verify"
 done
+world=$(python3 -c "import json, sys; print(json.load(open(sys.argv[1]))['world_size'])" \
+  "$work/base/base_checkpoints/srun/meta_000006.json")
+[ "$world" = 2 ] || fail "srun: meta_000006.json records world_size $world, expected 2"
 echo "srun -n 2: ok"
 
 # 2. sbatch, preemption signal, requeue, resume.

@@ -8,6 +8,7 @@
 
 #include "checkpoint/checkpoint_manager.h"
 #include "checkpoint/dir_lock.h"
+#include "checkpoint/layout.h"
 #include "checkpoint/meta.h"
 #include "launch/train.h"
 #include "tests/support/expect_error.h"
@@ -100,6 +101,35 @@ TEST(Train, SecondWriterToTheSameDirectoryIsRefused) {
                                               "is in use by another run (pid ");
   }
   EXPECT_EQ(train(cfg).losses.size(), 1u);  // released: the next run proceeds
+}
+
+TEST(Train, RollbackNeverLosesTheNewRunsSaves) {
+  // A run to step 10 keeps {6, 8, 10}; resuming from 6 (a loss spike) with saves every 3 would
+  // see its step 9 pruned at once by the older 8 and 10, and the next auto restart resume the
+  // abandoned step 10. So the rollback refuses, deleting nothing, until told --prune_abandoned.
+  testing::ScopedBaseDir base("rollback_test");
+  auto run = [&](const std::vector<std::string>& extra) {
+    std::vector<std::string> args = {
+        "--data_dir",       testing::prepared_data_dir(), "--depth=1",
+        "--max_seq_len=32", "--device_batch_size=2",      "--eval_every=-1",
+        "--keep_last=3",    "--model_tag=rollback",       "--num_iterations=10"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    train(parse_train_config(args));
+  };
+  const std::string dir = base.path() + "/base_checkpoints/rollback";
+  run({"--save_every=2"});
+  EXPECT_EQ(list_meta_steps(dir), (std::vector<int64_t>{6, 8, 10}));
+  expect_error<std::runtime_error>(
+      [&] {
+        run({"--save_every=3", "--resume_from_step=6"});
+      },
+      "resume_from_step=6 rolls back '" + dir + "', which holds the later steps [8, 10]");
+  EXPECT_EQ(list_meta_steps(dir), (std::vector<int64_t>{6, 8, 10}));
+  run({"--save_every=3", "--resume_from_step=6", "--prune_abandoned"});
+  EXPECT_EQ(list_meta_steps(dir), (std::vector<int64_t>{6, 9, 10}));
+  EXPECT_EQ(find_last_step(dir), 10);
+  EXPECT_EQ(read_meta(dir + "/meta_000010.json")["user_config"]["save_every"], 3)
+      << "step 10 is the new run's";
 }
 
 TEST(Train, DataProblemsAreClearErrors) {

@@ -1,0 +1,84 @@
+// Rank 0's choice of the resume step and the checks around it. A failure on rank 0 is
+// broadcast as kRankZeroFailed, so that the other ranks stop at once with a message instead of
+// waiting in the next collective until it times out.
+#include "launch/resume_step.h"
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+#include "checkpoint/layout.h"
+#include "checkpoint/retention.h"
+#include "runtime/log.h"
+
+namespace nt {
+namespace {
+
+constexpr int64_t kRankZeroFailed = -2;
+
+// What --resume_from_step names, with a rollback's later steps deleted or refused.
+int64_t choose_on_rank_zero(const TrainConfig& cfg) {
+  const std::string dir = cfg.checkpoint_dir();
+  if (cfg.resume_from_step == "-1") return -1;
+  if (cfg.resume_from_step == "auto") {
+    try {
+      return find_last_step(dir);
+    } catch (const std::runtime_error& e) {
+      log0("resume_from_step=auto: {}; starting from step 0", e.what());
+      return -1;
+    }
+  }
+  const int64_t step = std::stoll(cfg.resume_from_step);
+  std::vector<int64_t> later;
+  for (int64_t s : list_meta_steps(dir))
+    if (s > step && is_complete_step(dir, s)) later.push_back(s);
+  if (later.empty()) return step;
+  if (!cfg.prune_abandoned)
+    throw std::invalid_argument(fmt::format(
+        "resume_from_step={} rolls back '{}', which holds the later steps [{}]: a restart with "
+        "--resume_from_step=auto would resume them, and --keep_last would delete this run's "
+        "saves first. Pass --prune_abandoned to delete them, or move them elsewhere",
+        step, dir, fmt::join(later, ", ")));
+  for (int64_t s : later) remove_step(dir, s);
+  log0("prune_abandoned: deleted the later steps [{}] of '{}'", fmt::join(later, ", "), dir);
+  return step;
+}
+
+}  // namespace
+
+int64_t agree_on_resume_step(const TrainConfig& cfg, int rank, Collectives* collectives) {
+  auto choice = torch::full({1}, kRankZeroFailed, torch::kInt64);
+  std::string error;
+  if (rank == 0) {
+    try {
+      choice.fill_(choose_on_rank_zero(cfg));
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+  }
+  if (collectives) collectives->broadcast(choice, 0);
+  const int64_t step = choice.item<int64_t>();
+  if (!error.empty()) throw std::runtime_error(error);
+  if (step == kRankZeroFailed)
+    throw std::runtime_error(fmt::format(
+        "rank {}: rank 0 could not choose the step to resume from (its log says why)", rank));
+
+  const std::string dir = cfg.checkpoint_dir();
+  const bool missing = step >= 0 && !is_complete_step(dir, step);
+  if (on_any_rank(missing, collectives)) {
+    if (missing)
+      throw std::runtime_error(fmt::format(
+          "rank {}: rank 0 resumes from step {}, which '{}' does not hold complete here: every "
+          "rank must see the same checkpoint directory (a shared filesystem; set "
+          "NANOTRAIN_BASE_DIR or --model_tag alike on every node)",
+          rank, step, dir));
+    throw std::runtime_error(fmt::format(
+        "rank {}: another rank does not see step {} of '{}' complete (its log names it)", rank,
+        step, dir));
+  }
+  return step;
+}
+
+}  // namespace nt

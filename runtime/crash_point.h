@@ -1,0 +1,15 @@
+// Fault injection for tests: named points in the save protocol and the training loop where a
+// process can be made to die with SIGKILL, as a crash or a preemption would kill it. The only
+// place outside a run's configuration that reads NANOTRAIN_TEST_CRASH_AT.
+#pragma once
+
+namespace nt {
+
+// When the environment variable NANOTRAIN_TEST_CRASH_AT equals `point`, the process kills itself
+// with SIGKILL here. Points of save_checkpoint: "before_first_rename", "between_files",
+// "before_meta", "before_dir_fsync"; of the training loop: "after_checkpoint".
+// "random:P:SEED" kills at each point with probability P instead (chaos runs), drawing from a
+// generator seeded by SEED, the rank (RANK) and the restart count.
+void crash_point(const char* point);
+
+}  // namespace nt
