@@ -17,6 +17,7 @@
 
 #include "launch/rendezvous.h"
 #include "launch/worker_group.h"
+#include "runtime/environment.h"
 #include "runtime/net.h"
 #include "runtime/preemption.h"
 
@@ -78,15 +79,12 @@ class RunDir {
       path_ = config.log_dir + "/" + config.run_id;
       return;
     }
-    const char* tmp = std::getenv("TMPDIR");
-    std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/ntrun_XXXXXX";
+    std::string pattern = temp_directory() + "/ntrun_XXXXXX";
     if (!mkdtemp(pattern.data()))
       throw std::runtime_error(
           fmt::format("cannot create a directory like '{}': {}", pattern, strerror(errno)));
     path_ = pattern;
-    const bool logs = config.redirects.all || !config.redirects.per_rank.empty() ||
-                      config.tee.all || !config.tee.per_rank.empty();
-    if (logs)
+    if (config.redirects.any() || config.tee.any())
       std::cerr << fmt::format("ntrun: worker logs in {}\n", path_);
     else
       remove_at_exit_ = true;
@@ -110,7 +108,7 @@ int run_agent(LaunchConfig config) {
     config.master_addr = "127.0.0.1";
     config.master_port = find_free_port();
   }
-  if (!std::getenv("OMP_NUM_THREADS") && config.nproc > 1)
+  if (!environment_has("OMP_NUM_THREADS") && config.nproc > 1)
     std::cerr << fmt::format(
         "ntrun: setting OMP_NUM_THREADS={} for each worker (allowed CPUs / nproc_per_node); set "
         "it to tune\n",

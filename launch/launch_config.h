@@ -14,6 +14,7 @@ struct StreamSpec {
   int all = 0;
   std::vector<std::pair<int, int>> per_rank;  // (local rank, value); a rank not listed gets 0
   int for_rank(int local_rank) const;
+  bool any() const { return all != 0 || !per_rank.empty(); }  // some stream of some rank
 };
 
 struct LaunchConfig {

@@ -24,6 +24,7 @@
 #include <thread>
 
 #include "runtime/cpu_info.h"
+#include "runtime/environment.h"
 #include "runtime/log.h"
 
 namespace nt {
@@ -58,12 +59,7 @@ int open_log(const std::string& path) {
 std::vector<std::string> worker_environment(
     const std::vector<std::pair<std::string, std::string>>& overrides,
     const std::vector<std::pair<std::string, std::string>>& defaults) {
-  std::map<std::string, std::string> env;
-  for (char** e = environ; *e; ++e) {
-    const std::string entry = *e;
-    const size_t eq = entry.find('=');
-    if (eq != std::string::npos) env[entry.substr(0, eq)] = entry.substr(eq + 1);
-  }
+  std::map<std::string, std::string> env = environment_variables();
   for (const auto& [key, value] : defaults) env.emplace(key, value);  // keeps the user's
   for (const auto& [key, value] : overrides) env[key] = value;
   std::vector<std::string> entries;

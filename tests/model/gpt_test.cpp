@@ -3,6 +3,7 @@
 
 #include "model/gpt.h"
 #include "tests/support/expect_error.h"
+#include "tests/support/relative_error.h"
 #include "tests/support/tensor_bundle.h"
 
 namespace nt {
@@ -10,12 +11,8 @@ namespace {
 
 using testing::expect_error;
 using testing::reference_config;
+using testing::relative_error;
 using testing::TensorBundle;
-
-// max |a - b| / max |b|: one number per tensor, robust to entries near zero.
-double relative_error(const torch::Tensor& a, const torch::Tensor& b) {
-  return (a - b).abs().max().item<double>() / b.abs().max().item<double>();
-}
 
 class GPTReferenceTest : public ::testing::Test {
  protected:

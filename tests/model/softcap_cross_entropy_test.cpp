@@ -8,17 +8,16 @@
 #include <cmath>
 
 #include "tests/support/expect_error.h"
+#include "tests/support/relative_error.h"
 #include "tests/support/tolerance.h"
 
 namespace nt {
 namespace {
 
+using testing::relative_error;
+
 constexpr int64_t kRows = 300, kWidth = 48, kVocab = 200, kPaddedVocab = 256;
 constexpr double kSoftcap = 15.0;
-
-double relative_error(const torch::Tensor& a, const torch::Tensor& b) {
-  return (a - b).abs().max().item<double>() / b.abs().max().item<double>();
-}
 
 // Independent of the order of sums, the two paths differ where they round differently:
 //  - sums over the vocabulary (softmax) and over rows (the weight gradient) in another order;

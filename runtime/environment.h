@@ -1,0 +1,20 @@
+// The process environment as the launcher sees it: what it passes on to workers, where temporary
+// files go, and whether the user set a variable it would otherwise default. Code above runtime/
+// reads the environment only through here and through DistEnv.
+#pragma once
+
+#include <map>
+#include <string>
+
+namespace nt {
+
+// Every variable of this process, name -> value.
+std::map<std::string, std::string> environment_variables();
+
+// Whether `name` is set (even to the empty string).
+bool environment_has(const char* name);
+
+// $TMPDIR when set and non-empty, else /tmp.
+std::string temp_directory();
+
+}  // namespace nt
