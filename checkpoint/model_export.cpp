@@ -58,6 +58,24 @@ void save_imported_step(const std::string& checkpoint_dir, int64_t step,
   save_checkpoint(checkpoint_dir, step, model_data, std::nullopt, meta);
 }
 
+// What both exports write: a step's model tensors, in the checkpoint's names and order, and its
+// config. `step` -1: the last complete step.
+struct ModelStep {
+  int64_t step = -1;
+  GPTConfig config;
+  NamedTensors tensors;
+};
+
+ModelStep load_model_step(const std::string& checkpoint_dir, int64_t step) {
+  ModelStep model;
+  model.step = step >= 0 ? step : find_last_step(checkpoint_dir);
+  const CheckpointData data = load_checkpoint(checkpoint_dir, model.step, torch::kCPU);
+  model.config =
+      model_config_from_meta(data.meta_data, checkpoint_dir + "/" + meta_file_name(model.step));
+  for (const auto& item : data.model_data) model.tensors.emplace_back(item.key(), item.value());
+  return model;
+}
+
 std::string strip_prefix(const std::string& name, const std::string& prefix) {
   return name.compare(0, prefix.size(), prefix) == 0 ? name.substr(prefix.size()) : name;
 }
@@ -66,19 +84,15 @@ std::string strip_prefix(const std::string& name, const std::string& prefix) {
 
 ExportedModel export_safetensors(const std::string& checkpoint_dir, int64_t step,
                                  const std::string& out_path) {
+  const ModelStep model = load_model_step(checkpoint_dir, step);
   ExportedModel exported;
-  exported.step = step >= 0 ? step : find_last_step(checkpoint_dir);
-  const CheckpointData data = load_checkpoint(checkpoint_dir, exported.step, torch::kCPU);
-  const std::string meta_path = checkpoint_dir + "/" + meta_file_name(exported.step);
-  const GPTConfig config = model_config_from_meta(data.meta_data, meta_path);
+  exported.step = model.step;
+  exported.tensors = model.tensors.size();
 
   SafetensorsMetadata metadata = {{"format", "pt"}, {"step", std::to_string(exported.step)}};
-  const nlohmann::ordered_json config_json = config_to_json(config);
+  const nlohmann::ordered_json config_json = config_to_json(model.config);
   for (const auto& [key, value] : config_json.items()) metadata[key] = value.dump();
-  NamedTensors tensors;
-  for (const auto& item : data.model_data) tensors.emplace_back(item.key(), item.value());
-  exported.tensors = tensors.size();
-  exported.bytes = save_safetensors(out_path, tensors, metadata).bytes;
+  exported.bytes = save_safetensors(out_path, model.tensors, metadata).bytes;
 
   const fs::path parent = fs::path(out_path).parent_path();
   exported.config_path =
@@ -108,11 +122,10 @@ int64_t import_safetensors(const std::string& path, const std::string& checkpoin
 
 ExportedModel export_dcp(const std::string& checkpoint_dir, int64_t step,
                          const std::string& out_dir) {
+  const ModelStep model = load_model_step(checkpoint_dir, step);
   ExportedModel exported;
-  exported.step = step >= 0 ? step : find_last_step(checkpoint_dir);
-  const CheckpointData data = load_checkpoint(checkpoint_dir, exported.step, torch::kCPU);
-  const std::string meta_path = checkpoint_dir + "/" + meta_file_name(exported.step);
-  const GPTConfig config = model_config_from_meta(data.meta_data, meta_path);
+  exported.step = model.step;
+  exported.tensors = model.tensors.size();
   if (fs::exists(out_dir + "/.metadata"))
     throw std::runtime_error(
         fmt::format("{}: holds a DCP checkpoint already; export into a new directory", out_dir));
@@ -121,11 +134,8 @@ ExportedModel export_dcp(const std::string& checkpoint_dir, int64_t step,
   if (ec) throw std::runtime_error(fmt::format("cannot create '{}': {}", out_dir, ec.message()));
 
   exported.config_path = out_dir + "/model_config.json";
-  write_file_atomically(exported.config_path, config_to_json(config).dump(2) + "\n");
-  NamedTensors tensors;
-  for (const auto& item : data.model_data) tensors.emplace_back(item.key(), item.value());
-  exported.tensors = tensors.size();
-  exported.bytes = save_dcp(out_dir, tensors);
+  write_file_atomically(exported.config_path, config_to_json(model.config).dump(2) + "\n");
+  exported.bytes = save_dcp(out_dir, model.tensors);
   return exported;
 }
 

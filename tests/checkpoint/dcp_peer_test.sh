@@ -9,19 +9,7 @@ nanotrain=$1
 data=$(cd "$2" && pwd)
 python=$3
 peer=$(cd "$(dirname "$0")/../reference" && pwd)/dcp_peer.py
-fixtures=$data/torch_files
-ckpt=$fixtures/nanochat/d2
-tokens=$fixtures/nanochat_tokens.txt
-
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-export NANOTRAIN_BASE_DIR=$work/base OMP_NUM_THREADS=1
-mkdir -p "$NANOTRAIN_BASE_DIR" && ln -s "$data/prepared/tokenizer" "$NANOTRAIN_BASE_DIR/tokenizer"
-
-fail() {
-  echo "FAIL: $*"
-  exit 1
-}
+source "$(dirname "$0")/cli_harness.sh"
 close() {  # |a - b| < 1e-5
   awk -v a="$1" -v b="$2" 'BEGIN { d = a - b; exit !(d < 1e-5 && d > -1e-5) }'
 }

@@ -7,14 +7,7 @@ set -euo pipefail
 nanotrain=$1
 enosys=$2
 data=$(cd "$3" && pwd)
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-export NANOTRAIN_BASE_DIR=$work/base OMP_NUM_THREADS=1
-mkdir -p "$NANOTRAIN_BASE_DIR" && ln -s "$data/prepared/tokenizer" "$NANOTRAIN_BASE_DIR/tokenizer"
-fail() {
-  echo "FAIL: $*"
-  exit 1
-}
+source "$(dirname "$0")/cli_harness.sh"
 dir=$NANOTRAIN_BASE_DIR/base_checkpoints/locked
 "$nanotrain" train --data_dir "$data/prepared/base_data" --depth 1 --max_seq_len 32 \
   --device_batch_size 2 --num_iterations 4 --save_every 1 --eval_every -1 --model_tag locked \

@@ -6,20 +6,8 @@
 set -euo pipefail
 nanotrain=$1
 data=$(cd "$2" && pwd)
-fixtures=$data/torch_files
 prepared=$data/prepared
-ckpt=$fixtures/nanochat/d2
-tokens=$fixtures/nanochat_tokens.txt
-
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-export NANOTRAIN_BASE_DIR=$work/base OMP_NUM_THREADS=1
-mkdir -p "$NANOTRAIN_BASE_DIR" && ln -s "$prepared/tokenizer" "$NANOTRAIN_BASE_DIR/tokenizer"
-
-fail() {
-  echo "FAIL: $*"
-  exit 1
-}
+source "$(dirname "$0")/cli_harness.sh"
 
 loss=$("$nanotrain" loss --checkpoint_dir "$ckpt" --tokens "$tokens" | sed -n 's/^loss: //p')
 expected=$(cat "$fixtures/nanochat_eval_loss.txt")
