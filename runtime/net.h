@@ -7,10 +7,9 @@
 namespace nt {
 
 // A TCP port that was free on all interfaces a moment ago. Drawn at random below the kernel's
-// ephemeral range
-// (/proc/sys/net/ipv4/ip_local_port_range), so that no socket the kernel numbers itself (an
-// outgoing connection, a bind to port 0) can take it before the caller binds it. Throws
-// std::runtime_error when no port is free.
+// ephemeral range (/proc/sys/net/ipv4/ip_local_port_range), so that no socket the kernel
+// numbers itself (an outgoing connection, a bind to port 0) can take it before the caller binds
+// it. Throws std::runtime_error when no port is free.
 int find_free_port();
 
 // The local IPv4 address used to reach `host` (a UDP connect, which sends nothing). Throws
