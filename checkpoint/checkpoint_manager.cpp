@@ -16,6 +16,7 @@
 #include "checkpoint/retention.h"
 #include "checkpoint/torch_file.h"
 #include "runtime/crash_point.h"
+#include "runtime/environment.h"
 #include "runtime/log.h"
 
 namespace fs = std::filesystem;

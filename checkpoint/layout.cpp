@@ -6,7 +6,6 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <filesystem>
 #include <stdexcept>
 
@@ -146,20 +145,6 @@ std::string find_largest_model(const std::string& checkpoints_dir) {
     return fs::last_write_time(a.path(), e) < fs::last_write_time(b.path(), e);
   });
   return newest->path().filename().string();
-}
-
-std::string get_base_dir() {
-  if (const char* dir = std::getenv("NANOTRAIN_BASE_DIR"); dir && *dir) return dir;
-  const char* home = std::getenv("HOME");
-  return std::string(home && *home ? home : ".") + "/.cache/nanotrain";
-}
-
-std::string get_tokenizer_dir() {
-  return get_base_dir() + "/tokenizer";
-}
-
-std::string get_base_data_dir() {
-  return get_base_dir() + "/base_data";
 }
 
 std::string source_directory(const std::string& source) {

@@ -1,6 +1,6 @@
 // Where checkpoints live and which steps are complete: nanochat's file names
 // (model_{step:06d}.pt, optim_{step:06d}.pt or per rank optim_{step:06d}_rank{r}.pt,
-// meta_{step:06d}.json), the base directory and its per-source folders, find_last_step and
+// meta_{step:06d}.json), the per-source folders under the base directory, find_last_step and
 // find_largest_model.
 #pragma once
 
@@ -43,13 +43,6 @@ int64_t find_last_step(const std::string& checkpoint_dir);
 // The model tag to load from a source's directory: the largest d<N> (a leading "d" and digits),
 // else the most recently modified subdirectory. Throws when there is none.
 std::string find_largest_model(const std::string& checkpoints_dir);
-
-// NANOTRAIN_BASE_DIR, else ~/.cache/nanotrain.
-std::string get_base_dir();
-
-// <base_dir>/tokenizer and <base_dir>/base_data, where `nanotrain prepare` writes.
-std::string get_tokenizer_dir();
-std::string get_base_data_dir();
 
 // base -> base_checkpoints, mid -> mid_checkpoints, sft -> chatsft_checkpoints,
 // rl -> chatrl_checkpoints. Throws std::invalid_argument listing the valid sources.

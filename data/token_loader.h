@@ -11,13 +11,9 @@
 #include <utility>
 #include <vector>
 
-namespace nt {
+#include "data/loader_state.h"
 
-struct LoaderState {
-  int64_t shard = 0;     // index into this epoch's shard order
-  int64_t position = 0;  // token offset of the next window in that shard
-  int64_t epoch = 0;     // completed passes over all shards
-};
+namespace nt {
 
 class DistributedTokenLoader {
  public:

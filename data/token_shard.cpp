@@ -10,6 +10,8 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "runtime/environment.h"
+
 namespace nt {
 namespace {
 
@@ -156,6 +158,10 @@ std::string encode_token_shard(const std::vector<int32_t>& tokens, int64_t vocab
       append_le<uint32_t>(out, static_cast<uint32_t>(id));
   }
   return out;
+}
+
+std::string get_base_data_dir() {
+  return get_base_dir() + "/base_data";
 }
 
 }  // namespace nt

@@ -45,4 +45,7 @@ TokenShardFiles list_token_shards(const std::string& dir, int64_t vocab_size);
 // vocab_size <= 65536, else uint32. Throws std::invalid_argument for an id out of range.
 std::string encode_token_shard(const std::vector<int32_t>& tokens, int64_t vocab_size);
 
+// <base_dir>/base_data, where `nanotrain prepare` writes its shards (nanochat's base_data).
+std::string get_base_data_dir();
+
 }  // namespace nt

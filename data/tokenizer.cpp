@@ -14,6 +14,7 @@
 #include <stdexcept>
 
 #include "data/sentencepiece_api.h"
+#include "runtime/environment.h"
 
 namespace nt {
 
@@ -251,6 +252,10 @@ std::vector<int32_t> Tokenizer::token_bytes() const {
 
 std::string Tokenizer::serialized() const {
   return impl_->proto;
+}
+
+std::string get_tokenizer_dir() {
+  return get_base_dir() + "/tokenizer";
 }
 
 }  // namespace nt

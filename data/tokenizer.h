@@ -58,4 +58,8 @@ class Tokenizer {
   std::unique_ptr<Impl> impl_;
 };
 
+// <base_dir>/tokenizer, where `nanotrain prepare` stores tokenizer.model (nanochat's
+// get_tokenizer reads the same folder of its base directory).
+std::string get_tokenizer_dir();
+
 }  // namespace nt

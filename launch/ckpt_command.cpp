@@ -16,6 +16,7 @@
 #include "launch/cli_args.h"
 #include "launch/commands.h"
 #include "runtime/config_io.h"
+#include "runtime/environment.h"
 
 namespace fs = std::filesystem;
 

@@ -14,6 +14,7 @@
 #include "data/tokenizer.h"
 #include "launch/commands.h"
 #include "runtime/config_io.h"
+#include "runtime/environment.h"
 #include "runtime/log.h"
 
 namespace nt {

@@ -6,14 +6,8 @@
 
 #include <chrono>
 #include <cmath>
-#include <optional>
 
-#include "checkpoint/async_saver.h"
-#include "checkpoint/atomic_file.h"
-#include "checkpoint/dir_lock.h"
-#include "checkpoint/layout.h"
-#include "checkpoint/meta.h"
-#include "checkpoint/retention.h"
+#include "checkpoint/checkpointer.h"
 #include "data/token_loader.h"
 #include "data/token_shard.h"
 #include "data/tokenizer.h"
@@ -21,7 +15,6 @@
 #include "launch/evaluate.h"
 #include "launch/metrics.h"
 #include "launch/mfu.h"
-#include "launch/resume_step.h"
 #include "launch/train.h"
 #include "model/gpt.h"
 #include "optim/schedule.h"
@@ -33,102 +26,18 @@
 #include "runtime/precision.h"
 #include "runtime/preemption.h"
 #include "runtime/process.h"
-#include "runtime/rng_state.h"
 
 namespace nt {
 namespace {
 
-struct LoopState {
-  int64_t step = 0;                  // optimizer updates done
-  double total_training_time = 0.0;  // seconds, summed over steps (resumes included)
-  double smooth_train_loss = 0.0;    // EMA (0.9) of the training loss, not yet debiased
-  double val_bpb = -1.0;             // the latest evaluation; -1 before the first
-  double min_val_bpb = -1.0;
-
-  nlohmann::json to_json() const {
-    return {{"step", step},
-            {"total_training_time", total_training_time},
-            {"smooth_train_loss", smooth_train_loss},
-            {"min_val_bpb", min_val_bpb}};
-  }
-};
-
-// Makes every rank agree on rank 0's save outcome (`error` empty: it worked, else "checkpoint
-// of step N failed: ..."), so that a failed save stops all ranks at once rather than leaving the
-// others waiting in a collective. With on_save_error "continue" the failure is logged and
-// training goes on. An asynchronous save's failure surfaces at the next save or at the end.
-void agree_on_save(const TrainConfig& cfg, const std::string& error, Collectives* collectives,
-                   int rank) {
-  if (!on_any_rank(!error.empty(), collectives)) return;
-  if (cfg.on_save_error == "continue") {
-    if (rank == 0) log0("warning: {}; training goes on (on_save_error=continue)", error);
-    return;
-  }
-  if (rank == 0)
-    throw std::runtime_error(
-        fmt::format("{}; training stopped (on_save_error=stop), earlier steps are intact", error));
-  throw std::runtime_error(
-      fmt::format("rank {}: training stopped: rank 0 could not save a checkpoint", rank));
-}
-
-// The checkpoint after `loop.step` updates: model, [AdamW, Muon], nanochat's meta with the data
-// position, loop state and RNG states a resume needs (rank 0's RNG; every rank seeds alike). Every
-// rank calls it (the sharded optimizer state is gathered); rank 0 alone writes.
-void save_step(const TrainConfig& cfg, const LoopState& loop, const GPT& model,
-               const Optimizers& optimizers, const DistributedTokenLoader& loader,
-               const DistEnv& env, Collectives* collectives, AsyncSaver* async_saver) {
-  const auto optimizer_data = optimizers.state_dicts();
-  std::string error;
-  if (env.rank == 0) {
-    const LoaderState data = loader.state();
-    const nlohmann::json meta = {{"step", loop.step},
-                                 {"val_bpb", loop.val_bpb},
-                                 {"model_config", config_to_json(model->config())},
-                                 {"user_config", config_to_json(cfg)},
-                                 {"device_batch_size", cfg.device_batch_size},
-                                 {"max_seq_len", cfg.max_seq_len},
-                                 {"world_size", env.world_size},
-                                 {"dataloader_state_dict",
-                                  {{"shard", data.shard},
-                                   {"position", data.position},
-                                   {"epoch", data.epoch},
-                                   {"world_size", env.world_size}}},
-                                 {"loop_state", loop.to_json()},
-                                 {"rng_state", rng_state_to_json()}};
-    const std::string dir = cfg.checkpoint_dir();
-    if (async_saver) error = async_saver->take_error();  // the previous save's, if it failed
-    // After a failure with on_save_error=stop nothing more is written: the job is stopping.
-    if (error.empty() || cfg.on_save_error == "continue") {
-      try {
-        if (async_saver)
-          async_saver->save(dir, loop.step, model_state_dict(model), optimizer_data, meta,
-                            env.rank);
-        else
-          save_checkpoint(dir, loop.step, model_state_dict(model), optimizer_data, meta, env.rank);
-        // Only complete steps are pruned, so a step still being written is never touched.
-        if (cfg.keep_last > 0) prune_checkpoints(dir, cfg.keep_last);
-      } catch (const std::exception& e) {
-        error += (error.empty() ? "" : "; ") +
-                 fmt::format("checkpoint of step {} failed: {}", loop.step, e.what());
-      }
-    }
-  }
-  agree_on_save(cfg, error, collectives, env.rank);
-}
-
-// j[key] as a number; `fallback` when absent or null (nanochat's inf and nan: see parse_meta).
-double number_or(const nlohmann::json& j, const char* key, double fallback) {
-  const auto it = j.find(key);
-  return it == j.end() || it->is_null() ? fallback : it->get<double>();
-}
-
 // The model's shape: from --depth, or when resuming from the checkpoint's model_config, so that
 // checkpoints of models --depth cannot describe (nanochat's GQA ones) resume too.
-GPTConfig model_config_for(const TrainConfig& cfg, int64_t step, int64_t vocab_size) {
+GPTConfig model_config_for(const TrainConfig& cfg, const Checkpointer& checkpointer, int64_t step,
+                           int64_t vocab_size) {
   const GPTConfig from_depth = GPTConfig::from_depth(cfg.depth, cfg.max_seq_len, vocab_size);
   if (step < 0) return from_depth;
-  const std::string path = cfg.checkpoint_dir() + "/" + meta_file_name(step);
-  const GPTConfig saved = model_config_from_meta(read_meta(path), path);
+  const std::string path = checkpointer.meta_path(step);
+  const GPTConfig saved = checkpointer.model_config(step);
   if (saved.vocab_size != vocab_size)
     throw std::invalid_argument(
         fmt::format("{}: model_config.vocab_size is {}, the tokenizer in {} has {} tokens", path,
@@ -140,48 +49,6 @@ GPTConfig model_config_for(const TrainConfig& cfg, int64_t step, int64_t vocab_s
   if (config_to_json(saved) != config_to_json(from_depth))
     log0("model: {} from {}, not --depth {}", config_to_json(saved).dump(), path, cfg.depth);
   return saved;
-}
-
-// Model, both optimizers, data position, loop and RNG state of saved step `step`. Every rank
-// reads the checkpoint itself (a shared filesystem, as with nanochat). A nanochat checkpoint has
-// no data position in nanotrain's form (nanochat reads parquet files) and may lack the loop
-// state: its data starts afresh, its loop figures from zero.
-LoopState resume(const TrainConfig& cfg, int64_t step, GPT& model, Optimizers& optimizers,
-                 DistributedTokenLoader& loader, torch::Device device) {
-  if (step < 0) return {};
-  const std::string dir = cfg.checkpoint_dir();
-  auto data = load_checkpoint(dir, step, device, /*load_optimizer=*/true);
-  load_model_data(model, std::move(data.model_data), parameter_shapes(model), device,
-                  dir + "/" + model_file_name(step));
-  optimizers.load_state_dicts(*data.optimizer_data, dir + "/" + optim_file_name(step));
-  const auto& meta = data.meta_data;
-  try {
-    if (has_commit_record(meta)) {
-      const auto& position = meta.at("dataloader_state_dict");
-      loader.load_state(LoaderState{position.at("shard").get<int64_t>(),
-                                    position.at("position").get<int64_t>(),
-                                    position.at("epoch").get<int64_t>()});
-    } else {
-      log0("{}: a nanochat checkpoint; the data is read from its start", meta_file_name(step));
-    }
-    if (meta.contains("rng_state"))
-      restore_rng_state(meta.at("rng_state"), dir + "/" + meta_file_name(step));
-    const auto state = meta.value("loop_state", nlohmann::json::object());
-    LoopState loop;
-    loop.step = step;
-    loop.total_training_time = number_or(state, "total_training_time", 0.0);
-    loop.smooth_train_loss = number_or(state, "smooth_train_loss", 0.0);
-    loop.min_val_bpb = number_or(state, "min_val_bpb", -1.0);
-    loop.val_bpb = number_or(meta, "val_bpb", -1.0);
-    log0("resumed from {} at step {}", dir, step);
-    return loop;
-  } catch (const nlohmann::json::exception& e) {
-    throw std::runtime_error(
-        fmt::format("{}/{}: cannot resume: {}", dir, meta_file_name(step), e.what()));
-  } catch (const std::invalid_argument& e) {
-    throw std::runtime_error(
-        fmt::format("{}/{}: cannot resume: {}", dir, meta_file_name(step), e.what()));
-  }
 }
 
 // nanochat's horizon: num_iterations, else target_flops / (FLOPs per token * tokens per step),
@@ -219,8 +86,9 @@ TrainResult train(const TrainConfig& requested) {
     log0("world: {} ranks ({} per node) from {}'s environment, store at {}:{} hosted by {}",
          env.world_size, env.local_world_size, env.source, env.master_addr, env.master_port,
          env.agent_store ? "the launcher" : "rank 0");
-  std::optional<DirLock> lock;
-  if (env.rank == 0) lock.emplace(cfg.checkpoint_dir());
+  Checkpointer checkpointer({cfg.checkpoint_dir(), cfg.keep_last, cfg.async_save,
+                             parse_on_save_error(cfg.on_save_error), cfg.prune_abandoned},
+                            env.rank, env.world_size, collectives.get());
   if (cfg.deterministic) use_deterministic_algorithms();
   torch::manual_seed(cfg.seed);
 
@@ -236,8 +104,8 @@ TrainResult train(const TrainConfig& requested) {
                     "(device_batch_size {} * max_seq_len {} + 1)",
                     shards.val, val_tokens.size(0), cfg.device_batch_size, cfg.max_seq_len));
   const torch::Tensor token_bytes = torch::tensor(tokenizer.token_bytes(), torch::kInt32);
-  const int64_t start_step = agree_on_resume_step(cfg, env.rank, collectives.get());
-  GPT model(model_config_for(cfg, start_step, tokenizer.vocab_size()));
+  const int64_t start_step = checkpointer.resume_step(parse_resume_from_step(cfg.resume_from_step));
+  GPT model(model_config_for(cfg, checkpointer, start_step, tokenizer.vocab_size()));
   model->init_weights(cfg.seed);
   model->to(device);
   model->set_compute_dtype(cfg.dtype == "bfloat16" ? torch::kBFloat16 : torch::kFloat32);
@@ -264,31 +132,35 @@ TrainResult train(const TrainConfig& requested) {
        env.world_size, mfu_meter.describe());
   const LrSchedule schedule{num_iterations, cfg.warmup_ratio, cfg.warmdown_ratio,
                             cfg.final_lr_frac};
-  LoopState loop = resume(cfg, start_step, model, optimizers, loader, device);
+  TrainState state;
+  if (start_step >= 0) state = checkpointer.resume(start_step, model, optimizers, loader, device);
+  const nlohmann::json run_meta = {{"model_config", config_to_json(model->config())},
+                                   {"user_config", config_to_json(cfg)},
+                                   {"device_batch_size", cfg.device_batch_size},
+                                   {"max_seq_len", cfg.max_seq_len}};
   // Distributed, gradients are averaged during backward, bucket by bucket, as under DDP.
   const auto reducer = make_gradient_reducer(model, optimizers, collectives.get());
 
-  std::unique_ptr<AsyncSaver> async_saver;
-  if (cfg.async_save && env.rank == 0) async_saver = std::make_unique<AsyncSaver>();
   MetricsLog metrics(env.rank == 0 ? cfg.checkpoint_dir() : "");
   auto evaluate = [&] {
-    loop.val_bpb = evaluate_bpb(model, val_tokens, token_bytes, cfg.device_batch_size,
-                                cfg.max_seq_len, cfg.eval_tokens, collectives.get(), device);
-    if (loop.min_val_bpb < 0 || loop.val_bpb < loop.min_val_bpb) loop.min_val_bpb = loop.val_bpb;
-    log0("step {:05d} | val bpb: {:.6f}", loop.step, loop.val_bpb);
-    metrics.append({{"step", loop.step}, {"val_bpb", loop.val_bpb}});
+    state.val_bpb = evaluate_bpb(model, val_tokens, token_bytes, cfg.device_batch_size,
+                                 cfg.max_seq_len, cfg.eval_tokens, collectives.get(), device);
+    if (state.min_val_bpb < 0 || state.val_bpb < state.min_val_bpb)
+      state.min_val_bpb = state.val_bpb;
+    log0("step {:05d} | val bpb: {:.6f}", state.step, state.val_bpb);
+    metrics.append({{"step", state.step}, {"val_bpb", state.val_bpb}});
   };
-  metrics.append({{"run", cfg.run}, {"step", loop.step}, {"event", "start"}});
-  if (loop.step == 0 && cfg.eval_every > 0) evaluate();
+  metrics.append({{"run", cfg.run}, {"step", state.step}, {"event", "start"}});
+  if (state.step == 0 && cfg.eval_every > 0) evaluate();
   TrainResult result;
   if (on_any_rank(preemption_signal() != 0, collectives.get())) {
-    log0("preempted while loading, before step {}: nothing new to save, stopping", loop.step + 1);
+    log0("preempted while loading, before step {}: nothing new to save, stopping", state.step + 1);
     result.preempted = true;
     return result;
   }
-  const int64_t first_step = loop.step;
+  const int64_t first_step = state.step;
   double run_seconds = 0.0;  // this process's share of total_training_time, for the ETA
-  for (int64_t step = loop.step; step < num_iterations; ++step) {
+  for (int64_t step = state.step; step < num_iterations; ++step) {
     const auto t0 = std::chrono::steady_clock::now();
     auto loss_sum = torch::zeros({}, torch::TensorOptions(device));
     for (int64_t micro = 0; micro < grad_accum_steps; ++micro) {
@@ -307,13 +179,13 @@ TrainResult train(const TrainConfig& requested) {
     const double loss_value = loss_sum.item<double>() / grad_accum_steps;
     const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const double mfu = mfu_meter.mfu(dt);
-    loop.step = step + 1;
-    loop.total_training_time += dt;
-    loop.smooth_train_loss = 0.9 * loop.smooth_train_loss + 0.1 * loss_value;
+    state.step = step + 1;
+    state.total_training_time += dt;
+    state.smooth_train_loss = 0.9 * state.smooth_train_loss + 0.1 * loss_value;
     result.losses.push_back(loss_value);
-    metrics.append({{"step", loop.step},
+    metrics.append({{"step", state.step},
                     {"loss", loss_value},
-                    {"smooth_loss", loop.smooth_train_loss / (1 - std::pow(0.9, loop.step))},
+                    {"smooth_loss", state.smooth_train_loss / (1 - std::pow(0.9, state.step))},
                     {"lrm", lrm},
                     {"dt", dt},
                     {"tok_per_sec", total_batch / dt},
@@ -323,24 +195,25 @@ TrainResult train(const TrainConfig& requested) {
         "step {:05d}/{:05d} ({:.2f}%) | loss: {:.6f} | lrm: {:.2f} | dt: {:.2f}ms | "
         "tok/sec: {} | mfu: {:.2f} | total time: {:.2f}m | eta: {:.1f}m",
         step + 1, num_iterations, 100.0 * (step + 1) / num_iterations, loss_value, lrm, dt * 1e3,
-        with_commas(static_cast<int64_t>(total_batch / dt)), mfu, loop.total_training_time / 60,
+        with_commas(static_cast<int64_t>(total_batch / dt)), mfu, state.total_training_time / 60,
         run_seconds / (step + 1 - first_step) * (num_iterations - step - 1) / 60);
     // Every rank asks after every step, so all agree on stopping.
     result.preempted = on_any_rank(preemption_signal() != 0, collectives.get());
     const bool last = step + 1 == num_iterations || result.preempted;
-    if (cfg.eval_every > 0 && (last || loop.step % cfg.eval_every == 0)) evaluate();
+    if (cfg.eval_every > 0 && (last || state.step % cfg.eval_every == 0)) evaluate();
     const int64_t save_every = cfg.save_interval();
-    if (last || (save_every > 0 && loop.step % save_every == 0)) {
-      save_step(cfg, loop, model, optimizers, loader, env, collectives.get(), async_saver.get());
+    if (last || (save_every > 0 && state.step % save_every == 0)) {
+      state.data = loader.state();
+      checkpointer.save(state, model, optimizers, run_meta);
       if (env.rank == 0) crash_point("after_checkpoint");
     }
     if (result.preempted) {
-      log0("preempted: saved step {}, stopping", loop.step);
+      log0("preempted: saved step {}, stopping", state.step);
       break;
     }
   }
-  agree_on_save(cfg, async_saver ? async_saver->take_error() : "", collectives.get(), env.rank);
-  log0("checkpoint: {} (step {})", cfg.checkpoint_dir(), loop.step);
+  checkpointer.finish();
+  log0("checkpoint: {} (step {})", cfg.checkpoint_dir(), state.step);
   return result;
 }
 

@@ -6,8 +6,11 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "checkpoint/checkpointer.h"
 #include "checkpoint/layout.h"
+#include "data/token_shard.h"
 #include "runtime/config_io.h"
+#include "runtime/environment.h"
 
 namespace nt {
 namespace {
@@ -64,18 +67,12 @@ void TrainConfig::validate() const {
   if (keep_last == 0 || keep_last < -1)
     throw std::invalid_argument(
         fmt::format("keep_last: expected a positive integer or -1, found {}", keep_last));
-  if (resume_from_step != "-1" && resume_from_step != "auto" &&
-      (resume_from_step.empty() ||
-       resume_from_step.find_first_not_of("0123456789") != std::string::npos))
-    throw std::invalid_argument(fmt::format(
-        "resume_from_step: expected -1, auto or a step number, found '{}'", resume_from_step));
+  parse_resume_from_step(resume_from_step);
   if (!(collective_timeout >= 1 && collective_timeout <= kMaxCollectiveTimeout))
     throw std::invalid_argument(
         fmt::format("collective_timeout: expected seconds in [1, {}], found {}",
                     kMaxCollectiveTimeout, collective_timeout));
-  if (on_save_error != "stop" && on_save_error != "continue")
-    throw std::invalid_argument(
-        fmt::format("on_save_error: expected stop or continue, found '{}'", on_save_error));
+  parse_on_save_error(on_save_error);
   optim.validate();
 }
 

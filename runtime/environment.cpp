@@ -27,4 +27,10 @@ std::string temp_directory() {
   return tmp && *tmp ? tmp : "/tmp";
 }
 
+std::string get_base_dir() {
+  if (const char* dir = std::getenv("NANOTRAIN_BASE_DIR"); dir && *dir) return dir;
+  const char* home = std::getenv("HOME");
+  return std::string(home && *home ? home : ".") + "/.cache/nanotrain";
+}
+
 }  // namespace nt

@@ -17,4 +17,8 @@ bool environment_has(const char* name);
 // $TMPDIR when set and non-empty, else /tmp.
 std::string temp_directory();
 
+// Where nanotrain keeps its data, tokenizer and checkpoints: $NANOTRAIN_BASE_DIR when set and
+// non-empty, else ~/.cache/nanotrain (nanochat's NANOCHAT_BASE_DIR and ~/.cache/nanochat).
+std::string get_base_dir();
+
 }  // namespace nt

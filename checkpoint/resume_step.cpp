@@ -1,7 +1,7 @@
 // Rank 0's choice of the resume step and the checks around it. A failure on rank 0 is
 // broadcast as kRankZeroFailed, so that the other ranks stop at once with a message instead of
 // waiting in the next collective until it times out.
-#include "launch/resume_step.h"
+#include "checkpoint/resume_step.h"
 
 #include <fmt/format.h>
 #include <torch/torch.h>
@@ -16,13 +16,12 @@
 namespace nt {
 namespace {
 
-constexpr int64_t kRankZeroFailed = -2;
+constexpr int64_t kRankZeroFailed = -3;
 
 // What --resume_from_step names, with a rollback's later steps deleted or refused.
-int64_t choose_on_rank_zero(const TrainConfig& cfg) {
-  const std::string dir = cfg.checkpoint_dir();
-  if (cfg.resume_from_step == "-1") return -1;
-  if (cfg.resume_from_step == "auto") {
+int64_t choose_on_rank_zero(const std::string& dir, int64_t step, bool prune_abandoned) {
+  if (step == -1) return -1;
+  if (step == kResumeAuto) {
     try {
       return find_last_step(dir);
     } catch (const std::runtime_error& e) {
@@ -30,12 +29,11 @@ int64_t choose_on_rank_zero(const TrainConfig& cfg) {
       return -1;
     }
   }
-  const int64_t step = std::stoll(cfg.resume_from_step);
   std::vector<int64_t> later;
   for (int64_t s : list_meta_steps(dir))
     if (s > step && is_complete_step(dir, s)) later.push_back(s);
   if (later.empty()) return step;
-  if (!cfg.prune_abandoned)
+  if (!prune_abandoned)
     throw std::invalid_argument(fmt::format(
         "resume_from_step={} rolls back '{}', which holds the later steps [{}]: a restart with "
         "--resume_from_step=auto would resume them, and --keep_last would delete this run's "
@@ -48,12 +46,22 @@ int64_t choose_on_rank_zero(const TrainConfig& cfg) {
 
 }  // namespace
 
-int64_t agree_on_resume_step(const TrainConfig& cfg, int rank, Collectives* collectives) {
+int64_t parse_resume_from_step(const std::string& text) {
+  if (text == "-1") return -1;
+  if (text == "auto") return kResumeAuto;
+  if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string::npos)
+    throw std::invalid_argument(
+        fmt::format("resume_from_step: expected -1, auto or a step number, found '{}'", text));
+  return std::stoll(text);
+}
+
+int64_t agree_on_resume_step(const std::string& dir, int64_t resume_from_step, bool prune_abandoned,
+                             int rank, Collectives* collectives) {
   auto choice = torch::full({1}, kRankZeroFailed, torch::kInt64);
   std::string error;
   if (rank == 0) {
     try {
-      choice.fill_(choose_on_rank_zero(cfg));
+      choice.fill_(choose_on_rank_zero(dir, resume_from_step, prune_abandoned));
     } catch (const std::exception& e) {
       error = e.what();
     }
@@ -65,7 +73,6 @@ int64_t agree_on_resume_step(const TrainConfig& cfg, int rank, Collectives* coll
     throw std::runtime_error(fmt::format(
         "rank {}: rank 0 could not choose the step to resume from (its log says why)", rank));
 
-  const std::string dir = cfg.checkpoint_dir();
   const bool missing = step >= 0 && !is_complete_step(dir, step);
   if (on_any_rank(missing, collectives)) {
     if (missing)

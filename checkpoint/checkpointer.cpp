@@ -1,0 +1,129 @@
+// The Checkpointer's pieces are the nanochat-compatible functions (save_checkpoint,
+// load_checkpoint, find_last_step) plus the lock, the asynchronous saver and retention; what it
+// adds is deciding, on every rank alike, what happens around them.
+#include "checkpoint/checkpointer.h"
+
+#include <fmt/format.h>
+
+#include <stdexcept>
+
+#include "checkpoint/async_saver.h"
+#include "checkpoint/checkpoint_manager.h"
+#include "checkpoint/dir_lock.h"
+#include "checkpoint/layout.h"
+#include "checkpoint/meta.h"
+#include "checkpoint/resume_step.h"
+#include "checkpoint/retention.h"
+#include "runtime/log.h"
+#include "runtime/rng_state.h"
+
+namespace nt {
+
+OnSaveError parse_on_save_error(const std::string& text) {
+  if (text == "stop") return OnSaveError::kStop;
+  if (text == "continue") return OnSaveError::kContinue;
+  throw std::invalid_argument(
+      fmt::format("on_save_error: expected stop or continue, found '{}'", text));
+}
+
+Checkpointer::Checkpointer(CheckpointerOptions options, int rank, int world_size,
+                           Collectives* collectives)
+    : options_(std::move(options)),
+      rank_(rank),
+      world_size_(world_size),
+      collectives_(collectives) {
+  if (rank_ != 0) return;
+  lock_ = std::make_unique<DirLock>(options_.dir);
+  if (options_.async) async_saver_ = std::make_unique<AsyncSaver>();
+}
+
+// The saver goes first: its thread may still be writing into the locked directory.
+Checkpointer::~Checkpointer() {
+  async_saver_.reset();
+}
+
+std::string Checkpointer::meta_path(int64_t step) const {
+  return options_.dir + "/" + meta_file_name(step);
+}
+
+int64_t Checkpointer::resume_step(int64_t resume_from_step) {
+  return agree_on_resume_step(options_.dir, resume_from_step, options_.prune_abandoned, rank_,
+                              collectives_);
+}
+
+GPTConfig Checkpointer::model_config(int64_t step) const {
+  const std::string path = meta_path(step);
+  return model_config_from_meta(read_meta(path), path);
+}
+
+// Every rank reads the files itself (a shared filesystem, as with nanochat).
+TrainState Checkpointer::resume(int64_t step, GPT& model, Optimizers& optimizers,
+                                DistributedTokenLoader& loader, torch::Device device) {
+  const std::string& dir = options_.dir;
+  auto data = load_checkpoint(dir, step, device, /*load_optimizer=*/true);
+  load_model_data(model, std::move(data.model_data), parameter_shapes(model), device,
+                  dir + "/" + model_file_name(step));
+  optimizers.load_state_dicts(*data.optimizer_data, dir + "/" + optim_file_name(step));
+  const std::string where = meta_path(step);
+  TrainState state = read_train_state(data.meta_data, where);
+  if (!state.data) log0("{}: a nanochat checkpoint; the data is read from its start", where);
+  try {
+    if (state.data) loader.load_state(*state.data);
+  } catch (const std::invalid_argument& e) {
+    throw std::runtime_error(fmt::format("{}: cannot resume: {}", where, e.what()));
+  }
+  if (!state.rng_state.is_null()) restore_rng_state(state.rng_state, where);
+  log0("resumed from {} at step {}", dir, step);
+  return state;
+}
+
+void Checkpointer::save(const TrainState& state, const GPT& model, const Optimizers& optimizers,
+                        const nlohmann::json& run_meta) {
+  const auto optimizer_data = optimizers.state_dicts();  // collective: every rank gathers
+  std::string error;
+  if (rank_ == 0) {
+    nlohmann::json meta = run_meta;
+    meta["world_size"] = world_size_;
+    TrainState saved = state;
+    saved.rng_state = rng_state_to_json();  // rank 0's: every rank seeds alike
+    write_train_state(saved, world_size_, meta);
+    if (async_saver_) error = async_saver_->take_error();  // the previous save's, if it failed
+    // After a failure with kStop nothing more is written: the job is stopping.
+    if (error.empty() || options_.on_save_error == OnSaveError::kContinue) {
+      try {
+        if (async_saver_)
+          async_saver_->save(options_.dir, state.step, model_state_dict(model), optimizer_data,
+                             meta, rank_);
+        else
+          save_checkpoint(options_.dir, state.step, model_state_dict(model), optimizer_data, meta,
+                          rank_);
+        // Only complete steps are pruned, so a step still being written is never touched.
+        if (options_.keep_last > 0) prune_checkpoints(options_.dir, options_.keep_last);
+      } catch (const std::exception& e) {
+        error += (error.empty() ? "" : "; ") +
+                 fmt::format("checkpoint of step {} failed: {}", state.step, e.what());
+      }
+    }
+  }
+  agree_on_save(error);
+}
+
+void Checkpointer::finish() {
+  agree_on_save(async_saver_ ? async_saver_->take_error() : "");
+}
+
+// A failed save stops all ranks at once rather than leaving the others waiting in a collective.
+void Checkpointer::agree_on_save(const std::string& error) {
+  if (!on_any_rank(!error.empty(), collectives_)) return;
+  if (options_.on_save_error == OnSaveError::kContinue) {
+    if (rank_ == 0) log0("warning: {}; training goes on (on_save_error=continue)", error);
+    return;
+  }
+  if (rank_ == 0)
+    throw std::runtime_error(
+        fmt::format("{}; training stopped (on_save_error=stop), earlier steps are intact", error));
+  throw std::runtime_error(
+      fmt::format("rank {}: training stopped: rank 0 could not save a checkpoint", rank_));
+}
+
+}  // namespace nt

@@ -1,0 +1,83 @@
+// The trainer's one door to its checkpoint directory. Told its rank and world, it owns where a
+// step's files go, the directory's lock, choosing the resume step on every rank alike, which
+// rank writes (rank 0, synchronously or on a background thread), retention after each save, and
+// the ranks' agreement on a failed save. The meta's training keys come from TrainState.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "checkpoint/resume_step.h"
+#include "checkpoint/train_state.h"
+#include "data/token_loader.h"
+#include "model/gpt.h"
+#include "optim/setup.h"
+#include "runtime/collectives.h"
+
+namespace nt {
+
+class AsyncSaver;
+class DirLock;
+
+enum class OnSaveError { kStop, kContinue };
+
+// "stop" or "continue"; throws std::invalid_argument naming on_save_error.
+OnSaveError parse_on_save_error(const std::string& text);
+
+struct CheckpointerOptions {
+  std::string dir;         // the run's checkpoint directory, the same for every rank
+  int64_t keep_last = -1;  // steps kept after each save; -1: all
+  bool async = false;      // rank 0 writes on a background thread
+  OnSaveError on_save_error = OnSaveError::kStop;  // kContinue: log a failed save, train on
+  bool prune_abandoned = false;  // a rollback deletes the later steps (see resume_step.h)
+};
+
+class Checkpointer {
+ public:
+  // Rank 0 creates the directory and holds its lock until destruction. `collectives` is nullptr
+  // for a world of one and must outlive the Checkpointer.
+  Checkpointer(CheckpointerOptions options, int rank, int world_size, Collectives* collectives);
+  ~Checkpointer();
+  Checkpointer(const Checkpointer&) = delete;
+  Checkpointer& operator=(const Checkpointer&) = delete;
+
+  const std::string& dir() const { return options_.dir; }
+  // <dir>/meta_{step:06d}.json.
+  std::string meta_path(int64_t step) const;
+
+  // Every rank: the step to start from, the same on all (-1: fresh). `resume_from_step` is -1,
+  // kResumeAuto or a step (see agree_on_resume_step).
+  int64_t resume_step(int64_t resume_from_step);
+  // The model configuration step `step` was saved with.
+  GPTConfig model_config(int64_t step) const;
+  // Every rank: loads step `step` into `model` and `optimizers` (tensors on `device`), moves
+  // `loader` to the recorded data position (a nanochat checkpoint has none: the data starts
+  // afresh), restores the recorded RNG states, and returns the TrainState. Throws
+  // std::runtime_error naming the file and key.
+  TrainState resume(int64_t step, GPT& model, Optimizers& optimizers,
+                    DistributedTokenLoader& loader, torch::Device device);
+  // Every rank (the sharded optimizer state is gathered collectively); rank 0 writes step
+  // state.step (state.data: the loader's position) with `run_meta`'s keys (model_config,
+  // user_config, ...), the state's and this process's RNG states, then applies keep_last. A failed
+  // save (this one, or an asynchronous one before it) throws std::runtime_error on every rank, or
+  // with kContinue is logged.
+  void save(const TrainState& state, const GPT& model, const Optimizers& optimizers,
+            const nlohmann::json& run_meta);
+  // Every rank, after the last save: waits for an asynchronous save and agrees on its outcome.
+  void finish();
+
+ private:
+  // Every rank: rank 0's `error` ("" when its save worked) decides for all.
+  void agree_on_save(const std::string& error);
+
+  CheckpointerOptions options_;
+  int rank_;
+  int world_size_;
+  Collectives* collectives_;
+  std::unique_ptr<DirLock> lock_;            // rank 0's
+  std::unique_ptr<AsyncSaver> async_saver_;  // rank 0's, when options.async
+};
+
+}  // namespace nt

@@ -1,0 +1,221 @@
+// The Checkpointer and TrainState: a saved step resumes model, optimizers, data position, loop
+// figures and RNG exactly; retention and the on_save_error choice act on real saves; metas of
+// nanotrain, of nanochat, damaged and from a newer format read as documented.
+#include "checkpoint/checkpointer.h"
+
+#include <fmt/format.h>
+
+#include "checkpoint/layout.h"
+#include "checkpoint/meta.h"
+#include "data/token_shard.h"
+#include "tests/checkpoint/checkpoint_fixture.h"
+
+namespace nt {
+namespace {
+
+TrainState sample_state() {
+  TrainState state;
+  state.step = 7;
+  state.total_training_time = 12.5;
+  state.smooth_train_loss = 3.25;
+  state.val_bpb = 1.75;
+  state.min_val_bpb = 1.5;
+  state.data = LoaderState{2, 4096, 1};
+  state.rng_state = {{"cpu", "abc"}};
+  return state;
+}
+
+// A meta as save_checkpoint completes it: model_config and a commit record.
+nlohmann::json committed_meta() {
+  return {{"model_config", nlohmann::json::object()},
+          {"format_version", kMetaFormatVersion},
+          {"files", nlohmann::json::object()}};
+}
+
+TEST(TrainState, RoundTripsThroughNanotrainMeta) {
+  nlohmann::json meta = committed_meta();
+  write_train_state(sample_state(), 4, meta);
+  EXPECT_EQ(meta.at("dataloader_state_dict").at("world_size"), 4);
+  const TrainState read = read_train_state(meta, "m.json");
+  const TrainState want = sample_state();
+  EXPECT_EQ(read.step, want.step);
+  EXPECT_EQ(read.total_training_time, want.total_training_time);
+  EXPECT_EQ(read.smooth_train_loss, want.smooth_train_loss);
+  EXPECT_EQ(read.val_bpb, want.val_bpb);
+  EXPECT_EQ(read.min_val_bpb, want.min_val_bpb);
+  ASSERT_TRUE(read.data.has_value());
+  EXPECT_EQ(read.data->shard, 2);
+  EXPECT_EQ(read.data->position, 4096);
+  EXPECT_EQ(read.data->epoch, 1);
+  EXPECT_EQ(read.rng_state, want.rng_state);
+}
+
+TEST(TrainState, NanochatMetaHasNoDataPositionAndNullsReadAsDefaults) {
+  // nanochat's base_train writes Python's inf for a min_val_bpb never measured (read as null).
+  const nlohmann::json meta = {
+      {"step", 20},
+      {"model_config", nlohmann::json::object()},
+      {"val_bpb", nullptr},
+      {"loop_state", {{"min_val_bpb", nullptr}, {"smooth_train_loss", 4.5}}},
+      {"dataloader_state_dict", {{"pq_idx", 3}, {"rg_idx", 1}}}};
+  const TrainState state = read_train_state(meta, "meta_000020.json");
+  EXPECT_EQ(state.step, 20);
+  EXPECT_FALSE(state.data.has_value());
+  EXPECT_TRUE(state.rng_state.is_null());
+  EXPECT_EQ(state.val_bpb, -1.0);
+  EXPECT_EQ(state.min_val_bpb, -1.0);
+  EXPECT_EQ(state.smooth_train_loss, 4.5);
+  EXPECT_EQ(state.total_training_time, 0.0);
+  const TrainState bare = read_train_state({{"step", 3}, {"model_config", {}}}, "m");
+  EXPECT_EQ(bare.step, 3);
+  EXPECT_EQ(bare.smooth_train_loss, 0.0);
+}
+
+TEST(TrainState, DamagedAndNewerMetasAreNamedErrors) {
+  nlohmann::json good = committed_meta();
+  write_train_state(sample_state(), 1, good);
+  const std::pair<std::function<void(nlohmann::json&)>, std::string> cases[] = {
+      {[](nlohmann::json& m) { m["dataloader_state_dict"].erase("shard"); },
+       "m.json: cannot resume: key 'dataloader_state_dict.shard': expected an integer, found "
+       "nothing"},
+      {[](nlohmann::json& m) { m["dataloader_state_dict"]["epoch"] = "1"; },
+       "key 'dataloader_state_dict.epoch': expected an integer, found \"1\""},
+      {[](nlohmann::json& m) { m.erase("dataloader_state_dict"); },
+       "key 'dataloader_state_dict': expected an object, found nothing"},
+      {[](nlohmann::json& m) { m.erase("loop_state"); }, "key 'loop_state' is missing"},
+      {[](nlohmann::json& m) { m["loop_state"]["smooth_train_loss"] = "low"; },
+       "key 'smooth_train_loss': expected a number, found \"low\""},
+      {[](nlohmann::json& m) { m["format_version"] = kMetaFormatVersion + 1; },
+       "was written by a newer nanotrain"},
+  };
+  for (const auto& [damage, message] : cases) {
+    nlohmann::json meta = good;
+    damage(meta);
+    testing::expect_error<std::runtime_error>([&] { read_train_state(meta, "m.json"); }, message);
+  }
+}
+
+class CheckpointerTest : public CheckpointTest {
+ protected:
+  DistributedTokenLoader make_loader() const {
+    const auto shards =
+        list_token_shards(testing::prepared_data_dir(), testing::prepared_vocab_size());
+    return DistributedTokenLoader(shards.train, 2, 16, /*rank=*/0, /*world_size=*/1, 42);
+  }
+  TrainState state_at(int64_t step, const DistributedTokenLoader& loader) const {
+    TrainState state = sample_state();
+    state.step = step;
+    state.data = loader.state();
+    return state;
+  }
+};
+
+TEST_F(CheckpointerTest, ResumesModelOptimizersDataLoopAndRngExactly) {
+  auto loader = make_loader();
+  train_steps(2);
+  for (int i = 0; i < 3; ++i) loader.next();
+  {
+    Checkpointer checkpointer({dir_}, 0, 1, nullptr);
+    torch::manual_seed(1234);
+    checkpointer.save(state_at(5, loader), model_, *optimizers_, meta_for(model_));
+    checkpointer.finish();
+  }
+  const auto draw_after_save = torch::rand({4});
+  const auto next_batch = loader.next().first;
+  std::map<std::string, torch::Tensor> saved, trained;
+  for (const auto& entry : model_state_dict(model_)) saved[entry.key()] = entry.value().clone();
+  torch::manual_seed(7);
+  train_steps(1);  // what the resumed model and optimizers must reproduce
+  for (const auto& entry : model_state_dict(model_)) trained[entry.key()] = entry.value().clone();
+
+  Checkpointer checkpointer({dir_}, 0, 1, nullptr);
+  EXPECT_EQ(checkpointer.resume_step(kResumeAuto), 5);
+  EXPECT_EQ(checkpointer.resume_step(-1), -1);
+  EXPECT_EQ(config_to_json(checkpointer.model_config(5)), config_to_json(model_->config()));
+  model_ = make_model(99);
+  optimizers_ = std::make_unique<Optimizers>(setup_optimizers(model_, OptimizerConfig{}));
+  auto resumed_loader = make_loader();
+  torch::manual_seed(1);
+  const TrainState state =
+      checkpointer.resume(5, model_, *optimizers_, resumed_loader, torch::kCPU);
+  EXPECT_EQ(state.step, 5);
+  EXPECT_EQ(state.smooth_train_loss, sample_state().smooth_train_loss);
+  EXPECT_EQ(state.min_val_bpb, sample_state().min_val_bpb);
+  EXPECT_TRUE(torch::equal(torch::rand({4}), draw_after_save)) << "RNG not restored";
+  EXPECT_TRUE(torch::equal(resumed_loader.next().first, next_batch)) << "data position lost";
+  for (const auto& entry : model_state_dict(model_))
+    EXPECT_TRUE(torch::equal(entry.value(), saved.at(entry.key()))) << entry.key();
+  // The same step from the same weights matches only if the optimizer state came back too.
+  torch::manual_seed(7);
+  train_steps(1);
+  for (const auto& entry : model_state_dict(model_))
+    EXPECT_TRUE(torch::equal(entry.value(), trained.at(entry.key()))) << entry.key();
+}
+
+TEST_F(CheckpointerTest, KeepsTheNewestStepsAndActsOnSaveErrorsAsTold) {
+  const auto loader = make_loader();
+  // A directory where step 4's model file goes makes that save fail, as a full disk would.
+  const auto block_step_4 = [&] {
+    std::filesystem::create_directories(dir_ + "/model_000004.pt/x");
+  };
+  const auto save = [&](Checkpointer& checkpointer, int64_t step) {
+    checkpointer.save(state_at(step, loader), model_, *optimizers_, meta_for(model_));
+  };
+  {
+    Checkpointer checkpointer({dir_, /*keep_last=*/2}, 0, 1, nullptr);
+    for (int64_t step = 1; step <= 3; ++step) save(checkpointer, step);
+    EXPECT_EQ(list_meta_steps(dir_), (std::vector<int64_t>{2, 3}));
+    block_step_4();
+    testing::expect_error<std::runtime_error>([&] { save(checkpointer, 4); },
+                                              "checkpoint of step 4 failed: ");
+    testing::expect_error<std::runtime_error>(
+        [&] { save(checkpointer, 4); },
+        "training stopped (on_save_error=stop), earlier steps are intact");
+  }
+  {
+    CheckpointerOptions options{dir_, 2};
+    options.on_save_error = OnSaveError::kContinue;
+    Checkpointer checkpointer(options, 0, 1, nullptr);
+    save(checkpointer, 4);  // logged, not thrown
+    std::filesystem::remove_all(dir_ + "/model_000004.pt");
+    save(checkpointer, 5);
+    checkpointer.finish();
+    EXPECT_EQ(list_meta_steps(dir_), (std::vector<int64_t>{3, 5}));
+  }
+  {
+    // Asynchronous: the failure surfaces at the next save or, as here, at finish().
+    CheckpointerOptions options{dir_};
+    options.async = true;
+    Checkpointer checkpointer(options, 0, 1, nullptr);
+    block_step_4();
+    save(checkpointer, 4);
+    testing::expect_error<std::runtime_error>([&] { checkpointer.finish(); },
+                                              "checkpoint of step 4 failed: ");
+  }
+  EXPECT_EQ(find_last_step(dir_), 5);
+}
+
+TEST_F(CheckpointerTest, SecondCheckpointerOnTheDirectoryIsRefused) {
+  Checkpointer first({dir_}, 0, 1, nullptr);
+  testing::expect_error<std::runtime_error>([&] { Checkpointer second({dir_}, 0, 1, nullptr); },
+                                            "in use");
+  Checkpointer other_rank({dir_}, 1, 2, nullptr);  // ranks other than 0 take no lock
+}
+
+TEST(CheckpointerOptions, ChoicesParseOnceWithNamedErrors) {
+  EXPECT_EQ(parse_on_save_error("stop"), OnSaveError::kStop);
+  EXPECT_EQ(parse_on_save_error("continue"), OnSaveError::kContinue);
+  testing::expect_error<std::invalid_argument>(
+      [] { parse_on_save_error("ignore"); },
+      "on_save_error: expected stop or continue, found 'ignore'");
+  EXPECT_EQ(parse_resume_from_step("-1"), -1);
+  EXPECT_EQ(parse_resume_from_step("auto"), kResumeAuto);
+  EXPECT_EQ(parse_resume_from_step("000120"), 120);
+  for (const char* bad : {"", "-2", "latest", "1e3", "99999999999999999999"})
+    testing::expect_error<std::invalid_argument>(
+        [&] { parse_resume_from_step(bad); },
+        fmt::format("resume_from_step: expected -1, auto or a step number, found '{}'", bad));
+}
+
+}  // namespace
+}  // namespace nt
