@@ -9,12 +9,12 @@
 #include <filesystem>
 #include <stdexcept>
 
-#include "checkpoint/atomic_file.h"
-#include "checkpoint/crc32c.h"
+#include "serialize/atomic_file.h"
+#include "serialize/crc32c.h"
 #include "checkpoint/layout.h"
 #include "checkpoint/meta.h"
 #include "checkpoint/retention.h"
-#include "checkpoint/torch_file.h"
+#include "serialize/torch_file.h"
 #include "runtime/crash_point.h"
 #include "runtime/environment.h"
 #include "runtime/log.h"

@@ -12,7 +12,7 @@
 #include <filesystem>
 #include <stdexcept>
 
-#include "checkpoint/atomic_file.h"
+#include "serialize/atomic_file.h"
 #include "runtime/log.h"
 
 namespace nt {

@@ -12,7 +12,7 @@
 #include <stdexcept>
 #include <vector>
 
-#include "checkpoint/crc32c.h"
+#include "serialize/crc32c.h"
 #include "runtime/config_io.h"
 
 namespace nt {

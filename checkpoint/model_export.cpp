@@ -10,13 +10,13 @@
 #include <fstream>
 #include <map>
 
-#include "checkpoint/atomic_file.h"
+#include "serialize/atomic_file.h"
 #include "checkpoint/checkpoint_manager.h"
-#include "checkpoint/dcp.h"
+#include "serialize/dcp.h"
 #include "checkpoint/dir_lock.h"
 #include "checkpoint/layout.h"
 #include "checkpoint/meta.h"
-#include "checkpoint/safetensors.h"
+#include "serialize/safetensors.h"
 #include "runtime/config_io.h"
 
 namespace fs = std::filesystem;

@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <set>
 
-#include "checkpoint/atomic_file.h"
+#include "serialize/atomic_file.h"
 #include "checkpoint/layout.h"
 
 namespace fs = std::filesystem;

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "launch/cli_args.h"
-#include "launch/launch_config.h"
+#include "trainer/cli_args.h"
+#include "ntrun/launch_config.h"
 #include "model/config.h"
 #include "runtime/config_io.h"
 

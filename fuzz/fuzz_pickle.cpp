@@ -10,8 +10,8 @@
 
 #include <string>
 
-#include "checkpoint/dcp.h"
-#include "checkpoint/pickle_reader.h"
+#include "serialize/dcp.h"
+#include "serialize/pickle_reader.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const nt::StorageLoader zeros = [](const std::string& key, at::ScalarType dtype, int64_t numel) {

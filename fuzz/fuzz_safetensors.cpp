@@ -7,7 +7,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "checkpoint/safetensors.h"
+#include "serialize/safetensors.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 4) return 0;

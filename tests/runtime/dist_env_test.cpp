@@ -164,7 +164,7 @@ TEST(DistEnv, ReadsOpenMpiAndMpichRanks) {
 
 TEST(DistEnv, MpiWithoutMasterInABuildWithoutMpi) {
   if (mpi_bootstrap_available())
-    GTEST_SKIP() << "this build bootstraps MASTER_* over MPI; tests/launch/mpirun_test.sh "
+    GTEST_SKIP() << "this build bootstraps MASTER_* over MPI; tests/trainer/mpirun_test.sh "
                     "covers that path";
   ScopedLauncherEnv vars({{"OMPI_COMM_WORLD_RANK", "1"},
                           {"OMPI_COMM_WORLD_SIZE", "2"},

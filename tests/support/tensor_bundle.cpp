@@ -3,7 +3,7 @@
 
 #include <stdexcept>
 
-#include "checkpoint/safetensors.h"
+#include "serialize/safetensors.h"
 
 namespace nt::testing {
 

@@ -1,0 +1,128 @@
+// `nanotrain loss` and `nanotrain sample`: a checkpoint loaded through build_model, scored on a
+// token list or asked to continue a prompt.
+#include <fmt/format.h>
+
+#include <fstream>
+#include <iostream>
+
+#include "checkpoint/checkpoint_manager.h"
+#include "checkpoint/layout.h"
+#include "trainer/cli_args.h"
+#include "trainer/commands.h"
+
+namespace nt {
+namespace {
+
+struct EvalFlags {
+  std::string checkpoint_dir;
+  int64_t step = -1;         // default: find_last_step
+  std::string tokens;        // loss: file of whitespace-separated token ids
+  std::string prompt;        // sample
+  int64_t max_tokens = 128;  // sample: tokens to generate
+  double temperature = 1.0;  // sample: 0 = greedy
+  int64_t top_k = 0;         // sample: 0 = no top-k cut
+  int64_t seed = 42;         // sample
+
+  template <class V>
+  void visit(V&& v) {
+    v("checkpoint_dir", checkpoint_dir);
+    v("step", step);
+    v("tokens", tokens);
+    v("prompt", prompt);
+    v("max_tokens", max_tokens);
+    v("temperature", temperature);
+    v("top_k", top_k);
+    v("seed", seed);
+  }
+};
+
+EvalFlags parse_eval_flags(const std::vector<std::string>& args, const char* command) {
+  EvalFlags flags;
+  config_from_flags(flags, parse_flags(args));
+  if (flags.checkpoint_dir.empty())
+    throw std::invalid_argument(fmt::format("{}: --checkpoint_dir DIR is required", command));
+  return flags;
+}
+
+BuiltModel load_for_eval(const EvalFlags& flags) {
+  const int64_t step = flags.step >= 0 ? flags.step : find_last_step(flags.checkpoint_dir);
+  return build_model(flags.checkpoint_dir, step, torch::kCPU, "eval");
+}
+
+std::vector<int64_t> read_token_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::invalid_argument("--tokens: cannot open '" + path + "'");
+  std::vector<int64_t> ids;
+  std::string word;
+  while (in >> word) {
+    size_t used = 0;
+    int64_t id = -1;
+    try {
+      id = std::stoll(word, &used);
+    } catch (const std::logic_error&) {
+      used = 0;
+    }
+    if (used != word.size())
+      throw std::invalid_argument(
+          fmt::format("{}: token {}: expected an integer id, found '{}'", path, ids.size(), word));
+    ids.push_back(id);
+  }
+  return ids;
+}
+
+}  // namespace
+
+int loss_command(const std::vector<std::string>& args) {
+  const EvalFlags flags = parse_eval_flags(args, "loss");
+  if (flags.tokens.empty()) throw std::invalid_argument("loss: --tokens FILE is required");
+  const auto ids = read_token_file(flags.tokens);
+  if (ids.size() < 2)
+    throw std::invalid_argument(
+        fmt::format("{}: expected at least 2 token ids, found {}", flags.tokens, ids.size()));
+  auto built = load_for_eval(flags);
+  torch::NoGradGuard no_grad;
+  auto all = torch::tensor(ids, torch::kInt64).view({1, -1});
+  const int64_t n = all.size(1) - 1;
+  auto loss = built.model->forward(all.narrow(1, 0, n), all.narrow(1, 1, n));
+  std::cout << fmt::format("loss: {:.6f}\n", loss.item<double>());
+  return 0;
+}
+
+int sample_command(const std::vector<std::string>& args) {
+  const EvalFlags flags = parse_eval_flags(args, "sample");
+  if (flags.max_tokens < 0 || flags.temperature < 0 || flags.top_k < 0)
+    throw std::invalid_argument(
+        fmt::format("sample: expected max_tokens, temperature and top_k >= 0, found {}, {}, {}",
+                    flags.max_tokens, flags.temperature, flags.top_k));
+  auto built = load_for_eval(flags);
+  const int64_t context = built.model->config().sequence_len;
+  std::vector<int64_t> ids = {built.tokenizer->bos_token_id()};
+  for (int64_t id : built.tokenizer->encode(flags.prompt)) ids.push_back(id);
+  const size_t prompt_len = ids.size();
+  auto gen = at::detail::createCPUGenerator(static_cast<uint64_t>(flags.seed));
+  torch::NoGradGuard no_grad;
+  for (int64_t i = 0; i < flags.max_tokens; ++i) {
+    const int64_t start = std::max<int64_t>(0, static_cast<int64_t>(ids.size()) - context);
+    auto window =
+        torch::tensor(std::vector<int64_t>(ids.begin() + start, ids.end()), torch::kInt64);
+    auto logits = built.model->forward(window.view({1, -1})).select(1, -1).squeeze(0);  // (V,)
+    int64_t next;
+    if (flags.temperature == 0.0) {
+      next = logits.argmax().item<int64_t>();
+    } else {
+      logits = logits / flags.temperature;
+      if (flags.top_k > 0 && flags.top_k < logits.size(0)) {
+        const auto kth = std::get<0>(logits.topk(flags.top_k)).min();
+        logits = logits.masked_fill(logits < kth, -std::numeric_limits<float>::infinity());
+      }
+      next = torch::softmax(logits, 0).multinomial(1, false, gen).item<int64_t>();
+    }
+    ids.push_back(next);
+  }
+  std::cout << flags.prompt
+            << built.tokenizer->decode(std::vector<int64_t>(ids.begin() + prompt_len, ids.end()))
+            << "\n";
+  return 0;
+}
+
+}  // namespace nt

