@@ -9,15 +9,15 @@
 #include <filesystem>
 #include <stdexcept>
 
-#include "serialize/atomic_file.h"
-#include "serialize/crc32c.h"
 #include "checkpoint/layout.h"
 #include "checkpoint/meta.h"
 #include "checkpoint/retention.h"
-#include "serialize/torch_file.h"
 #include "runtime/crash_point.h"
 #include "runtime/environment.h"
 #include "runtime/log.h"
+#include "serialize/atomic_file.h"
+#include "serialize/crc32c.h"
+#include "serialize/torch_file.h"
 
 namespace fs = std::filesystem;
 

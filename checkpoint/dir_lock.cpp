@@ -12,8 +12,8 @@
 #include <filesystem>
 #include <stdexcept>
 
-#include "serialize/atomic_file.h"
 #include "runtime/log.h"
+#include "serialize/atomic_file.h"
 
 namespace nt {
 

@@ -12,8 +12,8 @@
 #include <stdexcept>
 #include <vector>
 
-#include "serialize/crc32c.h"
 #include "runtime/config_io.h"
+#include "serialize/crc32c.h"
 
 namespace nt {
 namespace {

@@ -10,14 +10,14 @@
 #include <fstream>
 #include <map>
 
-#include "serialize/atomic_file.h"
 #include "checkpoint/checkpoint_manager.h"
-#include "serialize/dcp.h"
 #include "checkpoint/dir_lock.h"
 #include "checkpoint/layout.h"
 #include "checkpoint/meta.h"
-#include "serialize/safetensors.h"
 #include "runtime/config_io.h"
+#include "serialize/atomic_file.h"
+#include "serialize/dcp.h"
+#include "serialize/safetensors.h"
 
 namespace fs = std::filesystem;
 

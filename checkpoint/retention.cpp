@@ -6,8 +6,8 @@
 #include <filesystem>
 #include <set>
 
-#include "serialize/atomic_file.h"
 #include "checkpoint/layout.h"
+#include "serialize/atomic_file.h"
 
 namespace fs = std::filesystem;
 

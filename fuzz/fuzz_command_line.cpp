@@ -7,10 +7,10 @@
 #include <string>
 #include <vector>
 
-#include "trainer/cli_args.h"
-#include "ntrun/launch_config.h"
 #include "model/config.h"
+#include "ntrun/launch_config.h"
 #include "runtime/config_io.h"
+#include "trainer/cli_args.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<std::string> args(1);

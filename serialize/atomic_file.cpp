@@ -12,8 +12,8 @@
 #include <random>
 #include <stdexcept>
 
-#include "serialize/crc32c.h"
 #include "runtime/crash_point.h"
+#include "serialize/crc32c.h"
 
 namespace nt {
 namespace {

@@ -12,11 +12,11 @@
 #include "checkpoint/meta.h"
 #include "checkpoint/model_export.h"
 #include "checkpoint/retention.h"
+#include "runtime/config_io.h"
+#include "runtime/environment.h"
 #include "serialize/torch_file.h"
 #include "trainer/cli_args.h"
 #include "trainer/commands.h"
-#include "runtime/config_io.h"
-#include "runtime/environment.h"
 
 namespace fs = std::filesystem;
 

@@ -6,11 +6,11 @@
 #include <string>
 #include <vector>
 
-#include "trainer/commands.h"
 #include "runtime/dist_env.h"
 #include "runtime/error_file.h"
 #include "runtime/log.h"
 #include "runtime/process.h"
+#include "trainer/commands.h"
 
 namespace {
 

@@ -6,16 +6,16 @@
 #include <filesystem>
 #include <random>
 
-#include "serialize/atomic_file.h"
 #include "checkpoint/layout.h"
-#include "serialize/torch_file.h"
 #include "data/corpus.h"
 #include "data/token_shard.h"
 #include "data/tokenizer.h"
-#include "trainer/commands.h"
 #include "runtime/config_io.h"
 #include "runtime/environment.h"
 #include "runtime/log.h"
+#include "serialize/atomic_file.h"
+#include "serialize/torch_file.h"
+#include "trainer/commands.h"
 
 namespace nt {
 namespace {

@@ -11,11 +11,6 @@
 #include "data/token_loader.h"
 #include "data/token_shard.h"
 #include "data/tokenizer.h"
-#include "trainer/commands.h"
-#include "trainer/evaluate.h"
-#include "trainer/metrics.h"
-#include "trainer/mfu.h"
-#include "trainer/train.h"
 #include "model/gpt.h"
 #include "optim/schedule.h"
 #include "optim/setup.h"
@@ -26,6 +21,11 @@
 #include "runtime/precision.h"
 #include "runtime/preemption.h"
 #include "runtime/process.h"
+#include "trainer/commands.h"
+#include "trainer/evaluate.h"
+#include "trainer/metrics.h"
+#include "trainer/mfu.h"
+#include "trainer/train.h"
 
 namespace nt {
 namespace {

@@ -10,11 +10,11 @@
 #include <nlohmann/json.hpp>
 
 #include "checkpoint/layout.h"
-#include "trainer/commands.h"
-#include "trainer/train.h"
 #include "tests/support/expect_error.h"
 #include "tests/support/prepared_data.h"
 #include "tests/support/tensor_bundle.h"
+#include "trainer/commands.h"
+#include "trainer/train.h"
 
 namespace nt {
 namespace {

@@ -10,11 +10,11 @@
 #include "checkpoint/dir_lock.h"
 #include "checkpoint/layout.h"
 #include "checkpoint/meta.h"
-#include "trainer/train.h"
 #include "tests/support/expect_error.h"
 #include "tests/support/prepared_data.h"
 #include "tests/support/tensor_bundle.h"
 #include "tests/support/tolerance.h"
+#include "trainer/train.h"
 
 namespace nt {
 namespace {
