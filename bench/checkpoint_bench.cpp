@@ -2,7 +2,9 @@
 // vocabulary with both optimizers' state, about 690 MB) against `dd ... conv=fsync` of the same
 // size in the same run; build_model's peak resident memory against the model's bytes; async save's
 // blocking time against the full save time. Usage: build/bin/checkpoint_bench [DIR]   (default: a
-// fresh folder under /tmp)
+// fresh folder under /tmp). With --layouts DIR, one rank of a job under ntrun (see
+// bench/checkpoint_layouts.sh): the gathered and the sharded layout saving the same state.
+#include <malloc.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -14,7 +16,9 @@
 
 #include "checkpoint/async_saver.h"
 #include "checkpoint/checkpoint_manager.h"
+#include "checkpoint/checkpointer.h"
 #include "checkpoint/layout.h"
+#include "checkpoint/meta.h"
 #include "optim/setup.h"
 #include "runtime/config_io.h"
 
@@ -49,6 +53,48 @@ int child_build_model(const std::string& dir) {
   return 0;
 }
 
+// One rank: how long a save blocks training (until every rank agrees it is done, as in the
+// training loop) and how much rank 0's resident memory grows meanwhile, for each layout in turn.
+int compare_layouts(const std::string& dir) {
+  const nt::DistEnv env = nt::read_dist_env();
+  const auto collectives = nt::init_process_group(env, nt::ProcessGroupOptions{});
+  nt::GPT model(nt::GPTConfig::from_depth(12, 1024, 257));
+  model->init_weights(0);
+  nt::Optimizers opt = nt::setup_optimizers(model, nt::OptimizerConfig{});
+  opt.set_collectives(collectives.get());
+  for (auto& p : model->parameters()) p.mutable_grad() = torch::randn_like(p);
+  opt.step();  // populates every optimizer state tensor, each rank its own part
+  opt.zero_grad();
+  const nlohmann::json meta = {{"model_config", nt::config_to_json(model->config())}};
+  // Twice each, alternating, so that neither layout always meets a cold or a warm disk.
+  for (const char* layout : {"gathered", "sharded", "gathered", "sharded"}) {
+    nt::CheckpointerOptions options;
+    options.dir = dir + "/" + layout;
+    options.layout = nt::parse_checkpoint_layout(layout);
+    nt::Checkpointer checkpointer(options, env.rank, env.world_size, collectives.get());
+    nt::TrainState state;
+    state.step = 1;
+    if (collectives) collectives->barrier();
+    ::malloc_trim(0);  // freed memory leaves RSS, so that what a save allocates shows in VmHWM
+    std::ofstream("/proc/self/clear_refs") << "5";  // resets VmHWM to the current RSS
+    const long before = status_kb("VmRSS");
+    const auto t0 = std::chrono::steady_clock::now();
+    checkpointer.save(state, model, opt, meta);
+    const double blocked_s = seconds_since(t0);
+    const long peak = status_kb("VmHWM");
+    if (env.rank == 0)
+      std::printf(
+          "%d rank(s), %-8s: %.1f MB in %zu files, training blocked %.2f s, rank 0 "
+          "memory +%.0f MB\n",
+          env.world_size, layout, nt::step_bytes(options.dir, 1) / 1e6,
+          nt::read_meta(options.dir + "/" + nt::meta_file_name(1)).at("files").size() + 1,
+          blocked_s, (peak - before) / 1e3);
+    if (collectives) collectives->barrier();
+    if (env.rank == 0) fs::remove_all(options.dir);
+  }
+  return 0;
+}
+
 }  // namespace
 
 int run(const std::string& dir);
@@ -57,6 +103,7 @@ int main(int argc, char** argv) {
   try {
     if (argc == 3 && !std::strcmp(argv[1], "--child-build-model"))
       return child_build_model(argv[2]);
+    if (argc == 3 && !std::strcmp(argv[1], "--layouts")) return compare_layouts(argv[2]);
     return run(argc > 1 ? argv[1]
                         : "/tmp/nanotrain_checkpoint_bench_" + std::to_string(::getpid()));
   } catch (const std::exception& e) {

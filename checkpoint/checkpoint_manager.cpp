@@ -9,9 +9,11 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "checkpoint/commit.h"
 #include "checkpoint/layout.h"
 #include "checkpoint/meta.h"
 #include "checkpoint/retention.h"
+#include "checkpoint/sharded_checkpoint.h"
 #include "runtime/crash_point.h"
 #include "runtime/environment.h"
 #include "runtime/log.h"
@@ -23,10 +25,6 @@ namespace fs = std::filesystem;
 
 namespace nt {
 namespace {
-
-nlohmann::json file_record(const WrittenFile& f) {
-  return {{"bytes", f.bytes}, {"crc32c", crc32c_hex(f.crc32c)}};
-}
 
 // nanochat's optimizer state: one list file [AdamW, Muon], or one file per rank. Files of several
 // ranks hold shards in nanochat's distributed layout, which nanotrain's optimizers cannot take;
@@ -69,23 +67,9 @@ void save_checkpoint(const std::string& checkpoint_dir, int64_t step, const Mode
                      const nlohmann::json& meta_data, int rank) {
   require_rank_zero("save_checkpoint", rank);
   if (step < 0) throw std::invalid_argument(fmt::format("save_checkpoint: step {} < 0", step));
-  std::error_code ec;
-  fs::create_directories(checkpoint_dir, ec);
-  if (ec)
-    throw std::runtime_error(
-        fmt::format("cannot create checkpoint directory '{}': {}", checkpoint_dir, ec.message()));
-  remove_incomplete_steps(checkpoint_dir);
-  // Re-saving a step: retract its commit record before replacing any of its files.
-  const std::string meta_path = checkpoint_dir + "/" + meta_file_name(step);
-  if (fs::remove(meta_path, ec)) fsync_directory(checkpoint_dir);
-
-  // A failed save (disk full, ...) takes the files of its step with it, before the meta commits
-  // the step: the step is not complete, and the space may be what the next save needs. Only
-  // this step's files: on a failing disk, other steps' completeness cannot be trusted to be
-  // read correctly.
-  bool committed = false;
+  prepare_step(checkpoint_dir, step);
+  nlohmann::json files;
   try {
-    nlohmann::json files;
     const std::string model_name = model_file_name(step);
     files[model_name] = file_record(save_torch_file(model_data, checkpoint_dir + "/" + model_name));
     log0("Saved model parameters to: {}/{}", checkpoint_dir, model_name);
@@ -96,27 +80,17 @@ void save_checkpoint(const std::string& checkpoint_dir, int64_t step, const Mode
           file_record(save_torch_file(*optimizer_data, checkpoint_dir + "/" + optim_name));
       log0("Saved optimizer state to: {}/{}", checkpoint_dir, optim_name);
     }
-    crash_point("before_meta");
-
-    nlohmann::json meta = meta_data;
-    meta["step"] = step;
-    meta["format_version"] = kMetaFormatVersion;
-    meta["world_size"] = meta_data.value("world_size", 1);
-    meta["created"] = utc_timestamp();
-    meta["files"] = files;
-    write_file_atomically(meta_path, meta.dump(2) + "\n");
-    committed = true;
-    log0("Saved metadata to: {}", meta_path);
-    crash_point("before_dir_fsync");
-    fsync_directory(checkpoint_dir);
   } catch (...) {
+    // Only this step's files: on a failing disk, other steps' completeness cannot be trusted
+    // to be read correctly.
     try {
-      if (!committed) remove_step(checkpoint_dir, step);
+      remove_step(checkpoint_dir, step);
     } catch (const std::exception&) {
       // The save's own error is the one to report.
     }
     throw;
   }
+  commit_step(checkpoint_dir, step, meta_data, files);
 }
 
 CheckpointData load_checkpoint(const std::string& checkpoint_dir, int64_t step,
@@ -133,7 +107,8 @@ CheckpointData load_checkpoint(const std::string& checkpoint_dir, int64_t step,
     const auto& files = data.meta_data.at("files");
     if (!files.contains(model_name))
       throw std::runtime_error(fmt::format("{}: files does not name {}", meta_path, model_name));
-    if (load_optimizer && !files.contains(optim_file_name(step)))
+    if (load_optimizer && !is_sharded_step(data.meta_data) &&
+        !files.contains(optim_file_name(step)))
       throw std::runtime_error(fmt::format("{}: step {} has no optimizer state ({} not recorded)",
                                            meta_path, step, optim_file_name(step)));
     verify_files(checkpoint_dir, data.meta_data, verify);
@@ -151,7 +126,9 @@ CheckpointData load_checkpoint(const std::string& checkpoint_dir, int64_t step,
       throw std::runtime_error(model_path + ": expected a dict of name -> tensor");
     data.model_data.insert(item.key().toStringRef(), item.value().toTensor());
   }
-  if (load_optimizer)
+  if (load_optimizer && committed && is_sharded_step(data.meta_data))
+    data.optimizer_shards = load_optimizer_shards(checkpoint_dir, step, data.meta_data);
+  else if (load_optimizer)
     data.optimizer_data =
         committed ? load_torch_file(checkpoint_dir + "/" + optim_file_name(step), device)
                   : load_nanochat_optimizer(checkpoint_dir, step, device);

@@ -41,7 +41,10 @@ void save_checkpoint(const std::string& checkpoint_dir, int64_t step, const Mode
 
 struct CheckpointData {
   ModelData model_data;
-  std::optional<c10::IValue> optimizer_data;  // set when loaded with load_optimizer
+  // With load_optimizer: the list [AdamW, Muon] of a gathered step, or for a sharded step
+  // (checkpoint/sharded_checkpoint.h) every rank's shard list in optimizer_shards instead.
+  std::optional<c10::IValue> optimizer_data;
+  std::vector<c10::IValue> optimizer_shards;
   nlohmann::json meta_data;
 };
 

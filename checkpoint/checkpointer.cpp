@@ -14,6 +14,7 @@
 #include "checkpoint/meta.h"
 #include "checkpoint/resume_step.h"
 #include "checkpoint/retention.h"
+#include "checkpoint/sharded_checkpoint.h"
 #include "runtime/log.h"
 #include "runtime/rng_state.h"
 
@@ -26,12 +27,27 @@ OnSaveError parse_on_save_error(const std::string& text) {
       fmt::format("on_save_error: expected stop or continue, found '{}'", text));
 }
 
+CheckpointLayout parse_checkpoint_layout(const std::string& text) {
+  if (text == "gathered") return CheckpointLayout::kGathered;
+  if (text == "sharded") return CheckpointLayout::kSharded;
+  throw std::invalid_argument(
+      fmt::format("checkpoint_layout: expected gathered or sharded, found '{}'", text));
+}
+
+void CheckpointerOptions::validate() const {
+  if (async && layout == CheckpointLayout::kSharded)
+    throw std::invalid_argument(
+        "async_save: not available with checkpoint_layout=sharded, whose commit needs every "
+        "rank's report (a collective, which a background thread cannot issue beside training's)");
+}
+
 Checkpointer::Checkpointer(CheckpointerOptions options, int rank, int world_size,
                            Collectives* collectives)
     : options_(std::move(options)),
       rank_(rank),
       world_size_(world_size),
       collectives_(collectives) {
+  options_.validate();
   if (rank_ != 0) return;
   lock_ = std::make_unique<DirLock>(options_.dir);
   if (options_.async) async_saver_ = std::make_unique<AsyncSaver>();
@@ -63,7 +79,11 @@ TrainState Checkpointer::resume(int64_t step, GPT& model, Optimizers& optimizers
   auto data = load_checkpoint(dir, step, device, /*load_optimizer=*/true);
   load_model_data(model, std::move(data.model_data), parameter_shapes(model), device,
                   dir + "/" + model_file_name(step));
-  optimizers.load_state_dicts(*data.optimizer_data, dir + "/" + optim_file_name(step));
+  if (data.optimizer_data)
+    optimizers.load_state_dicts(*data.optimizer_data, dir + "/" + optim_file_name(step));
+  else
+    optimizers.load_state_dict_shards(data.optimizer_shards,
+                                      fmt::format("{}/optim_{:06d}_rank*.pt", dir, step));
   const std::string where = meta_path(step);
   TrainState state = read_train_state(data.meta_data, where);
   if (!state.data) log0("{}: a nanochat checkpoint; the data is read from its start", where);
@@ -79,14 +99,33 @@ TrainState Checkpointer::resume(int64_t step, GPT& model, Optimizers& optimizers
 
 void Checkpointer::save(const TrainState& state, const GPT& model, const Optimizers& optimizers,
                         const nlohmann::json& run_meta) {
+  nlohmann::json meta = run_meta;
+  meta["world_size"] = world_size_;
+  TrainState saved = state;
+  saved.rng_state = rng_state_to_json();  // rank 0's is the one written: every rank seeds alike
+  write_train_state(saved, world_size_, meta);
+  agree_on_save(options_.layout == CheckpointLayout::kSharded
+                    ? save_sharded(state, model, optimizers, meta)
+                    : save_gathered(state, model, optimizers, meta));
+}
+
+std::string Checkpointer::save_sharded(const TrainState& state, const GPT& model,
+                                       const Optimizers& optimizers, const nlohmann::json& meta) {
+  try {
+    save_sharded_checkpoint(options_.dir, state.step, model_state_dict(model),
+                            optimizers.shard_state_dicts(), meta, rank_, world_size_, collectives_);
+    if (rank_ == 0 && options_.keep_last > 0) prune_checkpoints(options_.dir, options_.keep_last);
+    return "";
+  } catch (const std::exception& e) {
+    return fmt::format("checkpoint of step {} failed: {}", state.step, e.what());
+  }
+}
+
+std::string Checkpointer::save_gathered(const TrainState& state, const GPT& model,
+                                        const Optimizers& optimizers, const nlohmann::json& meta) {
   const auto optimizer_data = optimizers.state_dicts();  // collective: every rank gathers
   std::string error;
   if (rank_ == 0) {
-    nlohmann::json meta = run_meta;
-    meta["world_size"] = world_size_;
-    TrainState saved = state;
-    saved.rng_state = rng_state_to_json();  // rank 0's: every rank seeds alike
-    write_train_state(saved, world_size_, meta);
     if (async_saver_) error = async_saver_->take_error();  // the previous save's, if it failed
     // After a failure with kStop nothing more is written: the job is stopping.
     if (error.empty() || options_.on_save_error == OnSaveError::kContinue) {
@@ -105,7 +144,7 @@ void Checkpointer::save(const TrainState& state, const GPT& model, const Optimiz
       }
     }
   }
-  agree_on_save(error);
+  return error;
 }
 
 void Checkpointer::finish() {
@@ -116,14 +155,16 @@ void Checkpointer::finish() {
 void Checkpointer::agree_on_save(const std::string& error) {
   if (!on_any_rank(!error.empty(), collectives_)) return;
   if (options_.on_save_error == OnSaveError::kContinue) {
-    if (rank_ == 0) log0("warning: {}; training goes on (on_save_error=continue)", error);
+    if (!error.empty())
+      spdlog::info("warning: {}; training goes on (on_save_error=continue)", error);
     return;
   }
-  if (rank_ == 0)
+  if (!error.empty())
     throw std::runtime_error(
         fmt::format("{}; training stopped (on_save_error=stop), earlier steps are intact", error));
-  throw std::runtime_error(
-      fmt::format("rank {}: training stopped: rank 0 could not save a checkpoint", rank_));
+  throw std::runtime_error(fmt::format(
+      "rank {}: training stopped: the checkpoint save failed on another rank (its log says why)",
+      rank_));
 }
 
 }  // namespace nt

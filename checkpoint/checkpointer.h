@@ -1,7 +1,8 @@
 // The trainer's one door to its checkpoint directory. Told its rank and world, it owns where a
 // step's files go, the directory's lock, choosing the resume step on every rank alike, which
-// rank writes (rank 0, synchronously or on a background thread), retention after each save, and
-// the ranks' agreement on a failed save. The meta's training keys come from TrainState.
+// ranks write what (gathered: rank 0 alone, synchronously or on a background thread; sharded:
+// every rank its own optimizer state, at once), retention after each save, and the ranks'
+// agreement on a failed save. The meta's training keys come from TrainState.
 #pragma once
 
 #include <cstdint>
@@ -26,12 +27,23 @@ enum class OnSaveError { kStop, kContinue };
 // "stop" or "continue"; throws std::invalid_argument naming on_save_error.
 OnSaveError parse_on_save_error(const std::string& text);
 
+// gathered: nanochat's files (model, optim list, meta), rank 0 writes all. sharded: see
+// checkpoint/sharded_checkpoint.h.
+enum class CheckpointLayout { kGathered, kSharded };
+
+// "gathered" or "sharded"; throws std::invalid_argument naming checkpoint_layout.
+CheckpointLayout parse_checkpoint_layout(const std::string& text);
+
 struct CheckpointerOptions {
   std::string dir;         // the run's checkpoint directory, the same for every rank
   int64_t keep_last = -1;  // steps kept after each save; -1: all
   bool async = false;      // rank 0 writes on a background thread
   OnSaveError on_save_error = OnSaveError::kStop;  // kContinue: log a failed save, train on
   bool prune_abandoned = false;  // a rollback deletes the later steps (see resume_step.h)
+  CheckpointLayout layout = CheckpointLayout::kGathered;
+
+  // Throws std::invalid_argument for choices that do not go together (async with sharded).
+  void validate() const;
 };
 
 class Checkpointer {
@@ -58,8 +70,9 @@ class Checkpointer {
   // std::runtime_error naming the file and key.
   TrainState resume(int64_t step, GPT& model, Optimizers& optimizers,
                     DistributedTokenLoader& loader, torch::Device device);
-  // Every rank (the sharded optimizer state is gathered collectively); rank 0 writes step
-  // state.step (state.data: the loader's position) with `run_meta`'s keys (model_config,
+  // Every rank: saves step state.step (state.data: the loader's position) in the layout chosen
+  // (gathered: the optimizer state is gathered collectively and rank 0 writes; sharded: every
+  // rank writes its own part) with `run_meta`'s keys (model_config,
   // user_config, ...), the state's and this process's RNG states, then applies keep_last. A failed
   // save (this one, or an asynchronous one before it) throws std::runtime_error on every rank, or
   // with kContinue is logged.
@@ -69,7 +82,12 @@ class Checkpointer {
   void finish();
 
  private:
-  // Every rank: rank 0's `error` ("" when its save worked) decides for all.
+  // Each returns this rank's error, "" when its part of the save worked.
+  std::string save_gathered(const TrainState& state, const GPT& model, const Optimizers& optimizers,
+                            const nlohmann::json& meta);
+  std::string save_sharded(const TrainState& state, const GPT& model, const Optimizers& optimizers,
+                           const nlohmann::json& meta);
+  // Every rank: a failed save on any rank (`error` not "" here) decides for all.
   void agree_on_save(const std::string& error);
 
   CheckpointerOptions options_;

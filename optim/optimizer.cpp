@@ -25,6 +25,13 @@ c10::IValue dict_get(const c10::impl::GenericDict& dict, const std::string& key,
   return it->value();
 }
 
+// A parameter's state as a dict, name -> tensor.
+c10::impl::GenericDict state_entry(const Optimizer::State& state) {
+  c10::impl::GenericDict entry(c10::StringType::get(), c10::AnyType::get());
+  for (const auto& [key, tensor] : state) entry.insert(key, tensor);
+  return entry;
+}
+
 }  // namespace
 
 double dict_number(const c10::impl::GenericDict& dict, const std::string& key,
@@ -151,14 +158,85 @@ c10::IValue Optimizer::state_dict() const {
   for (const auto& g : groups_) {
     for (const auto& p : g.params) {
       const State whole = collectives_ ? whole_state(i, p) : state_[i];
-      if (!whole.empty()) {
-        c10::impl::GenericDict entry(c10::StringType::get(), c10::AnyType::get());
-        for (const auto& [key, tensor] : whole) entry.insert(key, tensor);
-        state.insert(static_cast<int64_t>(i), entry);
-      }
+      if (!whole.empty()) state.insert(static_cast<int64_t>(i), state_entry(whole));
       ++i;
     }
   }
+  return with_param_groups(state);
+}
+
+c10::IValue Optimizer::shard_state_dict() const {
+  if (!collectives_) return state_dict();
+  c10::impl::GenericDict state(c10::IntType::get(), c10::AnyType::get());
+  for (size_t i = 0; i < state_.size(); ++i) {
+    const bool owned = sharding() == Sharding::kFlat || owner(i) == collectives_->rank();
+    if (owned && !state_[i].empty()) state.insert(static_cast<int64_t>(i), state_entry(state_[i]));
+  }
+  return with_param_groups(state);
+}
+
+c10::IValue Optimizer::merge_shard_state_dicts(const std::vector<c10::IValue>& shards,
+                                               const std::string& where) const {
+  if (shards.empty()) throw error(where, "no optimizer shards");
+  std::vector<const torch::Tensor*> params;
+  for (const auto& g : groups_)
+    for (const auto& p : g.params) params.push_back(&p);
+  // pieces[id][key]: the tensors of every rank that holds some of parameter id's state.
+  std::map<int64_t, std::map<std::string, std::vector<torch::Tensor>>> pieces;
+  std::map<int64_t, std::vector<size_t>> holders;
+  for (size_t r = 0; r < shards.size(); ++r) {
+    const std::string rw = fmt::format("{} (rank {})", where, r);
+    auto state = as_dict(dict_get(as_dict(shards[r], rw), "state", rw), rw + ": state");
+    for (const auto& item : state) {
+      if (!item.key().isInt()) throw error(rw, "state: expected integer keys");
+      const int64_t id = item.key().toInt();
+      if (id < 0 || id >= static_cast<int64_t>(params.size()))
+        throw error(rw, fmt::format("state[{}]: no parameter has this id", id));
+      holders[id].push_back(r);
+      for (const auto& entry : as_dict(item.value(), fmt::format("{}: state[{}]", rw, id))) {
+        if (!entry.key().isString() || !entry.value().isTensor())
+          throw error(rw, fmt::format("state[{}]: expected tensors by name", id));
+        pieces[id][entry.key().toStringRef()].push_back(entry.value().toTensor());
+      }
+    }
+  }
+  c10::impl::GenericDict merged(c10::IntType::get(), c10::AnyType::get());
+  for (auto& [id, by_key] : pieces) {
+    const auto& ranks = holders[id];
+    const torch::Tensor& param = *params[id];
+    if (sharding() == Sharding::kWholeParam && ranks.size() != 1)
+      throw error(where,
+                  fmt::format("parameter {}: state in the shards of ranks [{}], expected one", id,
+                              fmt::join(ranks, ", ")));
+    if (sharding() == Sharding::kFlat && ranks.size() != shards.size())
+      throw error(where, fmt::format("parameter {}: state in the shards of {} of {} ranks", id,
+                                     ranks.size(), shards.size()));
+    State whole;
+    for (auto& [key, parts] : by_key) {
+      if (sharding() == Sharding::kWholeParam || parts.front().dim() == 0) {
+        whole[key] = parts.front();  // a whole tensor, or a scalar every rank keeps alike
+        continue;
+      }
+      std::vector<torch::Tensor> flat;
+      for (const auto& part : parts) flat.push_back(part.reshape({-1}));
+      const auto joined = torch::cat(flat);
+      if (joined.numel() != param.numel())
+        throw error(where, fmt::format("parameter {}: the shards of '{}' hold {} elements, the "
+                                       "parameter {}",
+                                       id, key, joined.numel(), param.numel()));
+      whole[key] = joined.view(state_shape(key, param));
+    }
+    merged.insert(id, state_entry(whole));
+  }
+  // param_groups (lr, options) are the same in every shard: rank 0's stand for all.
+  auto top = as_dict(shards.front(), where);
+  c10::impl::GenericDict out(c10::StringType::get(), c10::AnyType::get());
+  out.insert("state", merged);
+  out.insert("param_groups", dict_get(top, "param_groups", where));
+  return out;
+}
+
+c10::IValue Optimizer::with_param_groups(c10::impl::GenericDict state) const {
   c10::impl::GenericList groups(c10::AnyType::get());
   int64_t index = 0;
   for (const auto& g : groups_) {
@@ -237,6 +315,8 @@ void Optimizer::load_state_dict(const c10::IValue& state_dict, const std::string
                                     c10::str(c10::IntArrayRef(expected)), c10::str(t.sizes())));
       loaded[it->second][key] = t.to(param->device()).clone();
     }
+    // Distributed, only this rank's part stays: the whole state never sits on the device.
+    loaded[it->second] = local_part(it->second, *param, std::move(loaded[it->second]));
   }
 
   for (size_t g = 0; g < groups_.size(); ++g) {
@@ -245,8 +325,6 @@ void Optimizer::load_state_dict(const c10::IValue& state_dict, const std::string
     groups_[g].lr = dict_number(group_dicts[g], "lr", gw);
     groups_[g].initial_lr = dict_number(group_dicts[g], "initial_lr", gw);
   }
-  for (size_t i = 0; i < loaded.size(); ++i)
-    loaded[i] = local_part(i, *flat_params[i], std::move(loaded[i]));
   state_ = std::move(loaded);
 }
 

@@ -74,6 +74,18 @@ class Optimizer {
   // mismatch, and then leaves the optimizer unchanged.
   void load_state_dict(const c10::IValue& state_dict, const std::string& where);
 
+  // What this rank owns, for a sharded save, without communication: kFlat, its flat shard of
+  // every state tensor (1-D, Collectives::shard_range of the parameter; scalars whole);
+  // kWholeParam, the whole state of the parameters it owns. param_groups are whole. The tensors
+  // alias the optimizer's state. Single process: state_dict().
+  c10::IValue shard_state_dict() const;
+  // state_dict() put together again from the shard_state_dict() of every rank of a job of
+  // shards.size() ranks, in rank order; any world size can then load_state_dict it. Throws
+  // std::invalid_argument naming `where` when a parameter's state is missing from a rank,
+  // duplicated, or its pieces do not add up to the parameter.
+  c10::IValue merge_shard_state_dicts(const std::vector<c10::IValue>& shards,
+                                      const std::string& where) const;
+
  protected:
   // Hyperparameters other than lr/initial_lr/params, written into each param group's dict.
   virtual void write_options(c10::impl::GenericDict& group) const = 0;
@@ -90,6 +102,8 @@ class Optimizer {
 
  private:
   State whole_state(size_t index, const torch::Tensor& param) const;  // collective
+  // {"state": state, "param_groups": every group with its options and parameter ids}.
+  c10::IValue with_param_groups(c10::impl::GenericDict state) const;
   State local_part(size_t index, const torch::Tensor& param, State whole) const;
   int owner(size_t index) const { return static_cast<int>(index % collectives_->world_size()); }
 

@@ -90,6 +90,34 @@ void Optimizers::load_state_dicts(const c10::IValue& list, const std::string& wh
   muon->load_state_dict(items[1], where + "[1] (Muon)");
 }
 
+c10::impl::GenericList Optimizers::shard_state_dicts() const {
+  c10::impl::GenericList list(c10::AnyType::get());
+  list.push_back(adamw->shard_state_dict());
+  list.push_back(muon->shard_state_dict());
+  return list;
+}
+
+c10::impl::GenericList Optimizers::merge_shard_state_dicts(const std::vector<c10::IValue>& shards,
+                                                           const std::string& where) const {
+  std::vector<c10::IValue> adamw_parts, muon_parts;
+  for (size_t r = 0; r < shards.size(); ++r) {
+    if (!shards[r].isList() || shards[r].toListRef().size() != 2)
+      throw std::invalid_argument(fmt::format(
+          "{} (rank {}): expected a list of two optimizer state dicts [AdamW, Muon]", where, r));
+    adamw_parts.push_back(shards[r].toListRef()[0]);
+    muon_parts.push_back(shards[r].toListRef()[1]);
+  }
+  c10::impl::GenericList list(c10::AnyType::get());
+  list.push_back(adamw->merge_shard_state_dicts(adamw_parts, where + "[0] (AdamW)"));
+  list.push_back(muon->merge_shard_state_dicts(muon_parts, where + "[1] (Muon)"));
+  return list;
+}
+
+void Optimizers::load_state_dict_shards(const std::vector<c10::IValue>& shards,
+                                        const std::string& where) {
+  load_state_dicts(merge_shard_state_dicts(shards, where), where);
+}
+
 std::unique_ptr<GradientReducer> make_gradient_reducer(const GPT& model, Optimizers& optimizers,
                                                        Collectives* collectives) {
   if (!collectives) return nullptr;

@@ -51,6 +51,15 @@ struct Optimizers {
   // Each optimizer is left unchanged when its own dict is bad; a bad Muon dict after a good
   // AdamW one leaves AdamW loaded, so callers treat an error here as fatal.
   void load_state_dicts(const c10::IValue& list, const std::string& where);
+  // [AdamW shard, Muon shard]: what this rank owns (Optimizer::shard_state_dict), no
+  // communication.
+  c10::impl::GenericList shard_state_dicts() const;
+  // [AdamW, Muon] whole, from what shard_state_dicts() returned on every rank of a job of
+  // shards.size() ranks (in rank order). Throws std::invalid_argument naming `where`.
+  c10::impl::GenericList merge_shard_state_dicts(const std::vector<c10::IValue>& shards,
+                                                 const std::string& where) const;
+  // load_state_dicts(merge_shard_state_dicts(shards)): any world size loads any other's shards.
+  void load_state_dict_shards(const std::vector<c10::IValue>& shards, const std::string& where);
 };
 
 // AdamW groups: [lm_head.weight] then [transformer.wte.weight]; Muon groups: the block matrices

@@ -15,7 +15,11 @@ void crash_point(const char* point) {
   const char* target = std::getenv("NANOTRAIN_TEST_CRASH_AT");
   if (!target) return;
   if (std::strncmp(target, "random:", 7) != 0) {
-    if (std::strcmp(target, point) == 0) ::kill(::getpid(), SIGKILL);
+    const char* at = std::strchr(target, '@');
+    const size_t length = at ? static_cast<size_t>(at - target) : std::strlen(target);
+    if (std::strlen(point) != length || std::strncmp(target, point, length) != 0) return;
+    static long reached = 0;  // one target per process: only its point is counted
+    if (++reached >= (at ? std::strtol(at + 1, nullptr, 10) : 1)) ::kill(::getpid(), SIGKILL);
     return;
   }
   static std::mt19937_64 rng = [&] {

@@ -6,8 +6,10 @@
 namespace nt {
 
 // When the environment variable NANOTRAIN_TEST_CRASH_AT equals `point`, the process kills itself
-// with SIGKILL here. Points of save_checkpoint: "before_first_rename", "between_files",
-// "before_meta", "before_dir_fsync"; of the training loop: "after_checkpoint".
+// with SIGKILL here ("point@K": the K-th time it gets there). Points of save_checkpoint:
+// "before_first_rename", "between_files", "before_meta", "before_dir_fsync"; of the sharded
+// save, on every rank: "after_shard" (its file written, before the ranks report); of the
+// training loop: "after_checkpoint".
 // "random:P:SEED" kills at each point with probability P instead (chaos runs), drawing from a
 // generator seeded by SEED, the rank (RANK) and the restart count.
 void crash_point(const char* point);

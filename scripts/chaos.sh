@@ -7,23 +7,28 @@
 # final model and optimizer files must equal an uninterrupted run's byte for byte. Ends with
 #   chaos: kills=K survived=K final_state_identical=yes
 # and exits 0 only then. Needs a build (scripts/build.sh; --bin names its bin directory).
-# Usage: scripts/chaos.sh [--kills N] [--seed S] [--steps N] [--save_probability P] [--bin DIR]
+# --layout sharded runs both jobs with --checkpoint_layout=sharded (every rank writes its shard;
+# the sharded protocol's crash points join the random ones) and compares every rank's file.
+# Usage: scripts/chaos.sh [--kills N] [--seed S] [--steps N] [--save_probability P]
+#                         [--layout gathered|sharded] [--bin DIR]
 set -u
 cd "$(dirname "$0")/.."
-kills=20 seed=$RANDOM steps=600 probability=0.04 bin=build/bin
+kills=20 seed=$RANDOM steps=600 probability=0.04 layout=gathered bin=build/bin
 while [ $# -gt 0 ]; do
   case "$1" in
     --kills) kills=$2 ;;
     --seed) seed=$2 ;;
     --steps) steps=$2 ;;
     --save_probability) probability=$2 ;;
+    --layout) layout=$2 ;;
     --bin) bin=$2 ;;
     *) echo "usage: scripts/chaos.sh [--kills N] [--seed S] [--steps N] [--save_probability P]" \
-         "[--bin DIR]"; exit 2 ;;
+         "[--layout gathered|sharded] [--bin DIR]"; exit 2 ;;
   esac
   shift 2
 done
-echo "chaos: seed $seed, $kills timed kills, save-point kill probability $probability, $steps steps"
+echo "chaos: seed $seed, $kills timed kills, save-point kill probability $probability, $steps steps," \
+  "$layout layout"
 RANDOM=$seed
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -34,7 +39,7 @@ for run in chaos clean; do
 done
 args=(--data_dir "$work/data/base_data" --depth 1 --max_seq_len 32 --device_batch_size 4
       --num_iterations "$steps" --save_every 10 --eval_every 100 --eval_tokens 256
-      --keep_last 2 --model_tag chaos --resume_from_step=auto)
+      --keep_last 2 --model_tag chaos --resume_from_step=auto --checkpoint_layout "$layout")
 export OMP_NUM_THREADS=1
 max_restarts=$((kills * 3 + 10))  # timed kills plus the save-point kills, with room to spare
 
@@ -58,7 +63,10 @@ NANOTRAIN_BASE_DIR=$work/clean "$bin/ntrun" --standalone --nproc_per_node=2 \
   "$bin/nanotrain" train "${args[@]}" > "$work/clean.log" 2>&1 ||
   { cat "$work/clean.log"; echo "chaos: the uninterrupted run failed"; exit 1; }
 identical=yes
-for f in $(printf 'model_%06d.pt optim_%06d.pt' "$steps" "$steps"); do
+files=$(printf 'model_%06d.pt optim_%06d.pt' "$steps" "$steps")
+[ "$layout" = sharded ] && files=$(printf 'model_%06d.pt optim_%06d_rank0.pt optim_%06d_rank1.pt' \
+  "$steps" "$steps" "$steps")
+for f in $files; do
   cmp -s "$work/chaos/base_checkpoints/chaos/$f" "$work/clean/base_checkpoints/chaos/$f" ||
     identical=no
 done

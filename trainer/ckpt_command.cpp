@@ -12,6 +12,7 @@
 #include "checkpoint/meta.h"
 #include "checkpoint/model_export.h"
 #include "checkpoint/retention.h"
+#include "checkpoint/sharded_checkpoint.h"
 #include "runtime/config_io.h"
 #include "runtime/environment.h"
 #include "serialize/torch_file.h"
@@ -33,6 +34,7 @@ struct CkptFlags {
   std::string out;           // export: the .safetensors file or DCP directory; import: the
                              // checkpoint directory
   std::string model_config;  // import --format dcp: nanochat's model_config as a JSON file
+  std::string layout;        // export --layout gathered: a sharded step in nanochat's files
 
   template <class V>
   void visit(V&& v) {
@@ -43,6 +45,7 @@ struct CkptFlags {
     v("format", format);
     v("out", out);
     v("model_config", model_config);
+    v("layout", layout);
   }
 };
 
@@ -79,6 +82,11 @@ int inspect(const std::string& dir, const CkptFlags& flags) {
   std::cout << fmt::format("checkpoint: {} step {}\n", dir, step);
   for (const char* key : {"created", "world_size", "format_version", "val_bpb"})
     if (meta.contains(key)) std::cout << fmt::format("{}: {}\n", key, json_brief(meta[key]));
+  if (is_sharded_step(meta))
+    std::cout << fmt::format(
+        "layout: sharded, optimizer state in {} per-rank files (for Python's torch.load: "
+        "nanotrain ckpt export {} --step {} --layout gathered --out DIR)\n",
+        json_brief(meta["optim_shards"]), dir, step);
   std::cout << "model_config: " << meta["model_config"].dump() << "\n";
   int64_t params = 0;
   for (const auto& item : data.model_data) params += item.value().numel();
@@ -145,6 +153,18 @@ void check_format(const char* action, const CkptFlags& flags) {
 }
 
 int export_model(const std::string& dir, const CkptFlags& flags) {
+  if (!flags.layout.empty()) {
+    if (flags.layout != "gathered")
+      throw std::invalid_argument(
+          fmt::format("ckpt export: --layout: expected gathered, found '{}'", flags.layout));
+    if (flags.out.empty())
+      throw std::invalid_argument(
+          "ckpt export --layout gathered: --out DIR (the checkpoint directory) is required");
+    const int64_t step = export_gathered(dir, flags.step, flags.out);
+    std::cout << fmt::format("exported step {} of {} in the gathered layout to {}\n", step, dir,
+                             flags.out);
+    return 0;
+  }
   check_format("export", flags);
   const bool dcp = flags.format == "dcp";
   if (flags.out.empty())

@@ -86,9 +86,8 @@ TrainResult train(const TrainConfig& requested) {
     log0("world: {} ranks ({} per node) from {}'s environment, store at {}:{} hosted by {}",
          env.world_size, env.local_world_size, env.source, env.master_addr, env.master_port,
          env.agent_store ? "the launcher" : "rank 0");
-  Checkpointer checkpointer({cfg.checkpoint_dir(), cfg.keep_last, cfg.async_save,
-                             parse_on_save_error(cfg.on_save_error), cfg.prune_abandoned},
-                            env.rank, env.world_size, collectives.get());
+  Checkpointer checkpointer(cfg.checkpointer_options(), env.rank, env.world_size,
+                            collectives.get());
   if (cfg.deterministic) use_deterministic_algorithms();
   torch::manual_seed(cfg.seed);
 

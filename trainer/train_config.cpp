@@ -72,13 +72,24 @@ void TrainConfig::validate() const {
     throw std::invalid_argument(
         fmt::format("collective_timeout: expected seconds in [1, {}], found {}",
                     kMaxCollectiveTimeout, collective_timeout));
-  parse_on_save_error(on_save_error);
+  checkpointer_options().validate();
   optim.validate();
 }
 
 std::string TrainConfig::checkpoint_dir() const {
   return get_base_dir() + "/" + source_directory("base") + "/" +
          (model_tag.empty() ? fmt::format("d{}", depth) : model_tag);
+}
+
+CheckpointerOptions TrainConfig::checkpointer_options() const {
+  CheckpointerOptions options;
+  options.dir = checkpoint_dir();
+  options.keep_last = keep_last;
+  options.async = async_save;
+  options.on_save_error = parse_on_save_error(on_save_error);
+  options.prune_abandoned = prune_abandoned;
+  options.layout = parse_checkpoint_layout(checkpoint_layout);
+  return options;
 }
 
 std::string TrainConfig::token_data_dir() const {

@@ -10,6 +10,8 @@
 
 namespace nt {
 
+struct CheckpointerOptions;
+
 struct TrainConfig {
   std::string run = "dummy";      // run name, recorded in metrics.jsonl (nanochat's wandb name)
   std::string data_dir;           // token shards from `nanotrain prepare`; "": <base_dir>/base_data
@@ -35,8 +37,10 @@ struct TrainConfig {
   int64_t eval_tokens = 65536;  // validation tokens per evaluation, all ranks together
   int64_t save_every = 0;       // save every N steps; 0: as eval_every; -1: last step only
   int64_t keep_last = -1;       // keep the newest K steps; -1: keep all
-  bool async_save = false;      // write checkpoints on a background thread
-  std::string on_save_error = "stop";   // a failed save (disk full, ...): stop | continue
+  bool async_save = false;      // write checkpoints on a background thread (gathered only)
+  std::string checkpoint_layout = "gathered";  // gathered: rank 0 writes nanochat's files;
+                                               // sharded: every rank writes its optimizer state
+  std::string on_save_error = "stop";          // a failed save (disk full, ...): stop | continue
   std::string resume_from_step = "-1";  // -1: start fresh; auto: the last complete step; or N
   bool prune_abandoned = false;         // resuming from N < the newest step: delete the later
                                         // steps (else the run refuses to start)
@@ -70,6 +74,7 @@ struct TrainConfig {
     v("save_every", save_every);
     v("keep_last", keep_last);
     v("async_save", async_save);
+    v("checkpoint_layout", checkpoint_layout);
     v("on_save_error", on_save_error);
     v("resume_from_step", resume_from_step);
     v("prune_abandoned", prune_abandoned);
@@ -81,6 +86,8 @@ struct TrainConfig {
 
   // <base_dir>/base_checkpoints/<model_tag or d<depth>>.
   std::string checkpoint_dir() const;
+  // The checkpoint choices, parsed (std::invalid_argument naming the field when one is bad).
+  CheckpointerOptions checkpointer_options() const;
   // data_dir, or <base_dir>/base_data.
   std::string token_data_dir() const;
 

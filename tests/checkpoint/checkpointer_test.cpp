@@ -7,8 +7,10 @@
 
 #include "checkpoint/layout.h"
 #include "checkpoint/meta.h"
+#include "checkpoint/sharded_checkpoint.h"
 #include "data/token_shard.h"
 #include "tests/checkpoint/checkpoint_fixture.h"
+#include "tests/support/same_ivalue.h"
 
 namespace nt {
 namespace {
@@ -200,6 +202,80 @@ TEST_F(CheckpointerTest, SecondCheckpointerOnTheDirectoryIsRefused) {
   testing::expect_error<std::runtime_error>([&] { Checkpointer second({dir_}, 0, 1, nullptr); },
                                             "in use");
   Checkpointer other_rank({dir_}, 1, 2, nullptr);  // ranks other than 0 take no lock
+}
+
+TEST_F(CheckpointerTest, ShardedLayoutResumesExactlyAndExportsGathered) {
+  auto loader = make_loader();
+  train_steps(2);
+  CheckpointerOptions options{dir_};
+  options.layout = CheckpointLayout::kSharded;
+  {
+    Checkpointer checkpointer(options, 0, 1, nullptr);
+    checkpointer.save(state_at(3, loader), model_, *optimizers_, meta_for(model_));
+  }
+  const nlohmann::json meta = read_meta(dir_ + "/meta_000003.json");
+  EXPECT_EQ(meta.at("optim_shards"), 1);
+  EXPECT_TRUE(meta.at("files").contains("optim_000003_rank0.pt"));
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/optim_000003.pt"));
+
+  // The gathered export is what save_checkpoint would have written: torch.load reads it.
+  const std::string out = dir_ + "_gathered";
+  std::filesystem::remove_all(out);
+  EXPECT_EQ(export_gathered(dir_, -1, out), 3);
+  const CheckpointData gathered = load_checkpoint(out, 3, torch::kCPU, /*load_optimizer=*/true);
+  ASSERT_TRUE(gathered.optimizer_data.has_value());
+  EXPECT_TRUE(testing::same_ivalue(*gathered.optimizer_data, optimizers_->state_dicts()));
+  EXPECT_FALSE(gathered.meta_data.contains("optim_shards"));
+  testing::expect_error<std::runtime_error>([&] { export_gathered(dir_, 3, out); },
+                                            "step 3 exists already");
+  std::filesystem::remove_all(out);
+
+  std::map<std::string, torch::Tensor> trained;
+  torch::manual_seed(7);
+  train_steps(1);
+  for (const auto& entry : model_state_dict(model_)) trained[entry.key()] = entry.value().clone();
+  model_ = make_model(99);
+  optimizers_ = std::make_unique<Optimizers>(setup_optimizers(model_, OptimizerConfig{}));
+  auto resumed_loader = make_loader();
+  Checkpointer checkpointer(options, 0, 1, nullptr);
+  EXPECT_EQ(checkpointer.resume(3, model_, *optimizers_, resumed_loader, torch::kCPU).step, 3);
+  torch::manual_seed(7);
+  train_steps(1);
+  for (const auto& entry : model_state_dict(model_))
+    EXPECT_TRUE(torch::equal(entry.value(), trained.at(entry.key()))) << entry.key();
+}
+
+TEST_F(CheckpointerTest, DamagedShardsAreNamed) {
+  const auto loader = make_loader();
+  train_steps(1);
+  CheckpointerOptions options{dir_};
+  options.layout = CheckpointLayout::kSharded;
+  Checkpointer checkpointer(options, 0, 1, nullptr);
+  for (int64_t step : {1, 2}) {
+    checkpointer.save(state_at(step, loader), model_, *optimizers_, meta_for(model_));
+    train_steps(1);
+  }
+  const std::string shard = dir_ + "/optim_000002_rank0.pt";
+  const std::string saved = dir_ + "/saved.pt";
+  std::filesystem::copy_file(shard, saved);
+  // A shard of another step: the same size, another checksum.
+  std::filesystem::copy_file(dir_ + "/optim_000001_rank0.pt", shard,
+                             std::filesystem::copy_options::overwrite_existing);
+  testing::expect_error<std::runtime_error>(
+      [&] { load_checkpoint(dir_, 2, torch::kCPU, /*load_optimizer=*/true); },
+      "optim_000002_rank0.pt");
+  // Truncated or missing: the step is not complete, and the last complete one is step 1.
+  std::filesystem::resize_file(shard, 100);
+  EXPECT_FALSE(is_complete_step(dir_, 2));
+  std::filesystem::remove(shard);
+  EXPECT_FALSE(is_complete_step(dir_, 2));
+  EXPECT_EQ(find_last_step(dir_), 1);
+  std::filesystem::rename(saved, shard);
+  EXPECT_TRUE(is_complete_step(dir_, 2));
+  CheckpointerOptions async = options;
+  async.async = true;
+  testing::expect_error<std::invalid_argument>(
+      [&] { async.validate(); }, "async_save: not available with checkpoint_layout=sharded");
 }
 
 TEST(CheckpointerOptions, ChoicesParseOnceWithNamedErrors) {

@@ -1,7 +1,8 @@
 // One rank of the distributed-optimizer test. Every rank feeds the same gradients, so the
 // averaged gradient equals them exactly (for 2 and 4 ranks) and the sharded optimizers must
 // match single-process ones bit for bit: parameters after each step, the gathered state dicts,
-// and a run that loads a whole state dict and continues.
+// the per-rank shards merged again (by every rank, and loaded by a single process), and runs
+// that load a whole state dict or every rank's shards and continue.
 // Then gradients averaged during backward (GradientReducer) against gradients averaged inside
 // the optimizers' step, on data that differs by rank, with gradient accumulation: the same
 // averages up to the order of the sums, equal on every rank, and at 2 ranks (where a + b and
@@ -10,14 +11,18 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <string>
 
 #include "optim/gradient_reducer.h"
 #include "optim/schedule.h"
 #include "optim/setup.h"
+#include "tests/support/same_ivalue.h"
 #include "tests/support/worker_checks.h"
 
 namespace {
+
+using nt::testing::same_ivalue;
 
 nt::GPT make_model() {
   nt::GPT model(nt::GPTConfig::from_depth(2, 16, 50));
@@ -31,31 +36,37 @@ void fake_gradients(const nt::GPT& model, uint64_t seed) {
     p.mutable_grad() = torch::empty(p.sizes()).normal_(0.0, 1.0, gen);
 }
 
+// Every rank's shard_state_dicts(), in rank order, passed around as pickled bytes.
+std::vector<c10::IValue> all_shards(const nt::Optimizers& optimizers, nt::Collectives& c) {
+  const std::vector<char> mine = torch::pickle_save(optimizers.shard_state_dicts());
+  std::vector<c10::IValue> shards;
+  for (int r = 0; r < c.world_size(); ++r) {
+    auto size =
+        torch::full({1}, r == c.rank() ? static_cast<int64_t>(mine.size()) : 0, torch::kInt64);
+    c.broadcast(size, r);
+    auto bytes = torch::zeros({size.item<int64_t>()}, torch::kUInt8);
+    if (r == c.rank()) std::memcpy(bytes.data_ptr(), mine.data(), mine.size());
+    c.broadcast(bytes, r);
+    const auto* data = reinterpret_cast<const char*>(bytes.data_ptr<uint8_t>());
+    shards.push_back(torch::pickle_load(std::vector<char>(data, data + bytes.numel())));
+  }
+  return shards;
+}
+
+// A fresh model holding `source`'s parameters.
+nt::GPT copy_of(const nt::GPT& source) {
+  nt::GPT model = make_model();
+  torch::NoGradGuard no_grad;
+  auto src = source->parameters(), dst = model->parameters();
+  for (size_t i = 0; i < src.size(); ++i) dst[i].copy_(src[i]);
+  return model;
+}
+
 bool same_params(const nt::GPT& a, const nt::GPT& b) {
   auto pa = a->parameters(), pb = b->parameters();
   for (size_t i = 0; i < pa.size(); ++i)
     if (!torch::equal(pa[i], pb[i])) return false;
   return true;
-}
-
-// Every tensor of two state-dict trees equal, and the same structure.
-bool same_ivalue(const c10::IValue& a, const c10::IValue& b) {
-  if (a.isTensor()) return b.isTensor() && torch::equal(a.toTensor(), b.toTensor());
-  if (a.isGenericDict()) {
-    if (!b.isGenericDict() || a.toGenericDict().size() != b.toGenericDict().size()) return false;
-    for (const auto& item : a.toGenericDict()) {
-      auto it = b.toGenericDict().find(item.key());
-      if (it == b.toGenericDict().end() || !same_ivalue(item.value(), it->value())) return false;
-    }
-    return true;
-  }
-  if (a.isList()) {
-    if (!b.isList() || a.toListRef().size() != b.toListRef().size()) return false;
-    for (size_t i = 0; i < a.toListRef().size(); ++i)
-      if (!same_ivalue(a.toListRef()[i], b.toListRef()[i])) return false;
-    return true;
-  }
-  return a == b;
 }
 
 // A batch that differs by rank, step and micro-step.
@@ -158,21 +169,32 @@ int main() {
   const auto gathered = dist.state_dicts();
   checks.expect(same_ivalue(gathered, ref.state_dicts()), "gathered state dicts");
 
+  // The sharded layout: each rank's own part, merged back whole, at any world size.
+  const auto shards = all_shards(dist, *coll);
+  checks.expect(same_ivalue(dist.merge_shard_state_dicts(shards, "shards"), ref.state_dicts()),
+                "merged shards");
+  nt::GPT single_model = copy_of(ref_model);
+  nt::Optimizers single = nt::setup_optimizers(single_model, nt::OptimizerConfig{});
+  single.load_state_dict_shards(shards, "shards");
+  checks.expect(same_ivalue(single.state_dicts(), ref.state_dicts()),
+                "shards loaded by a single process");
+  nt::GPT from_shards_model = copy_of(ref_model);
+  nt::Optimizers from_shards = nt::setup_optimizers(from_shards_model, nt::OptimizerConfig{});
+  from_shards.set_collectives(coll.get());
+  from_shards.load_state_dict_shards(shards, "shards");
+
   // A whole state dict loaded on every rank, each keeping its part, continues exactly.
-  nt::GPT resumed_model = make_model();
-  {
-    torch::NoGradGuard no_grad;
-    auto src = ref_model->parameters(), dst = resumed_model->parameters();
-    for (size_t i = 0; i < src.size(); ++i) dst[i].copy_(src[i]);
-  }
+  nt::GPT resumed_model = copy_of(ref_model);
   nt::Optimizers resumed = nt::setup_optimizers(resumed_model, nt::OptimizerConfig{});
   resumed.set_collectives(coll.get());
   resumed.load_state_dicts(ref.state_dicts(), "reference");
-  fake_gradients(resumed_model, 20);
-  fake_gradients(ref_model, 20);
+  for (const auto* model : {&resumed_model, &from_shards_model, &ref_model})
+    fake_gradients(*model, 20);
   resumed.step();
+  from_shards.step();
   ref.step();
   checks.expect(same_params(resumed_model, ref_model), "parameters after resuming");
+  checks.expect(same_params(from_shards_model, ref_model), "parameters after resuming shards");
   check_overlapped_reduction(*coll, checks);
   return checks.exit_code();
 }

@@ -7,7 +7,10 @@
 # uninterrupted run's (other ranks see other batches, so the values cannot be identical).
 # Both runs also check the OpenMP wait policy: unset, nanotrain re-executes itself with PASSIVE;
 # a value the user set (the resumed run's) is kept, and the numbers do not depend on it.
-# Usage: resume_test.sh NTRUN NANOTRAIN PREPARED_DIR NPROC [RESUME_NPROC]
+# LAYOUT=sharded saves with --checkpoint_layout=sharded (every rank's optimizer file compared);
+# its killed run dies after writing its shards of step 8 and before the commit (the crash point
+# after_shard), so step 4 stays the last complete one.
+# Usage: [LAYOUT=gathered|sharded] resume_test.sh NTRUN NANOTRAIN PREPARED_DIR NPROC [RESUME_NPROC]
 set -u
 ntrun=$1
 nanotrain=$2
@@ -16,7 +19,9 @@ nproc=$4
 resume_nproc=${5:-$4}
 source "$(dirname "$0")/../support/harness.sh"
 base_dirs a b
-args=("${tiny[@]}" --device_batch_size 4 --num_iterations 8 --save_every 4 --model_tag resume)
+layout=${LAYOUT:-gathered}
+args=("${tiny[@]}" --device_batch_size 4 --num_iterations 8 --save_every 4 --model_tag resume
+      --checkpoint_layout "$layout")
 run() {  # run BASE_DIR NPROC EXTRA...
   local base=$1 n=$2
   shift 2
@@ -27,9 +32,16 @@ losses() { grep -o 'step 0000[5-8]/00008 ([0-9.]*%) | loss: [0-9.]*' "$1"; }
 
 (unset OMP_WAIT_POLICY; run "$work/a" "$nproc") > "$work/a.log" || fail "uninterrupted run"
 grep -q "OpenMP wait policy: PASSIVE;" "$work/a.log" || fail "OMP_WAIT_POLICY unset did not give PASSIVE"
-NANOTRAIN_TEST_CRASH_AT=after_checkpoint run "$work/b" "$nproc" > "$work/b1.log"
-[ -f "$work/b/base_checkpoints/resume/meta_000004.json" ] || fail "no checkpoint at step 4"
-[ -f "$work/b/base_checkpoints/resume/meta_000008.json" ] && fail "the first run was not killed"
+dir=$work/b/base_checkpoints/resume
+if [ "$layout" = sharded ]; then
+  # Killed at its second save: every shard of step 8 written, its meta not.
+  NANOTRAIN_TEST_CRASH_AT=after_shard@2 run "$work/b" "$nproc" > "$work/b1.log"
+  [ -f "$dir/optim_000008_rank$((nproc - 1)).pt" ] || fail "the shards of step 8 were not written"
+else
+  NANOTRAIN_TEST_CRASH_AT=after_checkpoint run "$work/b" "$nproc" > "$work/b1.log"
+fi
+[ -f "$dir/meta_000004.json" ] || fail "no checkpoint at step 4"
+[ -f "$dir/meta_000008.json" ] && fail "the first run was not killed"
 OMP_WAIT_POLICY=active run "$work/b" "$resume_nproc" --resume_from_step=auto > "$work/b2.log" ||
   fail "resume"
 grep -q "OpenMP wait policy: active;" "$work/b2.log" || fail "the user's OMP_WAIT_POLICY was not kept"
@@ -41,13 +53,16 @@ if [ "$resume_nproc" != "$nproc" ]; then
   echo "mean loss over steps 5-8: $nproc ranks throughout $a, resumed on $resume_nproc ranks $b"
   awk -v a="$a" -v b="$b" 'BEGIN {d = a - b; if (d < 0) d = -d; exit !(d < 0.3)}' \
     || fail "loss after resuming on $resume_nproc ranks is not within 0.3 of the uninterrupted run"
-  echo "resume from $nproc to $resume_nproc ranks: ok"
+  echo "resume from $nproc to $resume_nproc ranks, $layout layout: ok"
   exit 0
 fi
-for f in model_000008.pt optim_000008.pt; do
+optim_files=(optim_000008.pt)
+[ "$layout" = sharded ] && optim_files=($(cd "$work/a/base_checkpoints/resume" && ls optim_000008_rank*.pt))
+[ "${#optim_files[@]}" -gt 0 ] || fail "no optimizer files of step 8"
+for f in model_000008.pt "${optim_files[@]}"; do
   cmp "$work/a/base_checkpoints/resume/$f" "$work/b/base_checkpoints/resume/$f" \
     || fail "$f differs from the uninterrupted run"
 done
 diff <(losses "$work/a.log") <(losses "$work/b2.log") || fail "loss lines differ after resume"
-echo "bit-exact resume at $nproc rank(s): ok"
+echo "bit-exact resume at $nproc rank(s), $layout layout: ok"
 losses "$work/b2.log"

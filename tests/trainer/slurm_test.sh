@@ -113,7 +113,7 @@ world=$(python3 -c "import json, sys; print(json.load(open(sys.argv[1]))['world_
 [ "$world" = 2 ] || fail "srun: meta_000006.json records world_size $world, expected 2"
 echo "srun -n 2: ok"
 
-# 2. sbatch, preemption signal, requeue, resume.
+# 2. sbatch, preemption signal, requeue, resume; sharded saves, as the multi-node template.
 cat > "$work/job.sbatch" << JOB
 #!/bin/bash
 #SBATCH -n 2
@@ -121,7 +121,8 @@ cat > "$work/job.sbatch" << JOB
 #SBATCH --open-mode=append
 #SBATCH --output=$work/job.out
 exec $src/scripts/slurm/requeue_on_preempt.sh srun --kill-on-bad-exit=1 ${train[*]} \
-  --num_iterations 600 --save_every 100 --model_tag sbatch --resume_from_step=auto
+  --num_iterations 600 --save_every 100 --model_tag sbatch --resume_from_step=auto \
+  --checkpoint_layout=sharded
 JOB
 job=$(sbatch --parsable "$work/job.sbatch") || fail "sbatch failed"
 for _ in $(seq 600); do grep -q "step 00010/" "$work/job.out" 2> /dev/null && break; sleep 0.1; done
@@ -147,4 +148,7 @@ grep -q "resumed from .* at step $saved\$" "$work/job.out" || fail "did not resu
 grep -q "step 00600/00600" "$work/job.out" || fail "the requeued job did not finish"
 "$nanotrain" ckpt verify "$work/base/base_checkpoints/sbatch" --step 600 > /dev/null ||
   fail "sbatch: the final checkpoint does not verify"
+shards=$(python3 -c "import json, sys; print(json.load(open(sys.argv[1]))['optim_shards'])" \
+  "$work/base/base_checkpoints/sbatch/meta_000600.json")
+[ "$shards" = 2 ] || fail "sbatch: meta_000600.json records optim_shards $shards, expected 2"
 echo "sbatch: preempted at step $saved, requeued, resumed, finished: ok"

@@ -1,0 +1,48 @@
+// The sharded layout of a step, for jobs whose optimizer state is too large for one writer:
+// every rank writes optim_{step:06d}_rank{r}.pt at the same time, holding the optimizer state it
+// owns (Optimizers::shard_state_dicts: its AdamW shards, its Muon matrices' momentum), rank 0
+// also writes model_{step:06d}.pt, and once every rank has reported its file durable (size and
+// CRC-32C), rank 0 writes the meta naming all of them, with optim_shards = the number of ranks.
+// Such a step reads back at any world size (Optimizers::load_state_dict_shards).
+#pragma once
+
+#include <ATen/core/ivalue.h>
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "checkpoint/checkpoint_manager.h"
+#include "runtime/collectives.h"
+
+namespace nt {
+
+// Every rank calls it with its own `optimizer_shard`; `model_data` is read on rank 0 only, and
+// `meta_data` is as for save_checkpoint. `collectives` is nullptr for a world of one. Throws
+// std::runtime_error on every rank when any rank could not write: the failing rank with its
+// own error, the others naming the ranks that failed; the step is then not complete. A failure
+// of rank 0's commit after that is thrown on rank 0 alone (the caller agrees on it).
+void save_sharded_checkpoint(const std::string& checkpoint_dir, int64_t step,
+                             const ModelData& model_data, const c10::IValue& optimizer_shard,
+                             const nlohmann::json& meta_data, int rank, int world_size,
+                             Collectives* collectives);
+
+// Whether a committed meta describes the sharded layout (it has optim_shards).
+bool is_sharded_step(const nlohmann::json& meta);
+
+// Every rank's [AdamW, Muon] shard list of a sharded step, in rank order, read onto the CPU
+// (each rank then copies only its own part to its device). Throws std::runtime_error naming
+// the meta when it does not list every rank's file.
+std::vector<c10::IValue> load_optimizer_shards(const std::string& checkpoint_dir, int64_t step,
+                                               const nlohmann::json& meta);
+
+// `ckpt export --layout gathered`: writes step `step` (-1: find_last_step) of `checkpoint_dir`
+// into `out_dir` in the gathered layout (model_{step:06d}.pt, optim_{step:06d}.pt with the
+// shards merged, meta), which Python's torch.load and nanochat read; a gathered step is copied
+// as it is. Holds the lock of `out_dir` and never replaces a step there. Throws
+// std::runtime_error naming the file. Returns the step.
+int64_t export_gathered(const std::string& checkpoint_dir, int64_t step,
+                        const std::string& out_dir);
+
+}  // namespace nt
