@@ -176,10 +176,6 @@ void load_model_data(GPT& model, ModelData data, const ParameterShapes& shapes,
   }
 }
 
-std::unique_ptr<Tokenizer> get_tokenizer() {
-  return std::make_unique<Tokenizer>(Tokenizer::from_dir(get_tokenizer_dir()));
-}
-
 BuiltModel build_model(const std::string& checkpoint_dir, int64_t step, torch::Device device,
                        const std::string& phase, torch::ScalarType compute_dtype) {
   if (phase != "train" && phase != "eval")

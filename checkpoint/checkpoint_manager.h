@@ -70,9 +70,6 @@ ParameterShapes parameter_shapes(const GPT& model);
 void load_model_data(GPT& model, ModelData data, const ParameterShapes& shapes,
                      torch::Device device, const std::string& where);
 
-// nanochat's get_tokenizer: the tokenizer `nanotrain prepare` stored in get_tokenizer_dir().
-std::unique_ptr<Tokenizer> get_tokenizer();
-
 struct BuiltModel {
   GPT model{nullptr};
   std::unique_ptr<Tokenizer> tokenizer;

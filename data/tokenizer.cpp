@@ -258,4 +258,8 @@ std::string get_tokenizer_dir() {
   return get_base_dir() + "/tokenizer";
 }
 
+std::unique_ptr<Tokenizer> get_tokenizer() {
+  return std::make_unique<Tokenizer>(Tokenizer::from_dir(get_tokenizer_dir()));
+}
+
 }  // namespace nt

@@ -62,4 +62,7 @@ class Tokenizer {
 // get_tokenizer reads the same folder of its base directory).
 std::string get_tokenizer_dir();
 
+// nanochat's get_tokenizer: the tokenizer `nanotrain prepare` stored in get_tokenizer_dir().
+std::unique_ptr<Tokenizer> get_tokenizer();
+
 }  // namespace nt

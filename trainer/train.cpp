@@ -70,16 +70,16 @@ TrainResult train(const TrainConfig& requested) {
   // A signal while loading is a preemption too: it stops the job before the first step.
   install_preemption_handlers();
   log0("config: {}", config_to_json(requested).dump());
-  if (requested.device == "cuda" && !torch::cuda::is_available())
+  const bool cuda = requested.device_type() == torch::kCUDA;
+  if (cuda && !torch::cuda::is_available())
     throw std::invalid_argument("device: cuda requested, but this LibTorch sees no CUDA device");
   const DistEnv env = read_dist_env();
-  const torch::Device device =
-      requested.device == "cuda" ? torch::Device(torch::kCUDA, env.local_rank) : torch::kCPU;
+  const torch::Device device = cuda ? torch::Device(torch::kCUDA, env.local_rank) : torch::kCPU;
   TrainConfig cfg = requested;  // with "auto" resolved for this hardware, as meta records it
   cfg.optim.muon_dtype =
       dtype_name(resolve_matmul_dtype(requested.optim.muon_dtype, device, "muon_dtype"));
   ProcessGroupOptions pg_options;
-  pg_options.backend = cfg.device == "cuda" ? "nccl" : "gloo";
+  pg_options.backend = cuda ? "nccl" : "gloo";
   pg_options.timeout = std::chrono::milliseconds(std::llround(cfg.collective_timeout * 1000));
   const auto collectives = init_process_group(env, pg_options);
   if (env.distributed())
@@ -107,7 +107,7 @@ TrainResult train(const TrainConfig& requested) {
   GPT model(model_config_for(cfg, checkpointer, start_step, tokenizer.vocab_size()));
   model->init_weights(cfg.seed);
   model->to(device);
-  model->set_compute_dtype(cfg.dtype == "bfloat16" ? torch::kBFloat16 : torch::kFloat32);
+  model->set_compute_dtype(cfg.compute_dtype());
   Optimizers optimizers = setup_optimizers(model, cfg.optim);
   log_precision(device, model->compute_dtype(), optimizers.muon->options().ns_dtype);
   optimizers.set_collectives(collectives.get());                 // state sharded across ranks

@@ -41,11 +41,8 @@ void TrainConfig::validate() const {
     throw std::invalid_argument(
         fmt::format("warmup_ratio + warmdown_ratio: expected at most 1, found {}",
                     warmup_ratio + warmdown_ratio));
-  if (device != "cpu" && device != "cuda")
-    throw std::invalid_argument(fmt::format("device: expected cpu or cuda, found '{}'", device));
-  if (dtype != "float32" && dtype != "bfloat16")
-    throw std::invalid_argument(
-        fmt::format("dtype: expected float32 or bfloat16, found '{}'", dtype));
+  device_type();
+  compute_dtype();
   if (num_iterations == 0 || num_iterations < -1)
     throw std::invalid_argument(
         fmt::format("num_iterations: expected a positive integer or -1, found {}", num_iterations));
@@ -79,6 +76,19 @@ void TrainConfig::validate() const {
 std::string TrainConfig::checkpoint_dir() const {
   return get_base_dir() + "/" + source_directory("base") + "/" +
          (model_tag.empty() ? fmt::format("d{}", depth) : model_tag);
+}
+
+torch::DeviceType TrainConfig::device_type() const {
+  if (device == "cpu") return torch::kCPU;
+  if (device == "cuda") return torch::kCUDA;
+  throw std::invalid_argument(fmt::format("device: expected cpu or cuda, found '{}'", device));
+}
+
+torch::ScalarType TrainConfig::compute_dtype() const {
+  if (dtype == "float32") return torch::kFloat32;
+  if (dtype == "bfloat16") return torch::kBFloat16;
+  throw std::invalid_argument(
+      fmt::format("dtype: expected float32 or bfloat16, found '{}'", dtype));
 }
 
 CheckpointerOptions TrainConfig::checkpointer_options() const {

@@ -86,7 +86,9 @@ struct TrainConfig {
 
   // <base_dir>/base_checkpoints/<model_tag or d<depth>>.
   std::string checkpoint_dir() const;
-  // The checkpoint choices, parsed (std::invalid_argument naming the field when one is bad).
+  // The choices parsed, each in one place (std::invalid_argument naming the field when bad):
+  torch::DeviceType device_type() const;    // kCPU or kCUDA
+  torch::ScalarType compute_dtype() const;  // kFloat32 or kBFloat16
   CheckpointerOptions checkpointer_options() const;
   // data_dir, or <base_dir>/base_data.
   std::string token_data_dir() const;
