@@ -21,7 +21,14 @@ int64_t step_of(const std::string& name) {
     const int64_t step = parse_step(name, prefix, suffix);
     if (step >= 0) return step;
   }
-  return -1;
+  // A per-rank optimizer file, optim_{step:06d}_rank{r}.pt (the sharded layout, nanochat's).
+  const size_t at = name.rfind("_rank");
+  if (at == std::string::npos || name.size() < at + 9) return -1;
+  const int64_t step = parse_step(name.substr(0, at) + ".pt", "optim", ".pt");
+  const std::string rank = name.substr(at + 5, name.size() - at - 8);
+  if (step < 0 || rank.size() > 9 || rank.find_first_not_of("0123456789") != std::string::npos)
+    return -1;
+  return name == rank_optim_file_name(step, std::stoll(rank)) ? step : -1;
 }
 
 }  // namespace

@@ -31,7 +31,9 @@ TEST_F(CheckpointTest, FindLastStepIgnoresJunkAndIncompleteSteps) {
   // Junk and half-written steps beside the real ones.
   for (const char* junk :
        {"model_abc.pt", "model_-1.pt", "model_0000001.pt", "meta_0000099.json", "meta_abc.json",
-        "model_000050.pt", "optim_000060.pt", "notes.txt", "meta_000040.json.tmp"})
+        "model_000050.pt", "optim_000060.pt", "notes.txt", "meta_000040.json.tmp",
+        "optim_000090_rank1.pt", "optim_000090_rank2.pt.tmp", "optim_000090_rank01.pt",
+        "optim_000090_rankx.pt"})
     std::ofstream(dir_ + "/" + junk) << "junk";
   std::ofstream(dir_ + "/meta_000070.json") << R"({"step": 70, "model_config": {}, "files": {}})";
   fs::create_directories(dir_ + "/meta_000080.json");  // a directory, not a file
@@ -44,6 +46,11 @@ TEST_F(CheckpointTest, FindLastStepIgnoresJunkAndIncompleteSteps) {
   EXPECT_FALSE(fs::exists(dir_ + "/meta_000030.json"));
   EXPECT_FALSE(fs::exists(dir_ + "/model_000050.pt"));
   EXPECT_FALSE(fs::exists(dir_ + "/meta_000040.json.tmp"));
+  // A killed sharded save's shards and temporary files, with no model or meta of their step.
+  EXPECT_FALSE(fs::exists(dir_ + "/optim_000090_rank1.pt"));
+  EXPECT_FALSE(fs::exists(dir_ + "/optim_000090_rank2.pt.tmp"));
+  EXPECT_TRUE(fs::exists(dir_ + "/optim_000090_rank01.pt"));  // not a name nanotrain writes
+  EXPECT_TRUE(fs::exists(dir_ + "/optim_000090_rankx.pt"));
   EXPECT_TRUE(fs::exists(dir_ + "/model_000010.pt"));
   EXPECT_EQ(find_last_step(dir_), 10);
 }
