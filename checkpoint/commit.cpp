@@ -30,8 +30,9 @@ void prepare_step(const std::string& checkpoint_dir, int64_t step) {
     throw std::runtime_error(
         fmt::format("cannot create checkpoint directory '{}': {}", checkpoint_dir, ec.message()));
   remove_incomplete_steps(checkpoint_dir);
-  // Re-saving a step: retract its commit record before replacing any of its files.
-  if (fs::remove(checkpoint_dir + "/" + meta_file_name(step), ec)) fsync_directory(checkpoint_dir);
+  // Re-saving a step: its commit record goes first, then its files, so that none from the
+  // earlier save (another world size's shards) outlives it unnamed by the new meta.
+  remove_step(checkpoint_dir, step);
 }
 
 void commit_step(const std::string& checkpoint_dir, int64_t step, const nlohmann::json& meta_data,

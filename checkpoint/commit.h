@@ -16,8 +16,8 @@ namespace nt {
 nlohmann::json file_record(const WrittenFile& file);
 
 // Before any file of `step` is written: creates `checkpoint_dir`, removes what killed saves left
-// behind and, when `step` is saved again, retracts its meta first. Throws std::runtime_error
-// naming the directory.
+// behind and, when `step` is saved again, its earlier files (the meta first). Throws
+// std::runtime_error naming the directory.
 void prepare_step(const std::string& checkpoint_dir, int64_t step);
 
 // Writes meta_{step:06d}.json: `meta_data` plus step, format_version, world_size (default 1),

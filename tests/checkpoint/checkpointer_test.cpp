@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include <fstream>
+
 #include "checkpoint/layout.h"
 #include "checkpoint/meta.h"
 #include "checkpoint/sharded_checkpoint.h"
@@ -271,6 +273,11 @@ TEST_F(CheckpointerTest, DamagedShardsAreNamed) {
   EXPECT_FALSE(is_complete_step(dir_, 2));
   EXPECT_EQ(find_last_step(dir_), 1);
   std::filesystem::rename(saved, shard);
+  EXPECT_TRUE(is_complete_step(dir_, 2));
+  // Step 2 saved again by fewer ranks than a file of it claims: no shard outlives its save.
+  std::ofstream(dir_ + "/optim_000002_rank1.pt") << "an earlier, larger job's shard";
+  checkpointer.save(state_at(2, loader), model_, *optimizers_, meta_for(model_));
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/optim_000002_rank1.pt"));
   EXPECT_TRUE(is_complete_step(dir_, 2));
   CheckpointerOptions async = options;
   async.async = true;
