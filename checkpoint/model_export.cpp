@@ -14,6 +14,8 @@
 #include "checkpoint/dir_lock.h"
 #include "checkpoint/layout.h"
 #include "checkpoint/meta.h"
+#include "checkpoint/sharded_checkpoint.h"
+#include "optim/setup.h"
 #include "runtime/config_io.h"
 #include "serialize/atomic_file.h"
 #include "serialize/dcp.h"
@@ -45,17 +47,17 @@ int64_t metadata_int(const SafetensorsMetadata& metadata, const std::string& key
   return value;
 }
 
-// Saves an imported model as a new step, under the directory's lock (a training job may be
-// writing it, and save_checkpoint removes what it finds incomplete); never replaces a step.
-void save_imported_step(const std::string& checkpoint_dir, int64_t step,
-                        const ModelData& model_data, const nlohmann::json& meta) {
+// Saves an imported or exported step as a new step, under the directory's lock (a training job
+// may be writing it, and save_checkpoint removes what it finds incomplete); never replaces one.
+void save_new_step(const std::string& checkpoint_dir, int64_t step, const ModelData& model_data,
+                   const std::optional<c10::IValue>& optimizer_data, const nlohmann::json& meta) {
   DirLock lock(checkpoint_dir);
   if (fs::exists(checkpoint_dir + "/" + meta_file_name(step)))
     throw std::runtime_error(
-        fmt::format("{}: step {} exists already; import into another "
+        fmt::format("{}: step {} exists already; write into another "
                     "directory or give another --step",
                     checkpoint_dir, step));
-  save_checkpoint(checkpoint_dir, step, model_data, std::nullopt, meta);
+  save_checkpoint(checkpoint_dir, step, model_data, optimizer_data, meta);
 }
 
 // What both exports write: a step's model tensors, in the checkpoint's names and order, and its
@@ -116,7 +118,7 @@ int64_t import_safetensors(const std::string& path, const std::string& checkpoin
   ModelData model_data;
   for (auto& [name, tensor] : file.tensors) model_data.insert(name, std::move(tensor));
   file.tensors.clear();
-  save_imported_step(checkpoint_dir, step, model_data, meta);
+  save_new_step(checkpoint_dir, step, model_data, std::nullopt, meta);
   return step;
 }
 
@@ -196,8 +198,30 @@ ImportedDcp import_dcp(const std::string& dcp_dir, const std::string& checkpoint
       model_data.insert(name, load_dcp_tensor(dcp_dir, entry));
   }
   imported.tensors = taken.size();
-  save_imported_step(checkpoint_dir, imported.step, model_data, meta);
+  save_new_step(checkpoint_dir, imported.step, model_data, std::nullopt, meta);
   return imported;
+}
+
+int64_t export_gathered(const std::string& checkpoint_dir, int64_t step,
+                        const std::string& out_dir) {
+  if (step < 0) step = find_last_step(checkpoint_dir);
+  CheckpointData data = load_checkpoint(checkpoint_dir, step, torch::kCPU, /*load_optimizer=*/true);
+  c10::IValue optimizer_data;
+  if (data.optimizer_data) {
+    optimizer_data = *data.optimizer_data;
+  } else {
+    // Merging needs the parameters' shapes and the optimizers' split of them.
+    const std::string meta_path = checkpoint_dir + "/" + meta_file_name(step);
+    const GPT model(model_config_from_meta(data.meta_data, meta_path));
+    optimizer_data =
+        setup_optimizers(model, OptimizerConfig{})
+            .merge_shard_state_dicts(data.optimizer_shards,
+                                     fmt::format("{}/optim_{:06d}_rank*.pt", checkpoint_dir, step));
+  }
+  nlohmann::json meta = data.meta_data;
+  for (const char* key : {"files", "optim_shards", "format_version", "created"}) meta.erase(key);
+  save_new_step(out_dir, step, data.model_data, optimizer_data, meta);
+  return step;
 }
 
 }  // namespace nt

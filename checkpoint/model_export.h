@@ -1,7 +1,8 @@
 // A checkpoint's model in and out of other tools' formats: Hugging Face's safetensors (the model
 // config in __metadata__, as the format wants strings, with a config.json beside it) and
 // torch.distributed.checkpoint directories (torchtitan's format, the model config in a
-// model_config.json beside .metadata); each also back into a complete checkpoint step.
+// model_config.json beside .metadata); each also back into a complete checkpoint step. And a
+// step copied into nanochat's gathered layout, for torch.load.
 #pragma once
 
 #include <cstdint>
@@ -58,5 +59,13 @@ struct ImportedDcp {
 // directory, parameters missing or mis-shaped for the config (all listed), a step that exists.
 ImportedDcp import_dcp(const std::string& dcp_dir, const std::string& checkpoint_dir, int64_t step,
                        const std::string& model_config_path);
+
+// `ckpt export --layout gathered`: writes step `step` (-1: find_last_step) of `checkpoint_dir`
+// into `out_dir` in the gathered layout (model_{step:06d}.pt, optim_{step:06d}.pt with the
+// shards merged, meta), which Python's torch.load and nanochat read; a gathered step is copied
+// as it is. Holds the lock of `out_dir` and never replaces a step there. Throws
+// std::runtime_error naming the file. Returns the step.
+int64_t export_gathered(const std::string& checkpoint_dir, int64_t step,
+                        const std::string& out_dir);
 
 }  // namespace nt

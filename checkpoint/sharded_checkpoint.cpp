@@ -6,15 +6,12 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
-#include <filesystem>
 #include <stdexcept>
 
 #include "checkpoint/commit.h"
-#include "checkpoint/dir_lock.h"
 #include "checkpoint/layout.h"
 #include "checkpoint/meta.h"
 #include "checkpoint/retention.h"
-#include "optim/setup.h"
 #include "runtime/crash_point.h"
 #include "runtime/log.h"
 #include "serialize/torch_file.h"
@@ -134,32 +131,6 @@ std::vector<c10::IValue> load_optimizer_shards(const std::string& checkpoint_dir
     shards.push_back(load_torch_file(checkpoint_dir + "/" + name, torch::kCPU));
   }
   return shards;
-}
-
-int64_t export_gathered(const std::string& checkpoint_dir, int64_t step,
-                        const std::string& out_dir) {
-  if (step < 0) step = find_last_step(checkpoint_dir);
-  const DirLock lock(out_dir);
-  if (std::filesystem::exists(out_dir + "/" + meta_file_name(step)))
-    throw std::runtime_error(fmt::format("{}/{}: step {} exists already; it is never replaced",
-                                         out_dir, meta_file_name(step), step));
-  CheckpointData data = load_checkpoint(checkpoint_dir, step, torch::kCPU, /*load_optimizer=*/true);
-  c10::IValue optimizer_data;
-  if (data.optimizer_data) {
-    optimizer_data = *data.optimizer_data;
-  } else {
-    // Merging needs the parameters' shapes and the optimizers' split of them.
-    const std::string meta_path = checkpoint_dir + "/" + meta_file_name(step);
-    const GPT model(model_config_from_meta(data.meta_data, meta_path));
-    optimizer_data =
-        setup_optimizers(model, OptimizerConfig{})
-            .merge_shard_state_dicts(data.optimizer_shards,
-                                     fmt::format("{}/optim_{:06d}_rank*.pt", checkpoint_dir, step));
-  }
-  nlohmann::json meta = data.meta_data;
-  for (const char* key : {"files", "optim_shards", "format_version", "created"}) meta.erase(key);
-  save_checkpoint(out_dir, step, data.model_data, optimizer_data, meta);
-  return step;
 }
 
 }  // namespace nt

@@ -37,12 +37,4 @@ bool is_sharded_step(const nlohmann::json& meta);
 std::vector<c10::IValue> load_optimizer_shards(const std::string& checkpoint_dir, int64_t step,
                                                const nlohmann::json& meta);
 
-// `ckpt export --layout gathered`: writes step `step` (-1: find_last_step) of `checkpoint_dir`
-// into `out_dir` in the gathered layout (model_{step:06d}.pt, optim_{step:06d}.pt with the
-// shards merged, meta), which Python's torch.load and nanochat read; a gathered step is copied
-// as it is. Holds the lock of `out_dir` and never replaces a step there. Throws
-// std::runtime_error naming the file. Returns the step.
-int64_t export_gathered(const std::string& checkpoint_dir, int64_t step,
-                        const std::string& out_dir);
-
 }  // namespace nt

@@ -9,6 +9,7 @@
 
 #include "checkpoint/layout.h"
 #include "checkpoint/meta.h"
+#include "checkpoint/model_export.h"
 #include "checkpoint/sharded_checkpoint.h"
 #include "data/token_shard.h"
 #include "tests/checkpoint/checkpoint_fixture.h"
