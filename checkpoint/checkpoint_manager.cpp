@@ -14,6 +14,7 @@
 #include "checkpoint/meta.h"
 #include "checkpoint/retention.h"
 #include "checkpoint/sharded_checkpoint.h"
+#include "optim/nanochat_layout.h"
 #include "runtime/crash_point.h"
 #include "runtime/environment.h"
 #include "runtime/log.h"
@@ -26,26 +27,45 @@ namespace fs = std::filesystem;
 namespace nt {
 namespace {
 
-// nanochat's optimizer state: one list file [AdamW, Muon], or one file per rank. Files of several
-// ranks hold shards in nanochat's distributed layout, which nanotrain's optimizers cannot take;
-// a single rank's file holds the whole state.
-c10::IValue load_nanochat_optimizer(const std::string& checkpoint_dir, int64_t step,
-                                    torch::Device device) {
+// nanochat's optimizer state: one list file [AdamW, Muon], or one file per rank of ranks
+// 0..W-1. A single-process run's rank 0 file holds the whole state; the files of a distributed
+// run (DistAdamW, DistMuon: optim/nanochat_layout.h) are shards, merged when loaded.
+void load_nanochat_optimizer(const std::string& checkpoint_dir, int64_t step, torch::Device device,
+                             CheckpointData& data) {
   const std::string list_path = checkpoint_dir + "/" + optim_file_name(step);
   std::error_code ec;
-  if (fs::exists(list_path, ec)) return load_torch_file(list_path, device);
+  if (fs::exists(list_path, ec)) {
+    data.optimizer_data = load_torch_file(list_path, device);
+    return;
+  }
   const auto ranks = list_rank_optim_files(checkpoint_dir, step);
   if (ranks.empty())
     throw std::runtime_error(fmt::format("{}: step {} has no optimizer state (neither {} nor {})",
                                          checkpoint_dir, step, optim_file_name(step),
                                          rank_optim_file_name(step, 0)));
-  if (ranks != std::vector<int64_t>{0})
-    throw std::runtime_error(fmt::format(
-        "{}: step {} has optimizer files of ranks [{}]: state sharded over ranks is not in "
-        "nanotrain's layout; expected {} or {} alone",
-        checkpoint_dir, step, fmt::join(ranks, ", "), optim_file_name(step),
-        rank_optim_file_name(step, 0)));
-  return load_torch_file(checkpoint_dir + "/" + rank_optim_file_name(step, 0), device);
+  for (size_t r = 0; r < ranks.size(); ++r)
+    if (ranks[r] != static_cast<int64_t>(r))
+      throw std::runtime_error(fmt::format(
+          "{}: step {} has optimizer files of ranks [{}]; expected ranks 0 to {}, {} missing",
+          checkpoint_dir, step, fmt::join(ranks, ", "), ranks.back(),
+          rank_optim_file_name(step, static_cast<int64_t>(r))));
+  const auto distributed = [](const c10::IValue& list) {
+    return list.isList() && list.toListRef().size() == 2 &&
+           is_dist_muon_state_dict(list.toListRef()[1]);
+  };
+  for (int64_t r : ranks) {
+    const std::string path = checkpoint_dir + "/" + rank_optim_file_name(step, r);
+    data.optimizer_shards.push_back(load_torch_file(path, device));
+    if (ranks.size() == 1 && !distributed(data.optimizer_shards.back())) {
+      data.optimizer_data = std::move(data.optimizer_shards.back());
+      data.optimizer_shards.clear();
+    } else if (!distributed(data.optimizer_shards.back())) {
+      throw std::runtime_error(fmt::format(
+          "{}: expected [DistAdamW, DistMuon] state dicts, as each of the {} files of a "
+          "distributed nanochat run holds; found another layout",
+          path, ranks.size()));
+    }
+  }
 }
 
 }  // namespace
@@ -128,10 +148,10 @@ CheckpointData load_checkpoint(const std::string& checkpoint_dir, int64_t step,
   }
   if (load_optimizer && committed && is_sharded_step(data.meta_data))
     data.optimizer_shards = load_optimizer_shards(checkpoint_dir, step, data.meta_data);
+  else if (load_optimizer && committed)
+    data.optimizer_data = load_torch_file(checkpoint_dir + "/" + optim_file_name(step), device);
   else if (load_optimizer)
-    data.optimizer_data =
-        committed ? load_torch_file(checkpoint_dir + "/" + optim_file_name(step), device)
-                  : load_nanochat_optimizer(checkpoint_dir, step, device);
+    load_nanochat_optimizer(checkpoint_dir, step, device, data);
   return data;
 }
 

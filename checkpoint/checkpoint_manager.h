@@ -41,8 +41,9 @@ void save_checkpoint(const std::string& checkpoint_dir, int64_t step, const Mode
 
 struct CheckpointData {
   ModelData model_data;
-  // With load_optimizer: the list [AdamW, Muon] of a gathered step, or for a sharded step
-  // (checkpoint/sharded_checkpoint.h) every rank's shard list in optimizer_shards instead.
+  // With load_optimizer: the list [AdamW, Muon] of a gathered step, or every rank's list in
+  // optimizer_shards instead, for a sharded step (checkpoint/sharded_checkpoint.h) and for
+  // nanochat's distributed optimizers (optim/nanochat_layout.h); Optimizers merges either.
   std::optional<c10::IValue> optimizer_data;
   std::vector<c10::IValue> optimizer_shards;
   nlohmann::json meta_data;
@@ -50,9 +51,9 @@ struct CheckpointData {
 
 // Loads a complete step, tensors mapped to `device`. Sizes always and, when `verify`, checksums
 // of every file are checked first. A step nanochat wrote (its meta has no commit record) is read
-// unverified; its optimizer state comes from optim_{step:06d}.pt or, failing that, from a single
-// rank's optim_{step:06d}_rank0.pt (files of several ranks are nanochat's sharded layout, an
-// error). Throws std::runtime_error naming the file and the problem.
+// unverified; its optimizer state comes from optim_{step:06d}.pt or, failing that, from the files
+// optim_{step:06d}_rank{r}.pt of ranks 0 to W-1 (a single process's whole state, or a distributed
+// run's shards). Throws std::runtime_error naming the file and the problem.
 CheckpointData load_checkpoint(const std::string& checkpoint_dir, int64_t step,
                                torch::Device device, bool load_optimizer = false,
                                bool verify = true);

@@ -83,7 +83,7 @@ TrainState Checkpointer::resume(int64_t step, GPT& model, Optimizers& optimizers
     optimizers.load_state_dicts(*data.optimizer_data, dir + "/" + optim_file_name(step));
   else
     optimizers.load_state_dict_shards(data.optimizer_shards,
-                                      fmt::format("{}/optim_{:06d}_rank*.pt", dir, step));
+                                      dir + "/" + rank_optim_file_pattern(step));
   const std::string where = meta_path(step);
   TrainState state = read_train_state(data.meta_data, where);
   if (!state.data) log0("{}: a nanochat checkpoint; the data is read from its start", where);

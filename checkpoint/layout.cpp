@@ -29,6 +29,10 @@ std::string rank_optim_file_name(int64_t step, int64_t rank) {
   return fmt::format("optim_{:06d}_rank{}.pt", step, rank);
 }
 
+std::string rank_optim_file_pattern(int64_t step) {
+  return fmt::format("optim_{:06d}_rank*.pt", step);
+}
+
 std::vector<int64_t> list_rank_optim_files(const std::string& checkpoint_dir, int64_t step) {
   std::vector<int64_t> ranks;
   const std::string head = fmt::format("optim_{:06d}_rank", step);

@@ -15,6 +15,8 @@ std::string optim_file_name(int64_t step);  // "optim_000042.pt"
 std::string meta_file_name(int64_t step);   // "meta_000042.json"
 // nanochat's optimizer file of one rank: "optim_000042_rank3.pt".
 std::string rank_optim_file_name(int64_t step, int64_t rank);
+// All of them, for messages: "optim_000042_rank*.pt".
+std::string rank_optim_file_pattern(int64_t step);
 
 // The ranks with a per-rank optimizer file of `step` in `checkpoint_dir`, ascending.
 std::vector<int64_t> list_rank_optim_files(const std::string& checkpoint_dir, int64_t step);

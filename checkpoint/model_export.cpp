@@ -216,7 +216,7 @@ int64_t export_gathered(const std::string& checkpoint_dir, int64_t step,
     optimizer_data =
         setup_optimizers(model, OptimizerConfig{})
             .merge_shard_state_dicts(data.optimizer_shards,
-                                     fmt::format("{}/optim_{:06d}_rank*.pt", checkpoint_dir, step));
+                                     checkpoint_dir + "/" + rank_optim_file_pattern(step));
   }
   nlohmann::json meta = data.meta_data;
   for (const char* key : {"files", "optim_shards", "format_version", "created"}) meta.erase(key);

@@ -103,8 +103,8 @@ void save_sharded_checkpoint(const std::string& checkpoint_dir, int64_t step,
                     fmt::join(failed, ", ")));
   }
   if (rank != 0) return;
-  log0("Saved the optimizer shards of {} rank(s) to: {}/optim_{:06d}_rank*.pt", world_size,
-       checkpoint_dir, step);
+  log0("Saved the optimizer shards of {} rank(s) to: {}/{}", world_size, checkpoint_dir,
+       rank_optim_file_pattern(step));
   nlohmann::json files;
   files[model_file_name(step)] = file_record(model_file);
   for (int r = 0; r < world_size; ++r)

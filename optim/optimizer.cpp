@@ -13,6 +13,15 @@ std::invalid_argument error(const std::string& where, const std::string& what) {
   return std::invalid_argument(where + ": " + what);
 }
 
+// A parameter's state as a dict, name -> tensor.
+c10::impl::GenericDict state_entry(const Optimizer::State& state) {
+  c10::impl::GenericDict entry(c10::StringType::get(), c10::AnyType::get());
+  for (const auto& [key, tensor] : state) entry.insert(key, tensor);
+  return entry;
+}
+
+}  // namespace
+
 c10::impl::GenericDict as_dict(const c10::IValue& v, const std::string& where) {
   if (!v.isGenericDict()) throw error(where, "expected a dict, found " + v.tagKind());
   return v.toGenericDict();
@@ -25,14 +34,18 @@ c10::IValue dict_get(const c10::impl::GenericDict& dict, const std::string& key,
   return it->value();
 }
 
-// A parameter's state as a dict, name -> tensor.
-c10::impl::GenericDict state_entry(const Optimizer::State& state) {
-  c10::impl::GenericDict entry(c10::StringType::get(), c10::AnyType::get());
-  for (const auto& [key, tensor] : state) entry.insert(key, tensor);
-  return entry;
+std::vector<int64_t> group_param_ids(const c10::impl::GenericDict& group,
+                                     const std::string& where) {
+  auto params = dict_get(group, "params", where);
+  if (params.isIntList()) return params.toIntVector();
+  if (!params.isList()) throw error(where, "params: expected a list");
+  std::vector<int64_t> ids;
+  for (const c10::IValue& id : params.toListRef()) {
+    if (!id.isInt()) throw error(where, "params: expected integer ids");
+    ids.push_back(id.toInt());
+  }
+  return ids;
 }
-
-}  // namespace
 
 double dict_number(const c10::impl::GenericDict& dict, const std::string& key,
                    const std::string& where) {
@@ -271,14 +284,7 @@ void Optimizer::load_state_dict(const c10::IValue& state_dict, const std::string
   for (size_t g = 0; g < groups.size(); ++g) {
     const std::string gw = fmt::format("{}: param_groups[{}]", where, g);
     auto gd = as_dict(groups.get(g), gw);
-    auto params = dict_get(gd, "params", gw);
-    if (!params.isList() && !params.isIntList()) throw error(gw, "params: expected a list");
-    auto ids = params.isIntList() ? params.toIntVector() : std::vector<int64_t>();
-    if (!params.isIntList())
-      for (const c10::IValue& id : params.toListRef()) {
-        if (!id.isInt()) throw error(gw, "params: expected integer ids");
-        ids.push_back(id.toInt());
-      }
+    const auto ids = group_param_ids(gd, gw);
     if (ids.size() != groups_[g].params.size())
       throw error(
           gw, fmt::format("expected {} params, found {}", groups_[g].params.size(), ids.size()));

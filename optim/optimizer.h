@@ -112,6 +112,12 @@ class Optimizer {
   bool gradients_averaged_ = false;
 };
 
+// Reading state dicts; each throws std::invalid_argument naming `where` (and the key).
+c10::impl::GenericDict as_dict(const c10::IValue& v, const std::string& where);
+c10::IValue dict_get(const c10::impl::GenericDict& dict, const std::string& key,
+                     const std::string& where);
+// A param group's "params": the parameter ids.
+std::vector<int64_t> group_param_ids(const c10::impl::GenericDict& group, const std::string& where);
 // Reads a number (int or float in the file) from a state dict, naming `where` and `key` if it is
 // missing or of another type.
 double dict_number(const c10::impl::GenericDict& dict, const std::string& key,

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "optim/nanochat_layout.h"
 #include "runtime/precision.h"
 
 namespace nt {
@@ -108,8 +109,13 @@ c10::impl::GenericList Optimizers::merge_shard_state_dicts(const std::vector<c10
     muon_parts.push_back(shards[r].toListRef()[1]);
   }
   c10::impl::GenericList list(c10::AnyType::get());
-  list.push_back(adamw->merge_shard_state_dicts(adamw_parts, where + "[0] (AdamW)"));
-  list.push_back(muon->merge_shard_state_dicts(muon_parts, where + "[1] (Muon)"));
+  if (is_dist_muon_state_dict(muon_parts.front())) {
+    list.push_back(merge_dist_adamw_state_dicts(*adamw, adamw_parts, where + "[0] (DistAdamW)"));
+    list.push_back(merge_dist_muon_state_dicts(*muon, muon_parts, where + "[1] (DistMuon)"));
+  } else {
+    list.push_back(adamw->merge_shard_state_dicts(adamw_parts, where + "[0] (AdamW)"));
+    list.push_back(muon->merge_shard_state_dicts(muon_parts, where + "[1] (Muon)"));
+  }
   return list;
 }
 

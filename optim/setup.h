@@ -54,8 +54,10 @@ struct Optimizers {
   // [AdamW shard, Muon shard]: what this rank owns (Optimizer::shard_state_dict), no
   // communication.
   c10::impl::GenericList shard_state_dicts() const;
-  // [AdamW, Muon] whole, from what shard_state_dicts() returned on every rank of a job of
-  // shards.size() ranks (in rank order). Throws std::invalid_argument naming `where`.
+  // [AdamW, Muon] whole, from every rank's list of a job of shards.size() ranks (in rank order):
+  // what shard_state_dicts() returned, or nanochat's per-rank [DistAdamW, DistMuon] state dicts
+  // (optim/nanochat_layout.h, told apart by DistMuon's groups). Throws std::invalid_argument
+  // naming `where`.
   c10::impl::GenericList merge_shard_state_dicts(const std::vector<c10::IValue>& shards,
                                                  const std::string& where) const;
   // load_state_dicts(merge_shard_state_dicts(shards)): any world size loads any other's shards.

@@ -14,6 +14,7 @@
 #include "optim/setup.h"
 #include "tests/support/expect_error.h"
 #include "tests/support/prepared_data.h"
+#include "tests/support/same_ivalue.h"
 #include "tests/support/tensor_bundle.h"
 #include "tests/support/tolerance.h"
 
@@ -36,6 +37,8 @@ class NanochatCheckpoint : public ::testing::Test {
   }
 
   const std::string nanochat_dir_ = fixtures() + "/nanochat/d2";
+  // Step 5 again, its optimizer state in the files of a two-rank nanochat run.
+  const std::string ranks_dir_ = fixtures() + "/nanochat_ranks/d2";
   testing::ScopedBaseDir base_{"nanochat"};
   testing::ScopedTempDir work_{"nanochat_work"};
   const testing::TensorBundle expected_{fixtures() + "/nanochat_expected.safetensors"};
@@ -95,7 +98,10 @@ std::map<std::string, double> update_errors(const std::string& dir,
   OptimizerConfig config;
   config.muon_dtype = muon_dtype;
   Optimizers optimizers = setup_optimizers(model, config);
-  if (restore_optimizer) optimizers.load_state_dicts(*data.optimizer_data, "optim_000005_rank0.pt");
+  if (restore_optimizer && data.optimizer_data)
+    optimizers.load_state_dicts(*data.optimizer_data, "optim_000005_rank0.pt");
+  else if (restore_optimizer)
+    optimizers.load_state_dict_shards(data.optimizer_shards, "optim_000005_rank*.pt");
   optimizers.set_schedule(1.0, 0.85);
   std::map<std::string, torch::Tensor> before;
   for (const auto& item : model->named_parameters()) before[item.key()] = item.value().clone();
@@ -141,6 +147,49 @@ TEST_F(NanochatCheckpoint, ResumedStepMatchesPythonsNextStepWithNewtonSchulzInFl
   expect_resumed_step_matches(nanochat_dir_, expected_, torch::kFloat32);
 }
 
+// Python splits the single-process state as nanochat's DistAdamW and DistMuon hold it on two ranks
+// (AdamW rows per rank; Muon by shape, each matrix on one rank): merged, it is that state again.
+TEST_F(NanochatCheckpoint, RankFilesOfATwoRankRunMergeIntoTheSingleProcessState) {
+  CheckpointData ranks = load_checkpoint(ranks_dir_, 5, torch::kCPU, /*load_optimizer=*/true);
+  EXPECT_FALSE(ranks.optimizer_data.has_value());
+  ASSERT_EQ(ranks.optimizer_shards.size(), 2u);
+  CheckpointData single = load_checkpoint(nanochat_dir_, 5, torch::kCPU, /*load_optimizer=*/true);
+  ASSERT_TRUE(single.optimizer_data.has_value());
+  GPT model(model_config_from_meta(single.meta_data, "meta_000005.json"));
+  Optimizers from_ranks = setup_optimizers(model, OptimizerConfig{});
+  Optimizers from_single = setup_optimizers(model, OptimizerConfig{});
+  from_ranks.load_state_dict_shards(ranks.optimizer_shards, "optim_000005_rank*.pt");
+  from_single.load_state_dicts(*single.optimizer_data, "optim_000005_rank0.pt");
+  EXPECT_TRUE(testing::same_ivalue(from_ranks.state_dicts(), from_single.state_dicts()));
+  // Before loading, the two differ: the comparison can tell.
+  EXPECT_FALSE(testing::same_ivalue(setup_optimizers(model, OptimizerConfig{}).state_dicts(),
+                                    from_single.state_dicts()));
+}
+
+TEST_F(NanochatCheckpoint, ResumedStepFromRankFilesMatchesPythonsNextStep) {
+  expect_resumed_step_matches(ranks_dir_, expected_, torch::kFloat32);
+}
+
+TEST_F(NanochatCheckpoint, RankFilesMissingARankAreNamed) {
+  const std::string dir = work_.path() + "/ranks";
+  fs::copy(ranks_dir_, dir, fs::copy_options::recursive);
+  fs::rename(dir + "/optim_000005_rank1.pt", dir + "/optim_000005_rank2.pt");
+  testing::expect_error<std::runtime_error>(
+      [&] { load_checkpoint(dir, 5, torch::kCPU, true); },
+      dir +
+          ": step 5 has optimizer files of ranks [0, 2]; expected ranks 0 to 2, "
+          "optim_000005_rank1.pt missing");
+  // Rank 0's file alone: half of every AdamW state's rows.
+  fs::remove(dir + "/optim_000005_rank2.pt");
+  CheckpointData data = load_checkpoint(dir, 5, torch::kCPU, true);
+  GPT model(model_config_from_meta(data.meta_data, "meta_000005.json"));
+  Optimizers optimizers = setup_optimizers(model, OptimizerConfig{});
+  testing::expect_error<std::invalid_argument>(
+      [&] { optimizers.load_state_dict_shards(data.optimizer_shards, "optim_000005_rank*.pt"); },
+      "optim_000005_rank*.pt[0] (DistAdamW): parameter 0: the 'exp_avg' rows of 1 ranks add up "
+      "to");
+}
+
 TEST_F(NanochatCheckpoint, OptimizerListFileLoads) {
   CheckpointData data = load_checkpoint(nanochat_dir_, 3, torch::kCPU, /*load_optimizer=*/true);
   GPT model(model_config_from_meta(data.meta_data, "meta_000003.json"));
@@ -155,7 +204,9 @@ TEST_F(NanochatCheckpoint, ShardedOrMissingOptimizerStateIsAnError) {
   fs::copy_file(dir + "/optim_000005_rank0.pt", dir + "/optim_000005_rank1.pt");
   testing::expect_error<std::runtime_error>(
       [&] { load_checkpoint(dir, 5, torch::kCPU, true); },
-      dir + ": step 5 has optimizer files of ranks [0, 1]: state sharded over ranks");
+      dir +
+          "/optim_000005_rank0.pt: expected [DistAdamW, DistMuon] state dicts, as each of the 2 "
+          "files of a distributed nanochat run holds");
   fs::remove(dir + "/optim_000005_rank0.pt");
   fs::remove(dir + "/optim_000005_rank1.pt");
   testing::expect_error<std::runtime_error>(

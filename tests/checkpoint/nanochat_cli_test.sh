@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The nanochat checkpoint of make_torch_fixtures.py through the command line: `nanotrain loss`
 # gives Python's loss, `sample` runs, `ckpt verify` names the missing commit record, and
-# `ckpt export` then `ckpt import` give a nanotrain step with the very same loss.
-# Usage: nanochat_cli_test.sh NANOTRAIN TEST_DATA_DIR
+# `ckpt export` then `ckpt import` give a nanotrain step with the very same loss; training resumes
+# from it, and from the per-rank files of a two-rank nanochat run on two ranks.
+# Usage: nanochat_cli_test.sh NANOTRAIN NTRUN TEST_DATA_DIR
 set -euo pipefail
 nanotrain=$1
-data=$(cd "$2" && pwd)
+ntrun=$2
+data=$(cd "$3" && pwd)
 prepared=$data/prepared
 source "$(dirname "$0")/cli_harness.sh"
 
@@ -45,4 +47,19 @@ grep -q '"n_kv_head":1' "$work/train.log" || fail "the model was not built from 
 grep -q 'step 00008/00008' "$work/train.log" || fail "training did not reach step 8"
 "$nanotrain" ckpt verify "$NANOTRAIN_BASE_DIR/base_checkpoints/nanochat_d2" --step 8 | grep -q "step 8: ok" ||
   fail "step 8 is not a complete nanotrain step"
-echo "ok: loss $loss (Python $expected), export and import keep it, training resumes from step 5"
+
+# The optimizer files of a two-rank nanochat run (DistAdamW and DistMuon shards) resume on two
+# ranks, and export as the gathered layout.
+cp -r "$fixtures/nanochat_ranks/d2" "$NANOTRAIN_BASE_DIR/base_checkpoints/nanochat_ranks"
+"$ntrun" --standalone --nproc_per_node 2 "$nanotrain" train --model_tag nanochat_ranks \
+  --resume_from_step 5 --num_iterations 6 --data_dir "$prepared/base_data" --max_seq_len 16 \
+  --device_batch_size 2 --eval_every -1 --save_every -1 > "$work/train_ranks.log" 2>&1 ||
+  fail "two ranks from the nanochat rank files failed: $(tail -3 "$work/train_ranks.log")"
+grep -q 'resumed from .*nanochat_ranks at step 5' "$work/train_ranks.log" ||
+  fail "two ranks did not resume at step 5"
+"$nanotrain" ckpt export "$NANOTRAIN_BASE_DIR/base_checkpoints/nanochat_ranks" --step 5 \
+  --layout gathered --out "$work/gathered" > /dev/null || fail "ckpt export --layout gathered failed"
+"$nanotrain" ckpt verify "$work/gathered" | grep -q "step 5: ok" ||
+  fail "the gathered export of the rank files is not a complete step"
+echo "ok: loss $loss (Python $expected), export and import keep it, training resumes from step 5" \
+  "on one rank, and on two from a two-rank run's files"

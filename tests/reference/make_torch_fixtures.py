@@ -12,7 +12,8 @@ Writes into OUT_DIR:
   nanochat/d2/: a checkpoint directory as nanochat writes it, of a tiny GPT with vocabulary
     VOCAB_SIZE (the prepared tokenizer's): metas without nanotrain's commit record, a model
     state dict with a bfloat16 embedding; step 3 has one optimizer list file, step 5 one file
-    per rank (a single rank). nanochat_expected.safetensors: the eval loss of step 5 on
+    per rank (a single rank). nanochat_ranks/d2/: step 5 again, its optimizer state as a run
+    of nanochat on two ranks saves it (distributed_state_dicts). nanochat_expected.safetensors: the eval loss of step 5 on
     nanochat_tokens.txt, and one more training step from step 5 (batch, loss, parameters).
 """
 import collections
@@ -21,6 +22,7 @@ import io
 import json
 import os
 import pickle
+import shutil
 import struct
 import sys
 import zipfile
@@ -198,6 +200,44 @@ def refused_files(out_dir):
         f.write(good[:len(good) // 2])
 
 
+def distributed_state_dicts(w, adamw, muon, rank, world_size):
+    """[DistAdamW, DistMuon].state_dict() of `rank`, as nanochat's distributed optimizers
+    (nanochat/adamw.py, nanochat/muon.py) would hold the state of the single-process pair
+    (adamw, muon) over the weights `w` on `world_size` ranks:
+      DistAdamW: the groups of AdamW; each rank keeps rows [rank * n, (rank + 1) * n) of
+        exp_avg and exp_avg_sq (n = rows / world_size) and the step as an int64 tensor.
+      DistMuon: one group per parameter shape, shapes sorted, parameters in model order, each
+        group with a zero_buffer of its shape; the parameter at position i of a group belongs to
+        rank i % world_size, which alone keeps its momentum_buffer.
+    Ids count parameters across groups in order, as torch.optim.Optimizer.state_dict does."""
+    adam_state, adam_groups, next_id = {}, [], 0
+    for group in adamw.param_groups:
+        ids = list(range(next_id, next_id + len(group["params"])))
+        next_id += len(ids)
+        adam_groups.append({**{k: group[k] for k in ("lr", "betas", "eps", "weight_decay",
+                                                     "initial_lr")}, "params": ids})
+        for pid, p in zip(ids, group["params"]):
+            s, rows = adamw.state[p], p.shape[0] // world_size
+            adam_state[pid] = {"step": torch.tensor(int(s["step"]), dtype=torch.int64)}
+            for key in ("exp_avg", "exp_avg_sq"):
+                adam_state[pid][key] = s[key][rank * rows:(rank + 1) * rows].clone()
+
+    matrices = [t for n, t in w.items() if n.startswith("transformer.h.")]
+    options = {k: muon.param_groups[0][k] for k in ("lr", "momentum", "nesterov", "ns_steps",
+                                                    "initial_lr")}
+    muon_state, muon_groups, next_id = {}, [], 0
+    for shape in sorted({t.shape for t in matrices}):
+        params = [t for t in matrices if t.shape == shape]
+        ids = list(range(next_id, next_id + len(params)))
+        next_id += len(ids)
+        muon_groups.append({**options, "zero_buffer": torch.zeros(shape), "params": ids})
+        for i, (pid, p) in enumerate(zip(ids, params)):
+            if i % world_size == rank:
+                muon_state[pid] = {"momentum_buffer": muon.state[p]["momentum_buffer"].clone()}
+    return [{"state": adam_state, "param_groups": adam_groups},
+            {"state": muon_state, "param_groups": muon_groups}]
+
+
 def nanochat_checkpoint(out_dir, vocab_size):
     """Trains one step as nanochat does, saves it the way nanochat's checkpoint_manager does, and
     records what nanotrain must reproduce from the files: an eval loss and one more step."""
@@ -245,6 +285,15 @@ def nanochat_checkpoint(out_dir, vocab_size):
                                "total_training_time": 1.5}}
         with open(os.path.join(ckpt_dir, f"meta_{step:06d}.json"), "w") as f:
             json.dump(meta, f, indent=2)
+
+    # The same state as a nanochat run on two ranks saves it: step 5 again, one file per rank.
+    ranks_dir = os.path.join(out_dir, "nanochat_ranks", "d2")
+    os.makedirs(ranks_dir, exist_ok=True)
+    for name in ("model_000005.pt", "meta_000005.json"):
+        shutil.copyfile(os.path.join(ckpt_dir, name), os.path.join(ranks_dir, name))
+    for rank in range(2):
+        torch.save(distributed_state_dicts(w, adamw, muon, rank, 2),
+                   os.path.join(ranks_dir, f"optim_000005_rank{rank}.pt"))
 
     tokens = torch.randint(0, vocab_size, (1, 24), generator=gen)
     with torch.no_grad():
