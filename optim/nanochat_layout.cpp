@@ -11,7 +11,7 @@
 namespace nt {
 namespace {
 
-std::invalid_argument error(const std::string& where, const std::string& what) {
+std::invalid_argument merge_error(const std::string& where, const std::string& what) {
   return std::invalid_argument(where + ": " + what);
 }
 
@@ -25,7 +25,7 @@ c10::impl::GenericDict rank_state(const c10::IValue& state_dict, const std::stri
 
 c10::impl::GenericList rank_groups(const c10::IValue& state_dict, const std::string& where) {
   auto groups = dict_get(as_dict(state_dict, where), "param_groups", where);
-  if (!groups.isList()) throw error(where, "param_groups: expected a list");
+  if (!groups.isList()) throw merge_error(where, "param_groups: expected a list");
   return groups.toList();
 }
 
@@ -50,7 +50,7 @@ c10::IValue state_dict_of(c10::impl::GenericDict state, c10::IValue param_groups
 torch::Tensor entry_tensor(const c10::impl::GenericDict& entry, const std::string& key,
                            const std::string& where) {
   auto v = dict_get(entry, key, where);
-  if (!v.isTensor()) throw error(where, "key '" + key + "': expected a tensor");
+  if (!v.isTensor()) throw merge_error(where, "key '" + key + "': expected a tensor");
   return v.toTensor();
 }
 
@@ -69,22 +69,22 @@ bool is_dist_muon_state_dict(const c10::IValue& muon_state_dict) {
 c10::IValue merge_dist_adamw_state_dicts(const Optimizer& adamw,
                                          const std::vector<c10::IValue>& ranks,
                                          const std::string& where) {
-  if (ranks.empty()) throw error(where, "no rank's state");
+  if (ranks.empty()) throw merge_error(where, "no rank's state");
   const auto params = flat_params(adamw);
   std::vector<c10::impl::GenericDict> states;
   for (size_t r = 0; r < ranks.size(); ++r)
     states.push_back(rank_state(ranks[r], rank_where(where, r)));
   auto merged = new_state();
   for (const auto& item : states.front()) {
-    if (!item.key().isInt()) throw error(where, "state: expected integer keys");
+    if (!item.key().isInt()) throw merge_error(where, "state: expected integer keys");
     const int64_t id = item.key().toInt();
     if (id < 0 || id >= static_cast<int64_t>(params.size()))
-      throw error(where, fmt::format("state[{}]: no parameter has this id", id));
+      throw merge_error(where, fmt::format("state[{}]: no parameter has this id", id));
     std::vector<c10::impl::GenericDict> entries;
     for (size_t r = 0; r < states.size(); ++r) {
       const std::string rw = fmt::format("{}: state[{}]", rank_where(where, r), id);
       auto it = states[r].find(id);
-      if (it == states[r].end()) throw error(rw, "missing, while rank 0 holds it");
+      if (it == states[r].end()) throw merge_error(rw, "missing, while rank 0 holds it");
       entries.push_back(as_dict(it->value(), rw));
     }
     const torch::Tensor& param = *params[id];
@@ -98,24 +98,25 @@ c10::IValue merge_dist_adamw_state_dicts(const Optimizer& adamw,
             entry_tensor(entries[r], key, fmt::format("{}: state[{}]", rank_where(where, r), id)));
       const auto whole = torch::cat(rows);
       if (whole.size(0) != param.size(0))
-        throw error(where, fmt::format("parameter {}: the '{}' rows of {} ranks add up to {}, the "
-                                       "parameter has {} (files of every rank are needed)",
-                                       id, key, ranks.size(), whole.size(0), param.size(0)));
+        throw merge_error(where,
+                          fmt::format("parameter {}: the '{}' rows of {} ranks add up to {}, the "
+                                      "parameter has {} (files of every rank are needed)",
+                                      id, key, ranks.size(), whole.size(0), param.size(0)));
       entry.insert(key, whole);
     }
     merged.insert(id, entry);
   }
   for (size_t r = 1; r < states.size(); ++r)
     if (states[r].size() != states.front().size())
-      throw error(rank_where(where, r), fmt::format("state of {} parameters, rank 0 has {}",
-                                                    states[r].size(), states.front().size()));
+      throw merge_error(rank_where(where, r), fmt::format("state of {} parameters, rank 0 has {}",
+                                                          states[r].size(), states.front().size()));
   return state_dict_of(merged, rank_groups(ranks.front(), rank_where(where, 0)));
 }
 
 c10::IValue merge_dist_muon_state_dicts(const Optimizer& muon,
                                         const std::vector<c10::IValue>& ranks,
                                         const std::string& where) {
-  if (ranks.empty()) throw error(where, "no rank's state");
+  if (ranks.empty()) throw merge_error(where, "no rank's state");
   const auto params = flat_params(muon);
   // DistMuon's groups come in the order of their sorted shapes, as std::map orders the keys.
   std::map<std::vector<int64_t>, std::vector<int64_t>> ids_of_shape;
@@ -125,8 +126,9 @@ c10::IValue merge_dist_muon_state_dicts(const Optimizer& muon,
   const std::string w0 = rank_where(where, 0);
   const auto groups = rank_groups(ranks.front(), w0);
   if (groups.size() != ids_of_shape.size())
-    throw error(w0, fmt::format("expected {} param groups (one per parameter shape), found {}",
-                                ids_of_shape.size(), groups.size()));
+    throw merge_error(w0,
+                      fmt::format("expected {} param groups (one per parameter shape), found {}",
+                                  ids_of_shape.size(), groups.size()));
   std::map<int64_t, int64_t> to_ours;                // DistMuon's id -> ours
   std::vector<c10::IValue> group_of(params.size());  // ours -> DistMuon's group dict
   size_t g = 0;
@@ -135,12 +137,12 @@ c10::IValue merge_dist_muon_state_dicts(const Optimizer& muon,
     auto group = as_dict(groups.get(g++), gw);
     const auto zero_buffer = dict_get(group, "zero_buffer", gw);
     if (!zero_buffer.isTensor() || zero_buffer.toTensor().sizes() != c10::IntArrayRef(shape))
-      throw error(gw,
-                  fmt::format("expected the group of shape {}", c10::str(c10::IntArrayRef(shape))));
+      throw merge_error(
+          gw, fmt::format("expected the group of shape {}", c10::str(c10::IntArrayRef(shape))));
     const auto theirs = group_param_ids(group, gw);
     if (theirs.size() != ours.size())
-      throw error(gw, fmt::format("expected {} params of shape {}, found {}", ours.size(),
-                                  c10::str(c10::IntArrayRef(shape)), theirs.size()));
+      throw merge_error(gw, fmt::format("expected {} params of shape {}, found {}", ours.size(),
+                                        c10::str(c10::IntArrayRef(shape)), theirs.size()));
     for (size_t k = 0; k < ours.size(); ++k) {
       to_ours[theirs[k]] = ours[k];
       group_of[ours[k]] = group;
@@ -152,14 +154,14 @@ c10::IValue merge_dist_muon_state_dicts(const Optimizer& muon,
   for (size_t r = 0; r < ranks.size(); ++r) {
     const std::string rw = rank_where(where, r);
     for (const auto& item : rank_state(ranks[r], rw)) {
-      if (!item.key().isInt()) throw error(rw, "state: expected integer keys");
+      if (!item.key().isInt()) throw merge_error(rw, "state: expected integer keys");
       const int64_t id = item.key().toInt();
       auto it = to_ours.find(id);
       if (it == to_ours.end())
-        throw error(rw, fmt::format("state[{}]: no parameter has this id", id));
+        throw merge_error(rw, fmt::format("state[{}]: no parameter has this id", id));
       if (auto [held, fresh] = holder.emplace(id, r); !fresh)
-        throw error(where, fmt::format("parameter {}: state on ranks {} and {}, expected one", id,
-                                       held->second, r));
+        throw merge_error(where, fmt::format("parameter {}: state on ranks {} and {}, expected one",
+                                             id, held->second, r));
       merged.insert(it->second, item.value());
     }
   }
@@ -177,9 +179,10 @@ c10::IValue merge_dist_muon_state_dicts(const Optimizer& muon,
     for (size_t j = 0; j < muon.param_groups()[k].params.size(); ++j, ++next) {
       for (const char* key : {"lr", "initial_lr"})
         if (dict_number(group_of[next].toGenericDict(), key, w0) != dict_number(first, key, w0))
-          throw error(w0, fmt::format("'{}' differs between groups of the same element count, "
-                                      "which nanotrain's Muon keeps in one group",
-                                      key));
+          throw merge_error(w0,
+                            fmt::format("'{}' differs between groups of the same element count, "
+                                        "which nanotrain's Muon keeps in one group",
+                                        key));
       ids.push_back(next);
     }
     group.insert("params", ids);
