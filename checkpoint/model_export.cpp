@@ -60,8 +60,13 @@ void save_new_step(const std::string& checkpoint_dir, int64_t step, const ModelD
   save_checkpoint(checkpoint_dir, step, model_data, optimizer_data, meta);
 }
 
-// What both exports write: a step's model tensors, in the checkpoint's names and order, and its
-// config. `step` -1: the last complete step.
+std::string strip_prefix(const std::string& name, const std::string& prefix) {
+  return name.compare(0, prefix.size(), prefix) == 0 ? name.substr(prefix.size()) : name;
+}
+
+// What both exports write: a step's model tensors, in the checkpoint's order under the model's
+// own names (torch.compile's "_orig_mod." stripped, as build_model does), and its config.
+// `step` -1: the last complete step.
 struct ModelStep {
   int64_t step = -1;
   GPTConfig config;
@@ -74,12 +79,9 @@ ModelStep load_model_step(const std::string& checkpoint_dir, int64_t step) {
   const CheckpointData data = load_checkpoint(checkpoint_dir, model.step, torch::kCPU);
   model.config =
       model_config_from_meta(data.meta_data, checkpoint_dir + "/" + meta_file_name(model.step));
-  for (const auto& item : data.model_data) model.tensors.emplace_back(item.key(), item.value());
+  for (const auto& item : data.model_data)
+    model.tensors.emplace_back(strip_prefix(item.key(), "_orig_mod."), item.value());
   return model;
-}
-
-std::string strip_prefix(const std::string& name, const std::string& prefix) {
-  return name.compare(0, prefix.size(), prefix) == 0 ? name.substr(prefix.size()) : name;
 }
 
 }  // namespace

@@ -19,7 +19,8 @@ struct ExportedModel {
 };
 
 // Writes the model of step `step` of `checkpoint_dir` (-1: find_last_step) to `out_path` as
-// safetensors, tensors in the checkpoint's names and dtypes (bit for bit), with __metadata__
+// safetensors, tensors in the checkpoint's names (a leading "_orig_mod." stripped) and dtypes
+// (bit for bit), with __metadata__
 // {"format": "pt", "step": "<step>", and every GPTConfig key as a decimal string}, and writes
 // config.json (the model config, integers) beside it. Reads nanotrain and nanochat checkpoints
 // alike (load_checkpoint; checksums verified where the step records them). Throws
@@ -38,7 +39,8 @@ int64_t import_safetensors(const std::string& path, const std::string& checkpoin
 
 // Writes the model of step `step` of `checkpoint_dir` (-1: find_last_step) as a DCP checkpoint
 // into `out_dir` (created; it must not hold a .metadata already): model_config.json, then
-// save_dcp of the tensors under their checkpoint names and dtypes (bit for bit). Python loads it
+// save_dcp of the tensors under their checkpoint names ("_orig_mod." stripped, as for
+// safetensors) and dtypes (bit for bit). Python loads it
 // with torch.distributed.checkpoint.load(model.state_dict(), checkpoint_id=out_dir) at any
 // world size. Throws std::runtime_error naming the file.
 ExportedModel export_dcp(const std::string& checkpoint_dir, int64_t step,

@@ -3,12 +3,14 @@
 // exported files independently and compares them with torch.load's view of the checkpoint.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 
 #include "checkpoint/layout.h"
 #include "checkpoint/model_export.h"
+#include "serialize/dcp.h"
 #include "serialize/safetensors.h"
 #include "tests/checkpoint/checkpoint_fixture.h"
 #include "tests/support/process_runner.h"
@@ -192,6 +194,31 @@ TEST_F(ModelExportTest, PythonReadsTheExportAsTheCheckpoint) {
   export_safetensors(nanochat, 5, out_);
   EXPECT_EQ(python_check(out_, nanochat, 5), 0);
   EXPECT_EQ(load_safetensors(out_).tensors.front().second.scalar_type(), torch::kBFloat16);
+  fs::remove_all(fs::path(out_).parent_path());
+}
+
+// nanochat saves a compiled model's state dict, whose names carry torch.compile's "_orig_mod.";
+// the exports carry the model's own names, as consumers of safetensors and DCP expect.
+TEST_F(ModelExportTest, ExportsCarryTheModelsOwnNames) {
+  ModelData data;
+  for (const auto& item : model_state_dict(model_))
+    data.insert("_orig_mod." + item.key(), item.value());
+  save_checkpoint(dir_, 1, data, std::nullopt, meta_for(model_));
+  std::vector<std::string> expected;
+  for (const auto& item : model_state_dict(model_)) expected.push_back(item.key());
+  std::sort(expected.begin(), expected.end());
+  fs::create_directories(fs::path(out_).parent_path());
+  export_safetensors(dir_, 1, out_);
+  std::vector<std::string> names;
+  for (const auto& [name, tensor] : load_safetensors(out_).tensors) names.push_back(name);
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, expected);
+  const std::string dcp_dir = fs::path(out_).parent_path().string() + "/dcp";
+  export_dcp(dir_, 1, dcp_dir);
+  names.clear();
+  for (const DcpEntry& entry : read_dcp_metadata(dcp_dir).entries) names.push_back(entry.fqn);
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, expected);
   fs::remove_all(fs::path(out_).parent_path());
 }
 
