@@ -196,8 +196,9 @@ void load_model_data(GPT& model, ModelData data, const ParameterShapes& shapes,
   }
 }
 
-BuiltModel build_model(const std::string& checkpoint_dir, int64_t step, torch::Device device,
-                       const std::string& phase, torch::ScalarType compute_dtype) {
+BuiltModel build_model_without_tokenizer(const std::string& checkpoint_dir, int64_t step,
+                                         torch::Device device, const std::string& phase,
+                                         torch::ScalarType compute_dtype) {
   if (phase != "train" && phase != "eval")
     throw std::invalid_argument(
         fmt::format("build_model: phase must be 'train' or 'eval', found '{}'", phase));
@@ -218,11 +219,19 @@ BuiltModel build_model(const std::string& checkpoint_dir, int64_t step, torch::D
   built.model->to(device);
   built.model->set_compute_dtype(compute_dtype);
   built.model->train(phase == "train");
+  return built;
+}
+
+BuiltModel build_model(const std::string& checkpoint_dir, int64_t step, torch::Device device,
+                       const std::string& phase, torch::ScalarType compute_dtype) {
+  BuiltModel built =
+      build_model_without_tokenizer(checkpoint_dir, step, device, phase, compute_dtype);
   built.tokenizer = get_tokenizer();
-  if (built.tokenizer->vocab_size() != config.vocab_size)
-    throw std::runtime_error(
-        fmt::format("{}: model_config.vocab_size is {} but the tokenizer has {} tokens", meta_path,
-                    config.vocab_size, built.tokenizer->vocab_size()));
+  const int64_t vocab_size = built.model->config().vocab_size;
+  if (built.tokenizer->vocab_size() != vocab_size)
+    throw std::runtime_error(fmt::format(
+        "{}/{}: model_config.vocab_size is {} but the tokenizer has {} tokens", checkpoint_dir,
+        meta_file_name(step), vocab_size, built.tokenizer->vocab_size()));
   return built;
 }
 

@@ -85,6 +85,10 @@ struct BuiltModel {
 // (the loaded tensors become the parameters).
 BuiltModel build_model(const std::string& checkpoint_dir, int64_t step, torch::Device device,
                        const std::string& phase, torch::ScalarType compute_dtype = torch::kFloat32);
+// build_model without the tokenizer (left null), for what needs none: scoring token ids.
+BuiltModel build_model_without_tokenizer(const std::string& checkpoint_dir, int64_t step,
+                                         torch::Device device, const std::string& phase,
+                                         torch::ScalarType compute_dtype = torch::kFloat32);
 
 // build_model with the tag defaulting to find_largest_model and the step to find_last_step
 // (pass "" and -1).

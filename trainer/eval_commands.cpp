@@ -1,5 +1,5 @@
 // `nanotrain loss` and `nanotrain sample`: a checkpoint loaded through build_model, scored on a
-// token list or asked to continue a prompt.
+// token list (with no tokenizer: ids need none) or asked to continue a prompt.
 #include <fmt/format.h>
 
 #include <fstream>
@@ -44,9 +44,8 @@ EvalFlags parse_eval_flags(const std::vector<std::string>& args, const char* com
   return flags;
 }
 
-BuiltModel load_for_eval(const EvalFlags& flags) {
-  const int64_t step = flags.step >= 0 ? flags.step : find_last_step(flags.checkpoint_dir);
-  return build_model(flags.checkpoint_dir, step, torch::kCPU, "eval");
+int64_t eval_step(const EvalFlags& flags) {
+  return flags.step >= 0 ? flags.step : find_last_step(flags.checkpoint_dir);
 }
 
 std::vector<int64_t> read_token_file(const std::string& path) {
@@ -79,7 +78,16 @@ int loss_command(const std::vector<std::string>& args) {
   if (ids.size() < 2)
     throw std::invalid_argument(
         fmt::format("{}: expected at least 2 token ids, found {}", flags.tokens, ids.size()));
-  auto built = load_for_eval(flags);
+  // Token ids need no tokenizer: the checkpoint alone scores them.
+  auto built =
+      build_model_without_tokenizer(flags.checkpoint_dir, eval_step(flags), torch::kCPU, "eval");
+  const int64_t vocab_size = built.model->config().vocab_size;
+  for (size_t i = 0; i < ids.size(); ++i)
+    if (ids[i] < 0 || ids[i] >= vocab_size)
+      throw std::invalid_argument(
+          fmt::format("{}: token {}: id {} is outside the model's "
+                      "vocabulary [0, {})",
+                      flags.tokens, i, ids[i], vocab_size));
   torch::NoGradGuard no_grad;
   auto all = torch::tensor(ids, torch::kInt64).view({1, -1});
   const int64_t n = all.size(1) - 1;
@@ -94,7 +102,7 @@ int sample_command(const std::vector<std::string>& args) {
     throw std::invalid_argument(
         fmt::format("sample: expected max_tokens, temperature and top_k >= 0, found {}, {}, {}",
                     flags.max_tokens, flags.temperature, flags.top_k));
-  auto built = load_for_eval(flags);
+  auto built = build_model(flags.checkpoint_dir, eval_step(flags), torch::kCPU, "eval");
   const int64_t context = built.model->config().sequence_len;
   std::vector<int64_t> ids = {built.tokenizer->bos_token_id()};
   for (int64_t id : built.tokenizer->encode(flags.prompt)) ids.push_back(id);

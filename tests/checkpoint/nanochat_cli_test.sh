@@ -15,6 +15,18 @@ loss=$("$nanotrain" loss --checkpoint_dir "$ckpt" --tokens "$tokens" | sed -n 's
 expected=$(cat "$fixtures/nanochat_eval_loss.txt")
 awk -v a="$loss" -v b="$expected" 'BEGIN { d = a - b; exit !(d < 1e-5 && d > -1e-5) }' ||
   fail "loss $loss on the nanochat checkpoint, Python's is $expected"
+# Token ids need no tokenizer: the same loss with none under the base directory; an id outside
+# the vocabulary is an error naming it.
+mkdir "$work/no_tokenizer"
+bare=$(NANOTRAIN_BASE_DIR=$work/no_tokenizer "$nanotrain" loss --checkpoint_dir "$ckpt" \
+  --tokens "$tokens" | sed -n 's/^loss: //p')
+[[ $bare == "$loss" ]] || fail "loss without a tokenizer: '$bare', with one $loss"
+echo "0 1 99999" > "$work/bad_tokens.txt"
+if "$nanotrain" loss --checkpoint_dir "$ckpt" --tokens "$work/bad_tokens.txt" > "$work/bad.txt" 2>&1; then
+  fail "an id outside the vocabulary was scored"
+fi
+grep -q "bad_tokens.txt: token 2: id 99999 is outside the model's vocabulary" "$work/bad.txt" ||
+  fail "loss printed: $(cat "$work/bad.txt")"
 
 "$nanotrain" sample --checkpoint_dir "$ckpt" --prompt "In the beginning" --max_tokens 8 \
   --temperature 0 > "$work/sample.txt" || fail "sample failed"
