@@ -123,7 +123,7 @@ TEST_F(CliTest, LossMatchesPythonReference) {
       [&] {
         run(loss_command, {"--checkpoint_dir", dir_, "--tokens", tokens});
       },
-      "expected token ids in [-1, 1024), found 9999");
+      "tokens.txt: token 2: id 9999 is outside the model's vocabulary [0, 1024)");
 }
 
 TEST_F(CliTest, MetricsAndPlot) {
