@@ -127,7 +127,7 @@ bool has_commit_record(const nlohmann::json& meta) {
 GPTConfig model_config_from_meta(const nlohmann::json& meta, const std::string& where) {
   GPTConfig config;
   std::vector<std::string> missing;
-  config.visit([&](const char* key, auto&) {
+  config.visit([&](const char* key, auto&, const char*) {
     if (!meta.at("model_config").contains(key)) missing.push_back(key);
   });
   if (!missing.empty())

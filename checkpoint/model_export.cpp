@@ -109,8 +109,9 @@ int64_t import_safetensors(const std::string& path, const std::string& checkpoin
                            int64_t step) {
   SafetensorsFile file = load_safetensors(path);
   nlohmann::json model_config = nlohmann::json::object();
-  GPTConfig{}.visit(
-      [&](const char* key, auto&) { model_config[key] = metadata_int(file.metadata, key, path); });
+  GPTConfig{}.visit([&](const char* key, auto&, const char*) {
+    model_config[key] = metadata_int(file.metadata, key, path);
+  });
   const nlohmann::json meta = {{"model_config", model_config}, {"imported_from", path}};
   model_config_from_meta(meta, path);  // a bad config fails here, before anything is written
   if (step < 0) step = file.metadata.count("step") ? metadata_int(file.metadata, "step", path) : 0;

@@ -19,12 +19,12 @@ struct GPTConfig {
 
   template <class V>
   void visit(V&& v) {
-    v("sequence_len", sequence_len);
-    v("vocab_size", vocab_size);
-    v("n_layer", n_layer);
-    v("n_head", n_head);
-    v("n_kv_head", n_kv_head);
-    v("n_embd", n_embd);
+    v("sequence_len", sequence_len, "longest sequence the model accepts");
+    v("vocab_size", vocab_size, "real vocabulary size");
+    v("n_layer", n_layer, "transformer blocks");
+    v("n_head", n_head, "query heads");
+    v("n_kv_head", n_kv_head, "key/value heads");
+    v("n_embd", n_embd, "model width C");
   }
 
   // nanochat's sizing: n_layer = depth, n_embd = 64 * depth, n_head = max(1, ceil(n_embd / 128)),

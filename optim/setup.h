@@ -14,21 +14,20 @@
 namespace nt {
 
 struct OptimizerConfig {
-  double embedding_lr = 0.2;      // AdamW, wte
-  double unembedding_lr = 0.004;  // AdamW, lm_head
-  double matrix_lr = 0.02;        // Muon
-  double weight_decay = 0.0;      // AdamW
-  // Muon's Newton-Schulz precision: auto | bfloat16 | float32 (auto: bfloat16 where bf16 matmul
-  // is native on the model's device, else float32; see runtime/precision.h)
-  std::string muon_dtype = "auto";
+  double embedding_lr = 0.2;
+  double unembedding_lr = 0.004;
+  double matrix_lr = 0.02;
+  double weight_decay = 0.0;
+  std::string muon_dtype = "auto";  // see runtime/precision.h
 
   template <class V>
   void visit(V&& v) {
-    v("embedding_lr", embedding_lr);
-    v("unembedding_lr", unembedding_lr);
-    v("matrix_lr", matrix_lr);
-    v("weight_decay", weight_decay);
-    v("muon_dtype", muon_dtype);
+    v("embedding_lr", embedding_lr, "AdamW LR of the embedding (wte), before width scaling");
+    v("unembedding_lr", unembedding_lr, "AdamW LR of lm_head, before width scaling");
+    v("matrix_lr", matrix_lr, "Muon LR of the transformer's matrices");
+    v("weight_decay", weight_decay, "AdamW weight decay");
+    v("muon_dtype", muon_dtype,
+      "Newton-Schulz precision: auto (bfloat16 where native) | bfloat16 | float32");
   }
   // Throws std::invalid_argument for a negative rate or decay, or an unknown muon_dtype.
   void validate() const;

@@ -1,11 +1,13 @@
 // Reading and writing plain config structs as JSON objects and command-line flags, from one
 // field list. A struct opts in with `template <class V> void visit(V&& v)` that calls
-// `v("name", member)` for each field (int, int64_t, double, bool or std::string).
+// `v("name", member, "one line of meaning")` for each field (int, int64_t, double, bool or
+// std::string); the meaning and the struct's default make the `--help` text.
 // Unknown keys, wrong types and unparsable values are errors naming the key and the source.
 #pragma once
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <set>
@@ -40,6 +42,19 @@ const char* type_name() {
     return "a number";
   else
     return "a string";
+}
+
+// The placeholder after a flag's name in `--help`.
+template <typename T>
+const char* flag_type_word() {
+  if constexpr (std::is_same_v<T, bool>)
+    return "[BOOL]";
+  else if constexpr (std::is_integral_v<T>)
+    return "INT";
+  else if constexpr (std::is_floating_point_v<T>)
+    return "FLOAT";
+  else
+    return "STR";
 }
 
 template <typename T>
@@ -97,7 +112,7 @@ void config_from_json(Config& config, const nlohmann::json& j, const std::string
   if (!j.is_object())
     throw std::invalid_argument(where + ": expected a JSON object, found " + j.type_name());
   std::set<std::string> known;
-  config.visit([&](const char* key, auto& field) {
+  config.visit([&](const char* key, auto& field, const char*) {
     using T = std::decay_t<decltype(field)>;
     known.insert(key);
     auto it = j.find(key);
@@ -127,7 +142,7 @@ template <typename Config>
 void config_from_flags(Config& config, const std::vector<Flag>& flags) {
   for (const Flag& flag : flags) {
     bool found = false;
-    config.visit([&](const char* key, auto& field) {
+    config.visit([&](const char* key, auto& field, const char*) {
       using T = std::decay_t<decltype(field)>;
       if (flag.name != key) return;
       field = detail::parse_flag_value<T>(flag);
@@ -141,8 +156,23 @@ void config_from_flags(Config& config, const std::vector<Flag>& flags) {
 template <typename Config>
 nlohmann::ordered_json config_to_json(const Config& config) {
   nlohmann::ordered_json j;
-  const_cast<Config&>(config).visit([&](const char* key, auto& field) { j[key] = field; });
+  const_cast<Config&>(config).visit(
+      [&](const char* key, auto& field, const char*) { j[key] = field; });
   return j;
+}
+
+// The `--help` lines of `config`'s flags, one per field in visit order:
+// "  --name TYPE  meaning (default: value)".
+template <typename Config>
+std::string config_help(const Config& config) {
+  std::string out;
+  const_cast<Config&>(config).visit([&](const char* key, auto& field, const char* help) {
+    using T = std::decay_t<decltype(field)>;
+    std::string line = std::string("  --") + key + " " + detail::flag_type_word<T>();
+    line.resize(std::max<size_t>(line.size() + 2, 36), ' ');
+    out += line + help + " (default: " + nlohmann::json(field).dump() + ")\n";
+  });
+  return out;
 }
 
 // Splits argv-style arguments into flags: "--name=value", "--name value", and a bare "--name"

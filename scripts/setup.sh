@@ -22,9 +22,10 @@ packages=(
 
 # The pip PyTorch of the LibTorch 2.x build: its torch.utils.cmake_prefix_path is the LibTorch,
 # its torchrun and torch.distributed.checkpoint are the peers in tests. numpy: for the reference
-# scripts under tests/reference.
+# scripts under tests/reference. tensorboard: its EventAccumulator reads the event files back.
 torch2_version=2.11.0
 numpy_version=2.4.6
+tensorboard_version=2.20.0
 torch2_venv="${NANOTRAIN_TORCH2_VENV:-$HOME/.cache/nanotrain/torch-venv}"
 
 missing=()
@@ -40,11 +41,14 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 if [ "${1:-}" = --torch2 ]; then
-  if ! "$torch2_venv/bin/python" -c "import sys, torch, numpy
-sys.exit(torch.__version__.split('+')[0] != '$torch2_version' or numpy.__version__ != '$numpy_version')" \
+  if ! "$torch2_venv/bin/python" -c "import sys, torch, numpy, tensorboard
+sys.exit(torch.__version__.split('+')[0] != '$torch2_version' or numpy.__version__ != '$numpy_version'
+         or tensorboard.__version__ != '$tensorboard_version')" \
       2> /dev/null; then
-    echo "setup: installing torch==$torch2_version numpy==$numpy_version into $torch2_venv"
+    echo "setup: installing torch==$torch2_version numpy==$numpy_version" \
+      "tensorboard==$tensorboard_version into $torch2_venv"
     python3 -m venv "$torch2_venv"
-    "$torch2_venv/bin/python" -m pip install -q "torch==$torch2_version" "numpy==$numpy_version"
+    "$torch2_venv/bin/python" -m pip install -q "torch==$torch2_version" "numpy==$numpy_version" \
+      "tensorboard==$tensorboard_version"
   fi
 fi

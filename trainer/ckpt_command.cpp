@@ -24,28 +24,41 @@ namespace fs = std::filesystem;
 namespace nt {
 namespace {
 
+constexpr const char* kCkptUsage =
+    "usage: nanotrain ckpt list [--base_dir D]\n"
+    "       nanotrain ckpt inspect DIR [--step N]\n"
+    "       nanotrain ckpt verify DIR [--step N]\n"
+    "       nanotrain ckpt prune DIR --keep_last K [--keep_every N]\n"
+    "       nanotrain ckpt export DIR [--step N] --format safetensors|dcp --out PATH\n"
+    "                             [--layout gathered]\n"
+    "       nanotrain ckpt import PATH|DCP_DIR --out DIR [--format dcp --model_config FILE]\n"
+    "                             [--step N]\n"
+    "Lists, inspects, verifies (checksums, commit records), prunes, exports and imports\n"
+    "checkpoint directories.\n";
+
 struct CkptFlags {
-  std::string base_dir;    // list: default NANOTRAIN_BASE_DIR or ~/.cache/nanotrain
-  int64_t step = -1;       // inspect, verify, export: default the last complete step / every
-                           // step; import: default the file's step
-  int64_t keep_last = -1;  // prune
-  int64_t keep_every = 0;  // prune: also keep multiples of this step
-  std::string format = "safetensors";  // export, import: safetensors or dcp
-  std::string out;           // export: the .safetensors file or DCP directory; import: the
-                             // checkpoint directory
-  std::string model_config;  // import --format dcp: nanochat's model_config as a JSON file
-  std::string layout;        // export --layout gathered: a sharded step in nanochat's files
+  std::string base_dir;
+  int64_t step = -1;
+  int64_t keep_last = -1;
+  int64_t keep_every = 0;
+  std::string format = "safetensors";
+  std::string out;
+  std::string model_config;
+  std::string layout;
 
   template <class V>
   void visit(V&& v) {
-    v("base_dir", base_dir);
-    v("step", step);
-    v("keep_last", keep_last);
-    v("keep_every", keep_every);
-    v("format", format);
-    v("out", out);
-    v("model_config", model_config);
-    v("layout", layout);
+    v("base_dir", base_dir,
+      "list: the base directory; \"\": NANOTRAIN_BASE_DIR or ~/.cache/nanotrain");
+    v("step", step,
+      "inspect, verify, export: the step (-1: the last complete one / every one); import: the "
+      "step to write (-1: the file's)");
+    v("keep_last", keep_last, "prune: keep the newest K steps (required)");
+    v("keep_every", keep_every, "prune: also keep the multiples of N; 0: none");
+    v("format", format, "export, import: safetensors | dcp");
+    v("out", out, "export: the .safetensors file or DCP folder; import: the checkpoint folder");
+    v("model_config", model_config, "import --format dcp: nanochat's model_config as a JSON file");
+    v("layout", layout, "export --layout gathered: a sharded step as nanochat's files");
   }
 };
 
@@ -203,6 +216,7 @@ int import_model(const std::string& path, const CkptFlags& flags) {
 }  // namespace
 
 int ckpt_command(const std::vector<std::string>& args) {
+  if (help_requested(args)) return print_help<CkptFlags>(kCkptUsage);
   const CliArgs cli = split_cli_args(args);
   CkptFlags flags;
   config_from_flags(flags, cli.flags);

@@ -29,4 +29,10 @@ const std::string& positional_at(const CliArgs& args, size_t index, const char* 
   return args.positional[index];
 }
 
+bool help_requested(const std::vector<std::string>& args) {
+  for (const auto& arg : args)
+    if (arg == "--help" || arg == "-h") return true;
+  return false;
+}
+
 }  // namespace nt

@@ -7,45 +7,96 @@
 
 #include "checkpoint/checkpoint_manager.h"
 #include "checkpoint/layout.h"
+#include "data/tokenizer.h"
 #include "trainer/cli_args.h"
 #include "trainer/commands.h"
 
 namespace nt {
 namespace {
 
-struct EvalFlags {
+constexpr const char* kLossUsage =
+    "usage: nanotrain loss --checkpoint_dir DIR --tokens FILE [--step N]\n"
+    "The mean next-token loss of a checkpoint on a file of whitespace-separated token ids; needs\n"
+    "no tokenizer.\n";
+
+constexpr const char* kSampleUsage =
+    "usage: nanotrain sample --checkpoint_dir DIR --prompt TEXT [--step N --max_tokens N\n"
+    "                        --temperature T --top_k K --seed S --tokenizer_dir DIR]\n"
+    "Continues a prompt with a checkpoint, encoded and decoded by the tokenizer it was trained\n"
+    "with.\n";
+
+struct LossFlags {
   std::string checkpoint_dir;
-  int64_t step = -1;         // default: find_last_step
-  std::string tokens;        // loss: file of whitespace-separated token ids
-  std::string prompt;        // sample
-  int64_t max_tokens = 128;  // sample: tokens to generate
-  double temperature = 1.0;  // sample: 0 = greedy
-  int64_t top_k = 0;         // sample: 0 = no top-k cut
-  int64_t seed = 42;         // sample
+  int64_t step = -1;
+  std::string tokens;
 
   template <class V>
   void visit(V&& v) {
-    v("checkpoint_dir", checkpoint_dir);
-    v("step", step);
-    v("tokens", tokens);
-    v("prompt", prompt);
-    v("max_tokens", max_tokens);
-    v("temperature", temperature);
-    v("top_k", top_k);
-    v("seed", seed);
+    v("checkpoint_dir", checkpoint_dir, "the checkpoint directory (required)");
+    v("step", step, "the step to load; -1: the last complete step");
+    v("tokens", tokens, "file of whitespace-separated token ids (required)");
   }
 };
 
-EvalFlags parse_eval_flags(const std::vector<std::string>& args, const char* command) {
-  EvalFlags flags;
+struct SampleFlags {
+  std::string checkpoint_dir;
+  int64_t step = -1;
+  std::string prompt;
+  int64_t max_tokens = 128;
+  double temperature = 1.0;
+  int64_t top_k = 0;
+  int64_t seed = 42;
+  std::string tokenizer_dir;
+
+  template <class V>
+  void visit(V&& v) {
+    v("checkpoint_dir", checkpoint_dir, "the checkpoint directory (required)");
+    v("step", step, "the step to load; -1: the last complete step");
+    v("prompt", prompt, "the text to continue");
+    v("max_tokens", max_tokens, "tokens to generate");
+    v("temperature", temperature, "softmax temperature; 0: greedy");
+    v("top_k", top_k, "sample among the K likeliest tokens; 0: all");
+    v("seed", seed, "sampling seed");
+    v("tokenizer_dir", tokenizer_dir,
+      "folder of the tokenizer.model the model was trained with; \"\": <base_dir>/tokenizer");
+  }
+};
+
+template <class Flags>
+Flags parse_eval_flags(const std::vector<std::string>& args, const char* command) {
+  Flags flags;
   config_from_flags(flags, parse_flags(args));
   if (flags.checkpoint_dir.empty())
     throw std::invalid_argument(fmt::format("{}: --checkpoint_dir DIR is required", command));
   return flags;
 }
 
-int64_t eval_step(const EvalFlags& flags) {
+template <class Flags>
+int64_t eval_step(const Flags& flags) {
   return flags.step >= 0 ? flags.step : find_last_step(flags.checkpoint_dir);
+}
+
+// The tokenizer of --tokenizer_dir; an error names the folder tried, the model's vocabulary and
+// the flag that points elsewhere.
+std::unique_ptr<Tokenizer> tokenizer_for(const GPT& model, const SampleFlags& flags) {
+  const std::string dir = flags.tokenizer_dir.empty() ? get_tokenizer_dir() : flags.tokenizer_dir;
+  const int64_t vocab_size = model->config().vocab_size;
+  const auto needed = [&](const std::string& found) {
+    return std::runtime_error(fmt::format(
+        "sample needs the tokenizer {} was trained with ({} tokens); {}: pass --tokenizer_dir "
+        "with the folder of that tokenizer.model",
+        flags.checkpoint_dir, vocab_size, found));
+  };
+  std::unique_ptr<Tokenizer> tokenizer;
+  try {
+    tokenizer = std::make_unique<Tokenizer>(Tokenizer::from_dir(dir));
+  } catch (const std::runtime_error& e) {
+    throw needed(e.what());
+  }
+  if (tokenizer->vocab_size() != vocab_size)
+    throw needed(
+        fmt::format("{}/{} has {} tokens", dir, kTokenizerFileName, tokenizer->vocab_size()));
+  return tokenizer;
 }
 
 std::vector<int64_t> read_token_file(const std::string& path) {
@@ -72,7 +123,8 @@ std::vector<int64_t> read_token_file(const std::string& path) {
 }  // namespace
 
 int loss_command(const std::vector<std::string>& args) {
-  const EvalFlags flags = parse_eval_flags(args, "loss");
+  if (help_requested(args)) return print_help<LossFlags>(kLossUsage);
+  const auto flags = parse_eval_flags<LossFlags>(args, "loss");
   if (flags.tokens.empty()) throw std::invalid_argument("loss: --tokens FILE is required");
   const auto ids = read_token_file(flags.tokens);
   if (ids.size() < 2)
@@ -97,15 +149,18 @@ int loss_command(const std::vector<std::string>& args) {
 }
 
 int sample_command(const std::vector<std::string>& args) {
-  const EvalFlags flags = parse_eval_flags(args, "sample");
+  if (help_requested(args)) return print_help<SampleFlags>(kSampleUsage);
+  const auto flags = parse_eval_flags<SampleFlags>(args, "sample");
   if (flags.max_tokens < 0 || flags.temperature < 0 || flags.top_k < 0)
     throw std::invalid_argument(
         fmt::format("sample: expected max_tokens, temperature and top_k >= 0, found {}, {}, {}",
                     flags.max_tokens, flags.temperature, flags.top_k));
-  auto built = build_model(flags.checkpoint_dir, eval_step(flags), torch::kCPU, "eval");
+  auto built =
+      build_model_without_tokenizer(flags.checkpoint_dir, eval_step(flags), torch::kCPU, "eval");
+  const auto tokenizer = tokenizer_for(built.model, flags);
   const int64_t context = built.model->config().sequence_len;
-  std::vector<int64_t> ids = {built.tokenizer->bos_token_id()};
-  for (int64_t id : built.tokenizer->encode(flags.prompt)) ids.push_back(id);
+  std::vector<int64_t> ids = {tokenizer->bos_token_id()};
+  for (int64_t id : tokenizer->encode(flags.prompt)) ids.push_back(id);
   const size_t prompt_len = ids.size();
   auto gen = at::detail::createCPUGenerator(static_cast<uint64_t>(flags.seed));
   torch::NoGradGuard no_grad;
@@ -128,8 +183,7 @@ int sample_command(const std::vector<std::string>& args) {
     ids.push_back(next);
   }
   std::cout << flags.prompt
-            << built.tokenizer->decode(std::vector<int64_t>(ids.begin() + prompt_len, ids.end()))
-            << "\n";
+            << tokenizer->decode(std::vector<int64_t>(ids.begin() + prompt_len, ids.end())) << "\n";
   return 0;
 }
 

@@ -1,5 +1,6 @@
-// The `nanotrain` program: dispatches to a subcommand, and turns any error into one line
-// "rank R: ..." on stderr and a non-zero exit code.
+// The `nanotrain` program: dispatches to a subcommand, and turns any error into one line on
+// stderr ("rank R: ..." when a launcher started this process as one rank of a job) and a
+// non-zero exit code. `nanotrain CMD --help` is each command's own.
 #include <cstring>
 #include <iostream>
 #include <map>
@@ -16,29 +17,27 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: nanotrain <command> [--flag=value ...]\n"
-    "commands:\n"
-    "  prepare train the tokenizer and write token shards [--input FILES|DIRS --vocab_size N\n"
-    "          --shard_tokens N --val_fraction F --base_dir D]; default corpus: the KJV Bible\n"
-    "  train   train a GPT (flags: nanochat base_train's; --config FILE reads a JSON config)\n"
-    "  ckpt    list [--base_dir D] | inspect DIR [--step N] | verify DIR [--step N]\n"
-    "          | prune DIR --keep_last K [--keep_every N]\n"
-    "          | export DIR [--step N] --format safetensors|dcp --out PATH\n"
-    "          | import PATH|DCP_DIR --out DIR [--format dcp --model_config FILE] [--step N]\n"
-    "  loss    --checkpoint_dir DIR [--step N] --tokens FILE: mean next-token loss\n"
-    "  sample  --checkpoint_dir DIR [--step N] --prompt TEXT [--max_tokens N --temperature T\n"
-    "          --top_k K --seed S]\n"
-    "  plot    RUN_DIR [--out FILE]: draw RUN_DIR/metrics.jsonl as an SVG\n";
+    "commands (nanotrain <command> --help lists a command's flags):\n"
+    "  prepare  train the tokenizer on a corpus and write token shards\n"
+    "  train    train a GPT (nanochat base_train's flags; --config FILE reads a JSON config)\n"
+    "  ckpt     list | inspect | verify | prune | export | import checkpoints\n"
+    "  loss     mean next-token loss of a checkpoint on a file of token ids\n"
+    "  sample   continue a prompt with a checkpoint\n"
+    "  plot     draw a run's metrics.jsonl as an SVG\n";
 
 }  // namespace
 
 int main(int argc, char** argv) {
   nt::use_passive_openmp_wait(argv);
-  int rank = 0;  // for messages: from whichever launcher started us; train checks it properly
+  // For messages: the rank a launcher gave us (train checks the environment properly); none
+  // outside a distributed job, where a rank would mean nothing.
+  std::string prefix;
   try {
-    rank = nt::read_dist_env().rank;
+    const nt::DistEnv env = nt::read_dist_env();
+    nt::set_log_rank(env.rank);
+    if (env.source != "none") prefix = "rank " + std::to_string(env.rank) + ": ";
   } catch (const std::exception&) {
   }
-  nt::set_log_rank(rank);
   nt::configure_process();
   const std::map<std::string, int (*)(const std::vector<std::string>&)> commands = {
       {"prepare", nt::prepare_command}, {"train", nt::train_command},   {"ckpt", nt::ckpt_command},
@@ -49,14 +48,13 @@ int main(int argc, char** argv) {
   }
   auto it = commands.find(argv[1]);
   if (it == commands.end()) {
-    std::cerr << "rank " << rank << ": unknown command '" << argv[1] << "'\n" << kUsage;
+    std::cerr << prefix << "unknown command '" << argv[1] << "'\n" << kUsage;
     return 2;
   }
   try {
     return it->second(std::vector<std::string>(argv + 2, argv + argc));
   } catch (const std::exception& e) {
     // Errors raised inside a collective already say which rank they come from.
-    const std::string prefix = "rank " + std::to_string(rank) + ": ";
     const std::string message = e.what();
     std::cerr << (message.rfind(prefix, 0) == 0 ? "" : prefix) << message << "\n";
     nt::record_error_file(e);

@@ -15,11 +15,15 @@
 namespace nt {
 namespace {
 
+constexpr const char* kPlotUsage =
+    "usage: nanotrain plot RUN_DIR [--out FILE]\n"
+    "Draws RUN_DIR/metrics.jsonl (loss, validation bpb, tokens/s against the step) as an SVG.\n";
+
 struct PlotFlags {
-  std::string out;  // default <dir>/metrics.svg
+  std::string out;
   template <class V>
   void visit(V&& v) {
-    v("out", out);
+    v("out", out, "the SVG file; \"\": RUN_DIR/metrics.svg");
   }
 };
 
@@ -66,6 +70,7 @@ std::string panel(const Series& series, const std::string& title, double top) {
 }  // namespace
 
 int plot_command(const std::vector<std::string>& args) {
+  if (help_requested(args)) return print_help<PlotFlags>(kPlotUsage);
   const CliArgs cli = split_cli_args(args);
   const std::string& dir = positional_at(cli, 0, "run directory (the checkpoint directory)");
   PlotFlags flags;

@@ -15,6 +15,7 @@
 #include "runtime/log.h"
 #include "serialize/atomic_file.h"
 #include "serialize/torch_file.h"
+#include "trainer/cli_args.h"
 #include "trainer/commands.h"
 
 namespace nt {
@@ -22,22 +23,28 @@ namespace {
 
 namespace fs = std::filesystem;
 
+constexpr const char* kPrepareUsage =
+    "usage: nanotrain prepare [--input FILES|DIRS --vocab_size N --shard_tokens N\n"
+    "                         --val_fraction F --base_dir D]\n"
+    "Trains the tokenizer on a text corpus and writes the token shards `nanotrain train` reads:\n"
+    "<base_dir>/tokenizer/tokenizer.model and <base_dir>/base_data/.\n";
+
 struct PrepareConfig {
-  std::string input;               // comma-separated .txt files or directories; "": the KJV Bible
-  int64_t vocab_size = 8192;       // tokenizer vocabulary (a small corpus may yield fewer)
-  int64_t shard_tokens = 1 << 24;  // tokens per training shard (documents are not split)
-  double val_fraction = 0.05;      // share of documents (the last ones) in the validation shard
-  int64_t max_lines = 2000000;     // lines sampled to train the tokenizer
-  std::string base_dir;            // "": get_base_dir()
+  std::string input;
+  int64_t vocab_size = 8192;
+  int64_t shard_tokens = 1 << 24;
+  double val_fraction = 0.05;
+  int64_t max_lines = 2000000;
+  std::string base_dir;
 
   template <class V>
   void visit(V&& v) {
-    v("input", input);
-    v("vocab_size", vocab_size);
-    v("shard_tokens", shard_tokens);
-    v("val_fraction", val_fraction);
-    v("max_lines", max_lines);
-    v("base_dir", base_dir);
+    v("input", input, "comma-separated .txt files or folders of them; \"\": the KJV Bible");
+    v("vocab_size", vocab_size, "tokenizer vocabulary (a small corpus may yield fewer)");
+    v("shard_tokens", shard_tokens, "tokens per training shard (documents are not split)");
+    v("val_fraction", val_fraction, "share of documents (the last ones) in the validation shard");
+    v("max_lines", max_lines, "lines sampled to train the tokenizer");
+    v("base_dir", base_dir, "output folder; \"\": NANOTRAIN_BASE_DIR or ~/.cache/nanotrain");
   }
 
   void validate() const {
@@ -98,6 +105,7 @@ std::string shard_path(const std::string& dir, int64_t index) {
 }  // namespace
 
 int prepare_command(const std::vector<std::string>& args) {
+  if (help_requested(args)) return print_help<PrepareConfig>(kPrepareUsage);
   PrepareConfig cfg;
   config_from_flags(cfg, parse_flags(args));
   cfg.validate();

@@ -21,6 +21,7 @@
 #include "runtime/precision.h"
 #include "runtime/preemption.h"
 #include "runtime/process.h"
+#include "trainer/cli_args.h"
 #include "trainer/commands.h"
 #include "trainer/evaluate.h"
 #include "trainer/metrics.h"
@@ -29,6 +30,13 @@
 
 namespace nt {
 namespace {
+
+constexpr const char* kTrainUsage =
+    "usage: nanotrain train [--config FILE] [--flag=value ...]\n"
+    "       ntrun --nproc_per_node N nanotrain train [...]\n"
+    "Trains a GPT with nanochat's base_train flags and loop, saving checkpoints to\n"
+    "<base_dir>/base_checkpoints/<model_tag>. --config FILE reads a JSON object of these flags\n"
+    "first; flags after it override. Under ntrun, torchrun, srun or mpirun every rank runs it.\n";
 
 // The model's shape: from --depth, or when resuming from the checkpoint's model_config, so that
 // checkpoints of models --depth cannot describe (nanochat's GQA ones) resume too.
@@ -140,7 +148,9 @@ TrainResult train(const TrainConfig& requested) {
   // Distributed, gradients are averaged during backward, bucket by bucket, as under DDP.
   const auto reducer = make_gradient_reducer(model, optimizers, collectives.get());
 
-  MetricsLog metrics(env.rank == 0 ? cfg.checkpoint_dir() : "");
+  // A fresh run logs step 0's evaluation; a resumed one starts after its checkpoint's step.
+  MetricsLog metrics(env.rank == 0 ? cfg.checkpoint_dir() : "", cfg.tensorboard_path(),
+                     state.step == 0 ? 0 : state.step + 1);
   auto evaluate = [&] {
     state.val_bpb = evaluate_bpb(model, val_tokens, token_bytes, cfg.device_batch_size,
                                  cfg.max_seq_len, cfg.eval_tokens, collectives.get(), device);
@@ -217,6 +227,7 @@ TrainResult train(const TrainConfig& requested) {
 }
 
 int train_command(const std::vector<std::string>& args) {
+  if (help_requested(args)) return print_help<TrainConfig>(kTrainUsage);
   return train(parse_train_config(args)).preempted ? kExitPreempted : 0;
 }
 

@@ -106,6 +106,10 @@ std::string TrainConfig::token_data_dir() const {
   return data_dir.empty() ? get_base_data_dir() : data_dir;
 }
 
+std::string TrainConfig::tensorboard_path() const {
+  return tensorboard_dir == "auto" ? checkpoint_dir() + "/tb" : tensorboard_dir;
+}
+
 TrainConfig parse_train_config(const std::vector<std::string>& args) {
   TrainConfig config;
   std::vector<Flag> flags;

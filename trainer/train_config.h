@@ -13,72 +13,78 @@ namespace nt {
 struct CheckpointerOptions;
 
 struct TrainConfig {
-  std::string run = "dummy";      // run name, recorded in metrics.jsonl (nanochat's wandb name)
-  std::string data_dir;           // token shards from `nanotrain prepare`; "": <base_dir>/base_data
-  int64_t depth = 4;              // GPTConfig::from_depth
-  int64_t max_seq_len = 256;      // tokens per sequence
-  int64_t device_batch_size = 8;  // sequences per rank per micro-step
-  int64_t total_batch_size = -1;  // tokens per optimizer step; -1: one micro-step on every rank
-  int64_t num_iterations = 30;    // optimizer steps; -1: from target_flops or the data ratio
-  double target_flops = -1.0;     // total training FLOPs, when num_iterations is -1
-  double target_param_data_ratio = -1.0;  // tokens per parameter (Chinchilla: 20), likewise
-  OptimizerConfig optim;                  // embedding_lr, unembedding_lr, matrix_lr, weight_decay
+  // Defaults here; the meaning of each field is its help text in visit().
+  std::string run = "dummy";
+  std::string data_dir;
+  int64_t depth = 4;
+  int64_t max_seq_len = 256;
+  int64_t device_batch_size = 8;
+  int64_t total_batch_size = -1;
+  int64_t num_iterations = 30;
+  double target_flops = -1.0;
+  double target_param_data_ratio = -1.0;
+  OptimizerConfig optim;
   double warmup_ratio = 0.0;
   double warmdown_ratio = 0.2;
   double final_lr_frac = 0.0;
-  std::string device = "cpu";     // cpu | cuda
-  std::string dtype = "float32";  // float32 | bfloat16 (matmul compute; weights stay fp32)
+  std::string device = "cpu";
+  std::string dtype = "float32";
   int64_t seed = 42;
-  bool deterministic = false;   // deterministic kernels only (CUDA: needed for bit-exact resume)
-  double peak_flops = -1.0;     // FLOP/s per rank that MFU divides by; -1: H100 bf16 on CUDA, a
-                                // measured matmul peak on CPU
-  std::string model_tag;        // checkpoint folder name; default d<depth>
-  int64_t eval_every = 250;     // val bpb every N steps (and at 0 and the end); -1: never
-  int64_t eval_tokens = 65536;  // validation tokens per evaluation, all ranks together
-  int64_t save_every = 0;       // save every N steps; 0: as eval_every; -1: last step only
-  int64_t keep_last = -1;       // keep the newest K steps; -1: keep all
-  bool async_save = false;      // write checkpoints on a background thread (gathered only)
-  std::string checkpoint_layout = "gathered";  // gathered: rank 0 writes nanochat's files;
-                                               // sharded: every rank writes its optimizer state
-  std::string on_save_error = "stop";          // a failed save (disk full, ...): stop | continue
-  std::string resume_from_step = "-1";  // -1: start fresh; auto: the last complete step; or N
-  bool prune_abandoned = false;         // resuming from N < the newest step: delete the later
-                                        // steps (else the run refuses to start)
-  double collective_timeout = 600.0;    // seconds (>= 1) a collective waits for every rank,
-                                        // then fails naming the missing ones; also bounds the
-                                        // rendezvous and rank 0's synchronous saves
+  bool deterministic = false;
+  double peak_flops = -1.0;
+  std::string model_tag;
+  int64_t eval_every = 250;
+  int64_t eval_tokens = 65536;
+  int64_t save_every = 0;
+  int64_t keep_last = -1;
+  bool async_save = false;
+  std::string checkpoint_layout = "gathered";
+  std::string on_save_error = "stop";
+  std::string resume_from_step = "-1";
+  bool prune_abandoned = false;
+  double collective_timeout = 600.0;
+  std::string tensorboard_dir = "auto";
 
   template <class V>
   void visit(V&& v) {
-    v("run", run);
-    v("data_dir", data_dir);
-    v("depth", depth);
-    v("max_seq_len", max_seq_len);
-    v("device_batch_size", device_batch_size);
-    v("total_batch_size", total_batch_size);
-    v("num_iterations", num_iterations);
-    v("target_flops", target_flops);
-    v("target_param_data_ratio", target_param_data_ratio);
+    v("run", run, "run name, recorded in metrics.jsonl");
+    v("data_dir", data_dir, "token shards from `nanotrain prepare`; \"\": <base_dir>/base_data");
+    v("depth", depth, "model depth; width 64*depth, as nanochat's GPTConfig sizing");
+    v("max_seq_len", max_seq_len, "tokens per sequence");
+    v("device_batch_size", device_batch_size, "sequences per rank per micro-step");
+    v("total_batch_size", total_batch_size,
+      "tokens per optimizer step (gradient accumulation); -1: one micro-step on every rank");
+    v("num_iterations", num_iterations,
+      "optimizer steps; -1: from target_flops or target_param_data_ratio");
+    v("target_flops", target_flops, "total training FLOPs, when num_iterations is -1");
+    v("target_param_data_ratio", target_param_data_ratio,
+      "tokens per parameter (Chinchilla: 20), when num_iterations is -1");
     optim.visit(v);
-    v("warmup_ratio", warmup_ratio);
-    v("warmdown_ratio", warmdown_ratio);
-    v("final_lr_frac", final_lr_frac);
-    v("device", device);
-    v("dtype", dtype);
-    v("seed", seed);
-    v("deterministic", deterministic);
-    v("peak_flops", peak_flops);
-    v("model_tag", model_tag);
-    v("eval_every", eval_every);
-    v("eval_tokens", eval_tokens);
-    v("save_every", save_every);
-    v("keep_last", keep_last);
-    v("async_save", async_save);
-    v("checkpoint_layout", checkpoint_layout);
-    v("on_save_error", on_save_error);
-    v("resume_from_step", resume_from_step);
-    v("prune_abandoned", prune_abandoned);
-    v("collective_timeout", collective_timeout);
+    v("warmup_ratio", warmup_ratio, "share of the steps warming the LR up");
+    v("warmdown_ratio", warmdown_ratio, "share of the steps decaying the LR at the end");
+    v("final_lr_frac", final_lr_frac, "LR multiplier at the last step");
+    v("device", device, "cpu | cuda");
+    v("dtype", dtype, "matmul compute dtype: float32 | bfloat16 (weights stay fp32)");
+    v("seed", seed, "model init and data order");
+    v("deterministic", deterministic, "deterministic kernels only (CUDA: bit-exact resume)");
+    v("peak_flops", peak_flops,
+      "FLOP/s per rank that MFU divides by; -1: H100 bf16 on CUDA, a measured peak on CPU");
+    v("model_tag", model_tag, "checkpoint folder name; \"\": d<depth>");
+    v("eval_every", eval_every, "val bpb every N steps (and at 0 and the end); -1: never");
+    v("eval_tokens", eval_tokens, "validation tokens per evaluation, all ranks together");
+    v("save_every", save_every, "save every N steps; 0: as eval_every; -1: last step only");
+    v("keep_last", keep_last, "keep the newest K steps; -1: keep all");
+    v("async_save", async_save, "write checkpoints on a background thread (gathered only)");
+    v("checkpoint_layout", checkpoint_layout,
+      "gathered: rank 0 writes nanochat's files | sharded: every rank writes its part");
+    v("on_save_error", on_save_error, "a failed save (disk full, ...): stop | continue");
+    v("resume_from_step", resume_from_step, "-1: start fresh | auto: the last complete step | N");
+    v("prune_abandoned", prune_abandoned,
+      "resuming from N < the newest step: delete the later steps (else refuse to start)");
+    v("collective_timeout", collective_timeout,
+      "seconds (>= 1) a collective, the rendezvous or a synchronous save waits for every rank");
+    v("tensorboard_dir", tensorboard_dir,
+      "TensorBoard event files; auto: <checkpoint dir>/tb; \"\": none");
   }
 
   // save_every with 0 resolved to eval_every.
@@ -92,6 +98,9 @@ struct TrainConfig {
   CheckpointerOptions checkpointer_options() const;
   // data_dir, or <base_dir>/base_data.
   std::string token_data_dir() const;
+  // Where TensorBoard event files go: tensorboard_dir, <checkpoint dir>/tb for "auto", or ""
+  // for none.
+  std::string tensorboard_path() const;
 
   // Throws std::invalid_argument naming the field and the expected range.
   void validate() const;

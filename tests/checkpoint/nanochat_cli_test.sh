@@ -32,6 +32,18 @@ grep -q "bad_tokens.txt: token 2: id 99999 is outside the model's vocabulary" "$
   --temperature 0 > "$work/sample.txt" || fail "sample failed"
 grep -q "^In the beginning" "$work/sample.txt" || fail "sample printed: $(cat "$work/sample.txt")"
 
+# sample does need the tokenizer: without one it names what it needs and the flag; given it
+# with --tokenizer_dir, it runs as above.
+NANOTRAIN_BASE_DIR=$work/no_tokenizer "$nanotrain" sample --checkpoint_dir "$ckpt" --prompt x \
+  --max_tokens 2 > "$work/no_tok.txt" 2>&1 && fail "sample ran without a tokenizer"
+grep -q "^sample needs the tokenizer $ckpt was trained with ([0-9]* tokens); .*$work/no_tokenizer/tokenizer/tokenizer.model.*: pass --tokenizer_dir" \
+  "$work/no_tok.txt" || fail "sample without a tokenizer printed: $(cat "$work/no_tok.txt")"
+NANOTRAIN_BASE_DIR=$work/no_tokenizer "$nanotrain" sample --checkpoint_dir "$ckpt" \
+  --prompt "In the beginning" --max_tokens 8 --temperature 0 \
+  --tokenizer_dir "$NANOTRAIN_BASE_DIR/tokenizer" | grep -v '^\[' > "$work/sample_dir.txt"
+grep -v '^\[' "$work/sample.txt" | cmp -s - "$work/sample_dir.txt" ||
+  fail "sample with --tokenizer_dir differs from sample with the base directory's tokenizer"
+
 "$nanotrain" ckpt verify "$ckpt" > "$work/verify.txt" || fail "ckpt verify failed"
 grep -q "step 5: no commit record (a nanochat checkpoint)" "$work/verify.txt" ||
   fail "ckpt verify printed: $(cat "$work/verify.txt")"

@@ -19,11 +19,11 @@ struct Sample {
 
   template <class V>
   void visit(V&& v) {
-    v("depth", depth);
-    v("lr", lr);
-    v("async_save", async_save);
-    v("run", run);
-    v("small", small);
+    v("depth", depth, "the depth");
+    v("lr", lr, "the lr");
+    v("async_save", async_save, "the async_save");
+    v("run", run, "the run");
+    v("small", small, "the small");
   }
 };
 
@@ -85,6 +85,21 @@ TEST(ConfigJson, RoundTripsAndRejectsUnknownKeys) {
   expect_error(
       [&] { config_from_json(t, nlohmann::json::parse(R"({"small": 99999999999})"), "x.json"); },
       "x.json: key 'small': value 99999999999 is out of range");
+}
+
+TEST(ConfigHelp, ListsEveryFieldWithItsTypeMeaningAndDefault) {
+  Sample sample;
+  sample.depth = 6;  // the help shows the values it is given: the command's defaults
+  const std::string help = config_help(sample);
+  const std::vector<std::string> expected = {
+      "  --depth INT                       the depth (default: 6)",
+      "  --lr FLOAT                        the lr (default: 0.02)",
+      "  --async_save [BOOL]               the async_save (default: false)",
+      "  --run STR                         the run (default: \"dummy\")",
+      "  --small INT                       the small (default: 1)"};
+  std::string joined;
+  for (const auto& line : expected) joined += line + "\n";
+  EXPECT_EQ(help, joined);
 }
 
 }  // namespace
