@@ -1,7 +1,7 @@
 # Compares what two launchers set in their workers' environments: every variable that torchrun
 # sets (absent from, or different in, the parent's environment) must be set by ntrun with the
 # same value, and ntrun must set nothing torchrun does not, except the variables listed in
-# DELIBERATELY_DIFFERENT (README.md, "ntrun and torchrun") whose values differ by design.
+# DELIBERATELY_DIFFERENT (docs/launching.md, "ntrun: the launcher") whose values differ by design.
 # Usage: compare_launcher_env.py PARENT_ENV_JSON TORCHRUN_DIR NTRUN_DIR WORLD_SIZE
 import json
 import sys
