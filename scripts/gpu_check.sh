@@ -19,7 +19,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 state=$root/.gpu_check
 debs=(nlohmann-json3-dev libspdlog-dev libspdlog1.10 libfmt-dev libfmt9 libgtest-dev
-      libgmock-dev libsentencepiece-dev libsentencepiece0 libgloo-dev)
+      libgmock-dev libsentencepiece-dev libsentencepiece0 libgloo-dev zlib1g-dev)
 
 fetch() {
   mkdir -p "$state/debs" "$state/kjv"

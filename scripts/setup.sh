@@ -13,6 +13,7 @@ packages=(
   nlohmann-json3-dev libspdlog-dev libgtest-dev
   libopenmpi-dev openmpi-bin       # MPI launch
   libsentencepiece-dev             # tokenizer
+  zlib1g-dev                       # .jsonl.gz corpora
   python3-torch                    # test references, run with /usr/bin/python3
   bible-kjv                        # the default corpus
   iproute2                         # network namespaces for the two-host launcher test

