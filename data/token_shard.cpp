@@ -10,6 +10,7 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "data/dataset_manifest.h"
 #include "runtime/environment.h"
 
 namespace nt {
@@ -102,11 +103,54 @@ torch::Tensor read_token_shard(const std::string& path) {
   return tokens;
 }
 
-TokenShardFiles list_token_shards(const std::string& dir, int64_t vocab_size) {
+namespace {
+
+constexpr const char* kRerun = "rerun `nanotrain prepare`";
+
+TokenShardFiles shards_of_manifest(const std::string& dir, int64_t vocab_size,
+                                   const std::string& tokenizer_crc32c) {
+  const DatasetManifest m = read_dataset_manifest(dir);
+  const std::string where = dir + "/" + kManifestFileName;
+  if (m.vocab_size != vocab_size)
+    throw std::runtime_error(
+        fmt::format("{}: the shards were written for a vocabulary of {} tokens, but the "
+                    "tokenizer has {}: {} with this tokenizer",
+                    where, m.vocab_size, vocab_size, kRerun));
+  if (!tokenizer_crc32c.empty() && m.tokenizer_crc32c != tokenizer_crc32c)
+    throw std::runtime_error(
+        fmt::format("{}: the shards were written with the tokenizer of CRC-32C {}, but the "
+                    "tokenizer here is {}: {} with this tokenizer",
+                    where, m.tokenizer_crc32c, tokenizer_crc32c, kRerun));
+  auto check = [&](const ShardRecord& shard) {
+    const std::string path = dir + "/" + shard.name;
+    std::error_code ec;
+    const auto bytes = std::filesystem::file_size(path, ec);
+    if (ec)
+      throw std::runtime_error(
+          fmt::format("{}: listed in {}, but missing: {}", path, kManifestFileName, kRerun));
+    if (static_cast<int64_t>(bytes) != shard.bytes ||
+        read_token_shard_info(path).num_tokens != shard.tokens)
+      throw std::runtime_error(fmt::format("{}: {} bytes, {} records {} bytes and {} tokens: {}",
+                                           path, bytes, kManifestFileName, shard.bytes,
+                                           shard.tokens, kRerun));
+    return path;
+  };
+  TokenShardFiles files;
+  for (const auto& shard : m.train) files.train.push_back(check(shard));
+  files.val = check(m.val);
+  return files;
+}
+
+}  // namespace
+
+TokenShardFiles list_token_shards(const std::string& dir, int64_t vocab_size,
+                                  const std::string& tokenizer_crc32c) {
   std::error_code ec;
   if (!std::filesystem::is_directory(dir, ec))
     throw std::runtime_error(fmt::format(
         "no token shards: '{}' is not a directory (run `nanotrain prepare` to write them)", dir));
+  if (std::filesystem::exists(dir + "/" + kManifestFileName, ec))
+    return shards_of_manifest(dir, vocab_size, tokenizer_crc32c);
   std::vector<std::string> paths;
   for (const auto& entry : std::filesystem::directory_iterator(dir))
     if (entry.is_regular_file() && entry.path().extension() == ".bin")
@@ -119,10 +163,11 @@ TokenShardFiles list_token_shards(const std::string& dir, int64_t vocab_size) {
   TokenShardFiles files;
   for (const auto& path : paths) {
     const auto info = read_token_shard_info(path);
-    if (info.vocab_size != 0 && info.vocab_size != vocab_size)
+    if (info.format == "nanotrain")
       throw std::runtime_error(
-          fmt::format("{}: written for a vocabulary of {} tokens, but the tokenizer has {}", path,
-                      info.vocab_size, vocab_size));
+          fmt::format("{}: nanotrain token shards without {} (an interrupted `nanotrain prepare`, "
+                      "or one from before manifests): {}",
+                      dir, kManifestFileName, kRerun));
     const bool val =
         std::filesystem::path(path).filename().string().find("_val") != std::string::npos;
     if (val && files.val.empty())

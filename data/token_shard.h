@@ -35,11 +35,14 @@ struct TokenShardFiles {
   std::string val;
 };
 
-// The *.bin shards of a data directory, sorted by name: the one whose name contains "_val" (as
-// llm.c names them), else the last, is validation. Every nanotrain shard must declare
-// `vocab_size`. Throws std::runtime_error naming the directory or the shard otherwise, and when
-// there are fewer than two shards.
-TokenShardFiles list_token_shards(const std::string& dir, int64_t vocab_size);
+// The shards of a data directory. With a manifest.json (nanotrain prepare's): its shards, each
+// checked to exist with the recorded size and token count, the vocabulary, and, unless
+// `tokenizer_crc32c` is empty, the tokenizer's checksum. Without one: llm.c's *.bin shards,
+// sorted by name, the one whose name contains "_val" (else the last) for validation; nanotrain
+// shards without a manifest are an interrupted prepare and refused. Throws std::runtime_error
+// naming the directory or the shard, saying to rerun `nanotrain prepare` where that helps.
+TokenShardFiles list_token_shards(const std::string& dir, int64_t vocab_size,
+                                  const std::string& tokenizer_crc32c = "");
 
 // The bytes of a nanotrain shard holding `tokens`, each in [0, vocab_size): uint16 ids when
 // vocab_size <= 65536, else uint32. Throws std::invalid_argument for an id out of range.

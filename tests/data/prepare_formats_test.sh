@@ -4,7 +4,9 @@
 # gzip, another --text_field) all give byte-identical token shards with one reused tokenizer
 # (--tokenizer), and the trainer trains on them. Bad input is a named error (file and line) or a
 # counted skip: empty documents, a JSON line without the field, malformed JSON or UTF-8, a
-# damaged .gz, a line over the limit.
+# damaged .gz, a line over the limit. A prepare killed while writing or before publishing
+# leaves the old data in place, and the trainer refuses shards without their manifest or made
+# with another tokenizer.
 # Usage: prepare_formats_test.sh NANOTRAIN PREPARED_BASE_DIR
 set -euo pipefail
 nanotrain=$1
@@ -86,4 +88,33 @@ bad long "long.lines:2: a line of over 67108864 bytes" --input "$work/long.lines
   --input_format lines
 bad format "input_format: expected auto or lines, found 'csv'" --input_format csv
 bad missing "input '$work/nothing.jsonl' does not exist" --input "$work/nothing.jsonl"
+# Atomic datasets: a prepare killed at any point leaves the old data, whole and accepted; the
+# loader refuses shards without their manifest, or made with another tokenizer.
+data=$work/from_gz/base_data
+[[ -f $data/manifest.json ]] || fail "no manifest.json in $data"
+cp -r "$data" "$work/old_data"
+train_on() {  # train_on LOG: 1 step on from_gz's data
+  NANOTRAIN_BASE_DIR=$work/from_gz "$nanotrain" train --data_dir "$data" --depth 1 \
+    --max_seq_len 16 --device_batch_size 2 --num_iterations 1 --eval_every -1 \
+    --peak_flops 1e11 --model_tag "$1" > "$work/$1.log" 2>&1
+}
+for point in prepare_after_shard@1 prepare_after_shard@2 prepare_before_publish; do
+  NANOTRAIN_TEST_CRASH_AT=$point prepare from_gz --input "$work/corpus.lines" \
+    --input_format lines --val_fraction 0.3 && fail "prepare was not killed at $point"
+  diff -r "$work/old_data" "$data" > /dev/null || fail "killed at $point, the old data changed"
+  train_on "after_${point%@*}" || fail "the old data is refused after a kill at $point"
+done
+ls -d "$work/from_gz/base_data.partial-"* > /dev/null || fail "no staging directory left to clean"
+prepare from_gz --input "$work/corpus.lines" --input_format lines --val_fraction 0.3 ||
+  fail "prepare after the kills failed"
+! ls -d "$work/from_gz/base_data.partial-"* 2> /dev/null || fail "staging leftovers remain"
+diff -r "$work/old_data" "$data" > /dev/null && fail "the new data did not replace the old"
+sed -i 's/"tokenizer_crc32c": "[0-9a-f]*"/"tokenizer_crc32c": "00000000"/' "$data/manifest.json"
+train_on other_tokenizer && fail "shards of another tokenizer were accepted"
+grep -q "written with the tokenizer of CRC-32C 00000000, but the tokenizer here is [0-9a-f]*: rerun \`nanotrain prepare\`" \
+  "$work/other_tokenizer.log" || fail "no clear error for another tokenizer's shards"
+rm "$data/manifest.json"
+train_on no_manifest && fail "shards without a manifest were accepted"
+grep -q "without manifest.json (an interrupted \`nanotrain prepare\`" "$work/no_manifest.log" ||
+  fail "no clear error for shards without a manifest"
 echo "prepare formats: ok"

@@ -1,11 +1,12 @@
-// Token shard files: both widths round trip, llm.c's format reads, and damaged or foreign files
-// fail with the path and what was wrong.
+// Token shard files: both widths round trip, llm.c's format reads, damaged or foreign files
+// fail with the path and what was wrong, and a data directory is listed from its manifest.
 #include <gtest/gtest.h>
 
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 
+#include "data/dataset_manifest.h"
 #include "data/token_shard.h"
 #include "tests/support/expect_error.h"
 #include "tests/support/temp_dir.h"
@@ -28,6 +29,17 @@ class TokenShardTest : public ::testing::Test {
   ScopedTempDir temp_{"shards"};
   const std::string dir_ = temp_.path();
 };
+
+// llm.c's format: a header of 256 int32 (magic 20240520, version 1, token count), uint16 ids.
+std::string llmc_shard(const std::vector<uint16_t>& ids) {
+  std::vector<int32_t> header(256, 0);
+  header[0] = 20240520;
+  header[1] = 1;
+  header[2] = static_cast<int32_t>(ids.size());
+  std::string bytes(reinterpret_cast<const char*>(header.data()), 1024);
+  bytes.append(reinterpret_cast<const char*>(ids.data()), ids.size() * sizeof(uint16_t));
+  return bytes;
+}
 
 std::vector<int32_t> ids_of(const torch::Tensor& t) {
   return {t.data_ptr<int32_t>(), t.data_ptr<int32_t>() + t.numel()};
@@ -57,15 +69,7 @@ TEST_F(TokenShardTest, RoundTripsUint16AndUint32) {
 }
 
 TEST_F(TokenShardTest, ReadsLlmcShards) {
-  // llm.c's header: 256 int32 (magic 20240520, version 1, token count), then uint16 ids.
-  std::vector<int32_t> header(256, 0);
-  header[0] = 20240520;
-  header[1] = 1;
-  header[2] = 3;
-  std::string bytes(reinterpret_cast<const char*>(header.data()), 1024);
-  const uint16_t ids[3] = {50256, 15496, 11};
-  bytes.append(reinterpret_cast<const char*>(ids), sizeof(ids));
-  const auto path = write("fineweb_train_000001.bin", bytes);
+  const auto path = write("fineweb_train_000001.bin", llmc_shard({50256, 15496, 11}));
   EXPECT_EQ(read_token_shard_info(path).format, "llm.c");
   EXPECT_EQ(ids_of(read_token_shard(path)), (std::vector<int32_t>{50256, 15496, 11}));
 }
@@ -100,24 +104,69 @@ TEST_F(TokenShardTest, DamagedFilesFailWithTheReason) {
                                             "cannot open token shard");
 }
 
-TEST_F(TokenShardTest, ListingPicksValidationAndChecksTheVocabulary) {
+// The shards of a manifest, as `nanotrain prepare` writes it (sizes and counts of real files).
+void write_manifest(const std::string& dir, const std::vector<std::string>& train,
+                    const std::string& val, int64_t vocab_size) {
+  DatasetManifest m;
+  auto record = [&](const std::string& name) {
+    ShardRecord shard;
+    shard.name = name;
+    shard.bytes = static_cast<int64_t>(fs::file_size(dir + "/" + name));
+    shard.tokens = read_token_shard_info(dir + "/" + name).num_tokens;
+    shard.crc32c = "00000000";
+    return shard;
+  };
+  for (const auto& name : train) m.train.push_back(record(name));
+  m.val = record(val);
+  m.vocab_size = vocab_size;
+  m.tokenizer_crc32c = "0123abcd";
+  std::ofstream(dir + "/" + kManifestFileName) << m.to_json().dump();
+}
+
+TEST_F(TokenShardTest, ListingFollowsTheManifestAndChecksItsShards) {
   for (const char* name : {"shard_00000.bin", "shard_00001.bin", "shard_00002.bin"})
-    write(name, encode_token_shard({1, 2}, 1024));
+    write(name, encode_token_shard({1, 2, 3}, 1024));
   write("notes.txt", "not a shard");
-  auto files = list_token_shards(dir_, 1024);
+  write_manifest(dir_, {"shard_00001.bin", "shard_00000.bin"}, "shard_00002.bin", 1024);
+  auto files = list_token_shards(dir_, 1024, "0123abcd");
   ASSERT_EQ(files.train.size(), 2u);
-  EXPECT_EQ(fs::path(files.train[1]).filename(), "shard_00001.bin");
+  EXPECT_EQ(fs::path(files.train[0]).filename(), "shard_00001.bin");  // the manifest's order
   EXPECT_EQ(fs::path(files.val).filename(), "shard_00002.bin");
-  write("data_val_000000.bin", encode_token_shard({1, 2}, 1024));  // llm.c's naming
-  files = list_token_shards(dir_, 1024);
-  EXPECT_EQ(fs::path(files.val).filename(), "data_val_000000.bin");
-  EXPECT_EQ(files.train.size(), 3u);
   testing::expect_error<std::runtime_error>(
       [&] { list_token_shards(dir_, 4096); },
       "written for a vocabulary of 1024 tokens, but the tokenizer has 4096");
+  testing::expect_error<std::runtime_error>(
+      [&] { list_token_shards(dir_, 1024, "99999999"); },
+      "written with the tokenizer of CRC-32C 0123abcd, but the tokenizer here is 99999999: rerun "
+      "`nanotrain prepare`");
+  write("shard_00002.bin", encode_token_shard({1, 2}, 1024));  // not what the manifest says
+  testing::expect_error<std::runtime_error>([&] { list_token_shards(dir_, 1024); },
+                                            "shard_00002.bin: 42 bytes, manifest.json records 44");
+  fs::remove(dir_ + "/shard_00001.bin");
+  testing::expect_error<std::runtime_error>(
+      [&] { list_token_shards(dir_, 1024); },
+      "shard_00001.bin: listed in manifest.json, but missing: rerun `nanotrain prepare`");
+  write(kManifestFileName, "{\"format_version\": 1, \"train\": []}");
+  testing::expect_error<std::runtime_error>([&] { list_token_shards(dir_, 1024); },
+                                            "'train' must list at least one shard");
+}
+
+TEST_F(TokenShardTest, ShardsWithoutAManifestAreAnInterruptedPrepareUnlessLlmc) {
+  for (const char* name : {"shard_00000.bin", "shard_00001.bin"})
+    write(name, encode_token_shard({1, 2}, 1024));
+  testing::expect_error<std::runtime_error>(
+      [&] { list_token_shards(dir_, 1024); },
+      "nanotrain token shards without manifest.json (an interrupted `nanotrain prepare`");
   fs::remove_all(dir_);
   fs::create_directories(dir_);
-  write("shard_00000.bin", encode_token_shard({1, 2}, 1024));
+  // llm.c's shards carry no vocabulary and come without a manifest: "_val" marks validation.
+  for (const char* name : {"data_train_000000.bin", "data_train_000001.bin", "data_val_000000.bin"})
+    write(name, llmc_shard({1, 2, 3}));
+  auto files = list_token_shards(dir_, 1024);
+  ASSERT_EQ(files.train.size(), 2u);
+  EXPECT_EQ(fs::path(files.val).filename(), "data_val_000000.bin");
+  fs::remove(dir_ + "/data_val_000000.bin");
+  fs::remove(dir_ + "/data_train_000001.bin");
   testing::expect_error<std::runtime_error>(
       [&] { list_token_shards(dir_, 1024); },
       "expected at least two .bin token shards (training and validation), found 1");

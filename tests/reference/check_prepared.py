@@ -8,6 +8,7 @@ the last shard holding the last 5% of the chapters, and the byte lengths of all 
 up to the corpus's size in bytes. Exits 0 when all hold; otherwise prints what differs.
 """
 import glob
+import json
 import os
 import struct
 import subprocess
@@ -60,6 +61,19 @@ def main(base_dir):
                                      f"{len(corpus)}"),
         (token_bytes[BOS] == 0 and token_bytes[0] == 0, "special tokens must count 0 bytes"),
     ]
+    # The manifest lists the same shards, training ones in order and validation last, with
+    # their sizes and token counts.
+    with open(os.path.join(base_dir, "base_data", "manifest.json")) as f:
+        manifest = json.load(f)
+    listed = manifest["train"] + [manifest["val"]]
+    checks.append(([s["name"] for s in listed] == [os.path.basename(p) for p in paths],
+                   f"manifest lists {[s['name'] for s in listed]}, the directory holds {paths}"))
+    for shard, path in zip(listed, paths):
+        ids, _ = read_shard(path)
+        checks.append((shard["bytes"] == os.path.getsize(path) and shard["tokens"] == len(ids),
+                       f"{path}: manifest says {shard['bytes']} bytes, {shard['tokens']} tokens"))
+    checks.append((manifest["documents"] == len(chapters) and manifest["vocab_size"] == vocab,
+                   f"manifest: {manifest['documents']} documents, vocab {manifest['vocab_size']}"))
     errors += [message for ok, message in checks if not ok]
     for e in errors:
         print("FAIL:", e)
