@@ -50,6 +50,8 @@ nlohmann::ordered_json DatasetManifest::to_json() const {
           {"tokenizer_crc32c", tokenizer_crc32c},
           {"source", source},
           {"documents", documents},
+          {"tokens", documents_tokens},
+          {"val_documents", val_documents},
           {"empty_documents", empty_documents}};
 }
 
@@ -69,6 +71,8 @@ DatasetManifest DatasetManifest::from_json(const nlohmann::json& j, const std::s
   m.tokenizer_crc32c = field<std::string>(j, "tokenizer_crc32c", where);
   m.source = field<std::string>(j, "source", where);
   m.documents = field<int64_t>(j, "documents", where);
+  m.documents_tokens = field<int64_t>(j, "tokens", where);
+  m.val_documents = field<int64_t>(j, "val_documents", where);
   m.empty_documents = field<int64_t>(j, "empty_documents", where);
   return m;
 }

@@ -30,6 +30,8 @@ struct DatasetManifest {
   std::string tokenizer_crc32c;  // of tokenizer.model's bytes
   std::string source;            // the inputs, or the KJV
   int64_t documents = 0;         // in the shards
+  int64_t documents_tokens = 0;  // in the shards, <|bos|> included
+  int64_t val_documents = 0;     // in the validation shard
   int64_t empty_documents = 0;   // skipped
 
   nlohmann::ordered_json to_json() const;

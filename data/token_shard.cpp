@@ -76,11 +76,11 @@ TokenShardInfo read_token_shard_info(const std::string& path) {
   return info;
 }
 
-torch::Tensor read_token_shard(const std::string& path) {
+torch::Tensor read_token_shard(const std::string& path, int64_t max_tokens) {
   const TokenShardInfo info = read_token_shard_info(path);
   std::ifstream in(path, std::ios::binary);
   in.seekg(info.data_offset);
-  const auto n = info.num_tokens;
+  const auto n = max_tokens < 0 ? info.num_tokens : std::min(info.num_tokens, max_tokens);
   torch::Tensor tokens;
   if (info.bytes_per_token == 2) {
     std::vector<uint16_t> raw(n);

@@ -27,8 +27,9 @@ struct TokenShardInfo {
 // path and what was expected when the file is not a shard, is truncated or has trailing bytes.
 TokenShardInfo read_token_shard_info(const std::string& path);
 
-// All ids of a shard as a 1-D int32 tensor; an id outside [0, vocab_size) is an error.
-torch::Tensor read_token_shard(const std::string& path);
+// The ids of a shard (the first `max_tokens` of them, unless -1) as a 1-D int32 tensor; an id
+// outside [0, vocab_size) is an error.
+torch::Tensor read_token_shard(const std::string& path, int64_t max_tokens = -1);
 
 struct TokenShardFiles {
   std::vector<std::string> train;  // in name order

@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "checkpoint/checkpointer.h"
+#include "checkpoint/meta.h"
 #include "data/token_loader.h"
 #include "data/token_shard.h"
 #include "data/tokenizer.h"
@@ -60,6 +61,20 @@ GPTConfig model_config_for(const TrainConfig& cfg, const Checkpointer& checkpoin
   return saved;
 }
 
+// A run resumes with the tokenizer it was trained with: the CRC-32C its meta recorded (metas
+// without one, nanochat's and older ones, are not checked).
+void check_resumed_tokenizer(const Checkpointer& checkpointer, int64_t step,
+                             const std::string& tokenizer_crc32c) {
+  const std::string path = checkpointer.meta_path(step);
+  const nlohmann::json meta = read_meta(path);
+  const auto it = meta.find("tokenizer_crc32c");
+  if (it != meta.end() && it->is_string() && *it != tokenizer_crc32c)
+    throw std::invalid_argument(fmt::format(
+        "{}: the run was trained with the tokenizer of CRC-32C {}, but {} is {}: resume with "
+        "the tokenizer (and data) it was trained with",
+        path, it->get<std::string>(), get_tokenizer_dir(), tokenizer_crc32c));
+}
+
 // nanochat's horizon: num_iterations, else target_flops / (FLOPs per token * tokens per step),
 // else target_param_data_ratio * params / tokens per step.
 int64_t resolve_num_iterations(const TrainConfig& cfg, const GPT& model, int64_t total_batch) {
@@ -103,12 +118,15 @@ TrainResult train(const TrainConfig& requested) {
   // Data from `nanotrain prepare`: the tokenizer and shards, the last shard held out.
   const Tokenizer tokenizer = Tokenizer::from_dir(get_tokenizer_dir());
   const std::string tokenizer_bytes = tokenizer.serialized();
-  const TokenShardFiles shards = list_token_shards(
-      cfg.token_data_dir(), tokenizer.vocab_size(),
-      crc32c_hex(crc32c_extend(0, tokenizer_bytes.data(), tokenizer_bytes.size())));
+  const std::string tokenizer_crc32c =
+      crc32c_hex(crc32c_extend(0, tokenizer_bytes.data(), tokenizer_bytes.size()));
+  const TokenShardFiles shards =
+      list_token_shards(cfg.token_data_dir(), tokenizer.vocab_size(), tokenizer_crc32c);
   DistributedTokenLoader loader(shards.train, cfg.device_batch_size, cfg.max_seq_len, env.rank,
                                 env.world_size, static_cast<uint64_t>(cfg.seed));
-  const torch::Tensor val_tokens = read_token_shard(shards.val);
+  // An evaluation reads at most max(eval_tokens, one batch) + 1 tokens from the shard's start.
+  const torch::Tensor val_tokens = read_token_shard(
+      shards.val, std::max(cfg.eval_tokens, cfg.device_batch_size * cfg.max_seq_len) + 1);
   if (cfg.eval_every > 0 && val_tokens.size(0) < cfg.device_batch_size * cfg.max_seq_len + 1)
     throw std::invalid_argument(
         fmt::format("{}: the validation shard holds {} tokens, fewer than one evaluation batch "
@@ -116,6 +134,7 @@ TrainResult train(const TrainConfig& requested) {
                     shards.val, val_tokens.size(0), cfg.device_batch_size, cfg.max_seq_len));
   const torch::Tensor token_bytes = torch::tensor(tokenizer.token_bytes(), torch::kInt32);
   const int64_t start_step = checkpointer.resume_step(parse_resume_from_step(cfg.resume_from_step));
+  if (start_step >= 0) check_resumed_tokenizer(checkpointer, start_step, tokenizer_crc32c);
   GPT model(model_config_for(cfg, checkpointer, start_step, tokenizer.vocab_size()));
   model->init_weights(cfg.seed);
   model->to(device);
@@ -146,6 +165,7 @@ TrainResult train(const TrainConfig& requested) {
   TrainState state;
   if (start_step >= 0) state = checkpointer.resume(start_step, model, optimizers, loader, device);
   const nlohmann::json run_meta = {{"model_config", config_to_json(model->config())},
+                                   {"tokenizer_crc32c", tokenizer_crc32c},
                                    {"user_config", config_to_json(cfg)},
                                    {"device_batch_size", cfg.device_batch_size},
                                    {"max_seq_len", cfg.max_seq_len}};

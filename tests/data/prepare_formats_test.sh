@@ -54,10 +54,10 @@ prepare from_gz --input "$work/corpus.jsonl.gz" || fail "prepare from .jsonl.gz 
 prepare from_field --input "$work/content.jsonl" --text_field content || fail "--text_field failed"
 grep -q "skipped 2 empty document(s)" "$work/from_jsonl.log" || fail "empty documents not counted"
 cmp -s "$tokenizer" "$work/from_txt/tokenizer/tokenizer.model" || fail "--tokenizer not reused"
-shards=$(cd "$work/from_txt/base_data" && ls shard_*.bin)
+shards=$(cd "$work/from_txt/base_data" && ls *.bin)
 [[ $(echo "$shards" | wc -l) -ge 2 ]] || fail "expected training and validation shards: $shards"
 for name in from_lines from_jsonl from_gz from_field; do
-  [[ $(cd "$work/$name/base_data" && ls shard_*.bin) == "$shards" ]] || fail "$name: other shards"
+  [[ $(cd "$work/$name/base_data" && ls *.bin) == "$shards" ]] || fail "$name: other shards"
   for shard in $shards; do
     cmp -s "$work/from_txt/base_data/$shard" "$work/$name/base_data/$shard" ||
       fail "$name/$shard differs from the .txt corpus's"
@@ -109,6 +109,15 @@ prepare from_gz --input "$work/corpus.lines" --input_format lines --val_fraction
   fail "prepare after the kills failed"
 ! ls -d "$work/from_gz/base_data.partial-"* 2> /dev/null || fail "staging leftovers remain"
 diff -r "$work/old_data" "$data" > /dev/null && fail "the new data did not replace the old"
+# A run resumes only with the tokenizer its meta records.
+meta=$work/from_gz/base_checkpoints/after_prepare_before_publish/meta_000001.json
+sed -i 's/"tokenizer_crc32c": "[0-9a-f]*"/"tokenizer_crc32c": "00000000"/' "$meta"
+NANOTRAIN_BASE_DIR=$work/from_gz "$nanotrain" train --data_dir "$data" --depth 1 \
+  --max_seq_len 16 --device_batch_size 2 --num_iterations 2 --eval_every -1 --peak_flops 1e11 \
+  --model_tag after_prepare_before_publish --resume_from_step auto > "$work/resume.log" 2>&1 &&
+  fail "a run resumed with another tokenizer than its meta records"
+grep -q "meta_000001.json: the run was trained with the tokenizer of CRC-32C 00000000, but" \
+  "$work/resume.log" || fail "no clear error for a resume with another tokenizer"
 sed -i 's/"tokenizer_crc32c": "[0-9a-f]*"/"tokenizer_crc32c": "00000000"/' "$data/manifest.json"
 train_on other_tokenizer && fail "shards of another tokenizer were accepted"
 grep -q "written with the tokenizer of CRC-32C 00000000, but the tokenizer here is [0-9a-f]*: rerun \`nanotrain prepare\`" \

@@ -55,6 +55,8 @@ TEST_F(TokenShardTest, RoundTripsUint16AndUint32) {
   EXPECT_EQ(info.vocab_size, 65536);
   EXPECT_EQ(fs::file_size(path16), 32u + 5 * 2);
   EXPECT_EQ(ids_of(read_token_shard(path16)), small);
+  EXPECT_EQ(ids_of(read_token_shard(path16, 2)), (std::vector<int32_t>{1, 0}));  // a prefix
+  EXPECT_EQ(ids_of(read_token_shard(path16, 99)), small);
 
   const std::vector<int32_t> large = {100000, 0, 65536, 3};
   const auto path32 = write("b.bin", encode_token_shard(large, 100277));
@@ -140,8 +142,9 @@ TEST_F(TokenShardTest, ListingFollowsTheManifestAndChecksItsShards) {
       "written with the tokenizer of CRC-32C 0123abcd, but the tokenizer here is 99999999: rerun "
       "`nanotrain prepare`");
   write("shard_00002.bin", encode_token_shard({1, 2}, 1024));  // not what the manifest says
-  testing::expect_error<std::runtime_error>([&] { list_token_shards(dir_, 1024); },
-                                            "shard_00002.bin: 42 bytes, manifest.json records 44");
+  testing::expect_error<std::runtime_error>(
+      [&] { list_token_shards(dir_, 1024); },
+      "shard_00002.bin: 36 bytes, manifest.json records 38 bytes and 3 tokens");
   fs::remove(dir_ + "/shard_00001.bin");
   testing::expect_error<std::runtime_error>(
       [&] { list_token_shards(dir_, 1024); },

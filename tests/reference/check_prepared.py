@@ -39,8 +39,15 @@ def main(base_dir):
         if not chapters or chapters[-1] != ref:
             chapters.append(ref)
     token_bytes = torch.load(os.path.join(base_dir, "tokenizer", "token_bytes.pt")).numpy()
-    paths = sorted(glob.glob(os.path.join(base_dir, "base_data", "shard_*.bin")))
+    data_dir = os.path.join(base_dir, "base_data")
+    with open(os.path.join(data_dir, "manifest.json")) as f:
+        manifest = json.load(f)
+    listed = manifest["train"] + [manifest["val"]]
+    paths = [os.path.join(data_dir, s["name"]) for s in listed]
+    on_disk = sorted(glob.glob(os.path.join(data_dir, "*.bin")))
     errors = []
+    if sorted(paths) != on_disk:
+        errors.append(f"manifest lists {sorted(paths)}, the directory holds {on_disk}")
     total_bos = total_bytes = 0
     for path in paths:
         ids, vocab = read_shard(path)
@@ -51,29 +58,29 @@ def main(base_dir):
         total_bos += int((ids == BOS).sum())
         total_bytes += int(token_bytes[ids].sum())
     val_ids, _ = read_shard(paths[-1])
-    expected_val = round(0.05 * len(chapters))
+    val_docs = int((val_ids == BOS).sum())
+    val_share = len(val_ids) / manifest["tokens"]
     checks = [
         (len(paths) >= 3, f"{len(paths)} shards, expected several training shards and one val"),
         (total_bos == len(chapters), f"{total_bos} <|bos|> tokens for {len(chapters)} chapters"),
-        (int((val_ids == BOS).sum()) == expected_val,
-         f"validation shard has {int((val_ids == BOS).sum())} documents, expected {expected_val}"),
+        (val_docs == manifest["val_documents"] and val_docs >= 1,
+         f"validation shard has {val_docs} documents, the manifest says "
+         f"{manifest['val_documents']}"),
+        # whole chapters drawn at the rate for 5% of the tokens: between 2.5% and 10%
+        (0.025 < val_share < 0.10, f"validation holds {val_share:.3%} of the tokens, not ~5%"),
         (total_bytes == len(corpus), f"tokens stand for {total_bytes} bytes, corpus has "
                                      f"{len(corpus)}"),
         (token_bytes[BOS] == 0 and token_bytes[0] == 0, "special tokens must count 0 bytes"),
     ]
-    # The manifest lists the same shards, training ones in order and validation last, with
-    # their sizes and token counts.
-    with open(os.path.join(base_dir, "base_data", "manifest.json")) as f:
-        manifest = json.load(f)
-    listed = manifest["train"] + [manifest["val"]]
-    checks.append(([s["name"] for s in listed] == [os.path.basename(p) for p in paths],
-                   f"manifest lists {[s['name'] for s in listed]}, the directory holds {paths}"))
+    # The manifest's records match the files: sizes, token counts, totals.
     for shard, path in zip(listed, paths):
         ids, _ = read_shard(path)
         checks.append((shard["bytes"] == os.path.getsize(path) and shard["tokens"] == len(ids),
                        f"{path}: manifest says {shard['bytes']} bytes, {shard['tokens']} tokens"))
-    checks.append((manifest["documents"] == len(chapters) and manifest["vocab_size"] == vocab,
-                   f"manifest: {manifest['documents']} documents, vocab {manifest['vocab_size']}"))
+    checks.append((manifest["documents"] == len(chapters) and manifest["vocab_size"] == vocab
+                   and manifest["tokens"] == sum(s["tokens"] for s in listed),
+                   f"manifest: {manifest['documents']} documents, {manifest['tokens']} tokens, "
+                   f"vocab {manifest['vocab_size']}"))
     errors += [message for ok, message in checks if not ok]
     for e in errors:
         print("FAIL:", e)
