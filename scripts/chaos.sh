@@ -9,11 +9,16 @@
 # and exits 0 only then. Needs a build (scripts/build.sh; --bin names its bin directory).
 # --layout sharded runs both jobs with --checkpoint_layout=sharded (every rank writes its shard;
 # the sharded protocol's crash points join the random ones) and compares every rank's file.
+# Before training, `nanotrain prepare` is rerun --prepare_kills times over the data (each time
+# with another validation draw) and killed at a random moment or at a random point of its own
+# (after a shard, before publishing); after every kill the data must be the old dataset or the
+# new one, whole, and the trainer must accept it:
+#   chaos: prepare runs=N killed=K data_accepted=N
 # Usage: scripts/chaos.sh [--kills N] [--seed S] [--steps N] [--save_probability P]
-#                         [--layout gathered|sharded] [--bin DIR]
+#                         [--layout gathered|sharded] [--prepare_kills N] [--bin DIR]
 set -u
 cd "$(dirname "$0")/.."
-kills=20 seed=$RANDOM steps=600 probability=0.04 layout=gathered bin=build/bin
+kills=20 seed=$RANDOM steps=600 probability=0.04 layout=gathered prepare_kills=4 bin=build/bin
 while [ $# -gt 0 ]; do
   case "$1" in
     --kills) kills=$2 ;;
@@ -21,9 +26,10 @@ while [ $# -gt 0 ]; do
     --steps) steps=$2 ;;
     --save_probability) probability=$2 ;;
     --layout) layout=$2 ;;
+    --prepare_kills) prepare_kills=$2 ;;
     --bin) bin=$2 ;;
     *) echo "usage: scripts/chaos.sh [--kills N] [--seed S] [--steps N] [--save_probability P]" \
-         "[--layout gathered|sharded] [--bin DIR]"; exit 2 ;;
+         "[--layout gathered|sharded] [--prepare_kills N] [--bin DIR]"; exit 2 ;;
   esac
   shift 2
 done
@@ -34,14 +40,33 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 "$bin/nanotrain" prepare --base_dir "$work/data" --vocab_size 512 --shard_tokens 100000 \
   > "$work/prepare.log" 2>&1 || { cat "$work/prepare.log"; exit 1; }
-for run in chaos clean; do
+for run in chaos clean probe; do
   mkdir -p "$work/$run" && ln -s "$work/data/tokenizer" "$work/$run/tokenizer"
 done
+export OMP_NUM_THREADS=1
+
+accepted=0 killed=0
+for attempt in $(seq "$prepare_kills"); do
+  cp "$work/data/base_data/manifest.json" "$work/old_manifest.json"
+  NANOTRAIN_TEST_CRASH_AT="random:0.3:$((seed + attempt))" timeout -s KILL \
+    "$((RANDOM % 20 + 1))e-1" "$bin/nanotrain" prepare --base_dir "$work/data" \
+    --tokenizer "$work/data/tokenizer/tokenizer.model" --shard_tokens 100000 \
+    --seed "$attempt" > "$work/prepare_$attempt.log" 2>&1
+  [ $? = 137 ] && killed=$((killed + 1))
+  # Whole old data or whole new data: the manifest is either, and the trainer takes it.
+  cmp -s "$work/old_manifest.json" "$work/data/base_data/manifest.json" && which=old || which=new
+  NANOTRAIN_BASE_DIR=$work/probe "$bin/nanotrain" train --data_dir "$work/data/base_data" \
+    --depth 1 --max_seq_len 32 --device_batch_size 4 --num_iterations 1 --eval_every 1 \
+    --eval_tokens 256 --peak_flops 1e11 --model_tag "probe_$attempt" \
+    > "$work/probe_$attempt.log" 2>&1 && accepted=$((accepted + 1)) ||
+    { tail -n 5 "$work/probe_$attempt.log"; echo "chaos: the $which data was refused"; }
+done
+echo "chaos: prepare runs=$prepare_kills killed=$killed data_accepted=$accepted"
+[ "$accepted" = "$prepare_kills" ] || exit 1
 args=(--data_dir "$work/data/base_data" --depth 1 --max_seq_len 32 --device_batch_size 4
       --num_iterations "$steps" --save_every 10 --eval_every 100 --eval_tokens 256
       --keep_last 2 --model_tag chaos --resume_from_step=auto --checkpoint_layout "$layout"
       --peak_flops 1e11)  # a fixed MFU denominator: measuring the peak costs 1.5 s per start
-export OMP_NUM_THREADS=1
 max_restarts=$((kills * 3 + 10))  # timed kills plus the save-point kills, with room to spare
 
 NANOTRAIN_BASE_DIR=$work/chaos NANOTRAIN_TEST_CRASH_AT="random:$probability:$seed" \

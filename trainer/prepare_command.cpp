@@ -37,6 +37,7 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr int64_t kDefaultMaxValTokens = int64_t{1} << 22;  // 4,194,304
+constexpr int64_t kEstimateLines = 10000;  // sampled lines that estimate tokens per byte
 
 constexpr const char* kPrepareUsage =
     "usage: nanotrain prepare [--input FILES|DIRS --input_format auto|lines --text_field F\n"
@@ -140,11 +141,11 @@ CorpusSurvey survey_corpus(const std::vector<std::string>& inputs, const CorpusO
   return survey;
 }
 
-// The corpus's tokens, estimated from its bytes and the tokens per byte of (up to 10,000)
-// sampled lines, plus a <|bos|> per document.
+// The corpus's tokens, estimated from its bytes and the tokens per byte of (up to
+// kEstimateLines) sampled lines, plus a <|bos|> per document.
 double estimate_tokens(const CorpusSurvey& survey, const Tokenizer& tokenizer) {
   int64_t bytes = 0, tokens = 0;
-  for (size_t i = 0; i < survey.lines.size() && i < 10000; ++i) {
+  for (size_t i = 0; i < survey.lines.size() && static_cast<int64_t>(i) < kEstimateLines; ++i) {
     bytes += static_cast<int64_t>(survey.lines[i].size());
     tokens += static_cast<int64_t>(tokenizer.encode(survey.lines[i]).size());
   }
@@ -280,7 +281,6 @@ void publish_directory(const std::string& staging, const std::string& target) {
   fsync_directory(fs::path(target).parent_path().string());
 }
 
-
 }  // namespace
 
 int prepare_command(const std::vector<std::string>& args) {
@@ -293,7 +293,7 @@ int prepare_command(const std::vector<std::string>& args) {
   log0("prepare: corpus {}, vocab_size {}, into {}", source_of(inputs, cfg), cfg.vocab_size, base);
 
   const CorpusSurvey survey =
-      survey_corpus(inputs, cfg.corpus, cfg.tokenizer.empty() ? cfg.max_lines : 10000);
+      survey_corpus(inputs, cfg.corpus, cfg.tokenizer.empty() ? cfg.max_lines : kEstimateLines);
   if (survey.counts.empty_skipped > 0)
     log0("prepare: skipped {} empty document(s)", with_commas(survey.counts.empty_skipped));
   if (survey.counts.documents < 2)
