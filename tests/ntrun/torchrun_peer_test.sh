@@ -53,7 +53,11 @@ NANOTRAIN_BASE_DIR=$work/n "$ntrun" --standalone --nproc_per_node=2 "$nanotrain"
   "${args[@]}" > "$work/train_ntrun.log" 2>&1 || fail "train under ntrun"
 grep -q "world: 2 ranks (2 per node) from torchrun's environment, .* hosted by the launcher" \
   "$work/train_torchrun.log" || fail "nanotrain did not join torchrun's store"
-files() { (cd "$1" && find . -type f ! -name metrics.jsonl ! -name '*.svg' | sort); }
+# Run records with wall times (metrics.jsonl, TensorBoard's event files under tb/) are not
+# checkpoint state.
+files() {
+  (cd "$1" && find . -type f ! -name metrics.jsonl ! -name '*.svg' ! -path './tb/*' | sort)
+}
 t_dir=$work/t/base_checkpoints/peer
 n_dir=$work/n/base_checkpoints/peer
 diff <(files "$t_dir") <(files "$n_dir") || fail "different checkpoint files"
