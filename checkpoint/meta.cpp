@@ -31,19 +31,6 @@ void require(const nlohmann::json& j, const char* key, bool (nlohmann::json::*is
                      fmt::format("key '{}': expected {}, found {}", key, type, json_brief(*it)));
 }
 
-uint32_t file_crc32c(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read '" + path + "'");
-  std::vector<char> buffer(1 << 20);
-  uint32_t crc = 0;
-  while (in) {
-    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-    crc = crc32c_extend(crc, buffer.data(), static_cast<size_t>(in.gcount()));
-  }
-  if (in.bad()) throw std::runtime_error("error reading '" + path + "'");
-  return crc;
-}
-
 // Python's json.dump writes float('inf') and float('nan') as the bare words Infinity, -Infinity
 // and NaN, which JSON (and nlohmann) refuse; nanochat's meta holds them where a figure is not
 // known yet (min_val_bpb before the first evaluation). Outside strings they become null.

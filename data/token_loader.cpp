@@ -15,8 +15,10 @@ namespace nt {
 
 DistributedTokenLoader::DistributedTokenLoader(std::vector<std::string> shard_paths,
                                                int64_t batch_size, int64_t seq_len, int rank,
-                                               int world_size, uint64_t seed)
+                                               int world_size, uint64_t seed,
+                                               std::vector<std::string> shard_crc32c)
     : paths_(std::move(shard_paths)),
+      crc32c_(std::move(shard_crc32c)),
       batch_size_(batch_size),
       seq_len_(seq_len),
       rank_(rank),
@@ -27,6 +29,9 @@ DistributedTokenLoader::DistributedTokenLoader(std::vector<std::string> shard_pa
         fmt::format("loader: invalid batch_size {}, seq_len {}, rank {} of {}", batch_size, seq_len,
                     rank, world_size));
   if (paths_.empty()) throw std::invalid_argument("loader: no training shards");
+  if (!crc32c_.empty() && crc32c_.size() != paths_.size())
+    throw std::invalid_argument(
+        fmt::format("loader: {} checksums for {} shards", crc32c_.size(), paths_.size()));
   const int64_t window = world_size * batch_size * seq_len + 1;
   int64_t largest = 0;
   for (const auto& path : paths_) {
@@ -82,7 +87,7 @@ void DistributedTokenLoader::advance_to_fitting_window() {
 void DistributedTokenLoader::open_current_shard() {
   const int64_t index = order_[state_.shard];
   if (index == open_shard_) return;
-  tokens_ = read_token_shard(paths_[index]);
+  tokens_ = read_token_shard(paths_[index], -1, crc32c_.empty() ? "" : crc32c_[index]);
   open_shard_ = index;
 }
 

@@ -18,9 +18,11 @@ namespace nt {
 class DistributedTokenLoader {
  public:
   // Throws std::invalid_argument when no shard holds one window (world_size * B * T + 1 ids),
-  // and std::runtime_error naming a shard that is missing or damaged.
+  // and std::runtime_error naming a shard that is missing or damaged. `shard_crc32c`, one per
+  // shard or none, are the CRC-32Cs a shard must have when it is opened (TokenShardFiles's).
   DistributedTokenLoader(std::vector<std::string> shard_paths, int64_t batch_size, int64_t seq_len,
-                         int rank, int world_size, uint64_t seed);
+                         int rank, int world_size, uint64_t seed,
+                         std::vector<std::string> shard_crc32c = {});
 
   // inputs (B, T) and targets (B, T) = inputs shifted by one token, both int64.
   std::pair<torch::Tensor, torch::Tensor> next();
@@ -39,7 +41,8 @@ class DistributedTokenLoader {
   void open_current_shard();
 
   std::vector<std::string> paths_;
-  std::vector<int64_t> sizes_;  // tokens per shard, from the headers
+  std::vector<std::string> crc32c_;  // empty: not checked
+  std::vector<int64_t> sizes_;       // tokens per shard, from the headers
   int64_t batch_size_, seq_len_;
   int rank_, world_size_;
   uint64_t seed_;

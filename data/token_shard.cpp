@@ -12,6 +12,7 @@
 
 #include "data/dataset_manifest.h"
 #include "runtime/environment.h"
+#include "serialize/crc32c.h"
 
 namespace nt {
 namespace {
@@ -76,8 +77,17 @@ TokenShardInfo read_token_shard_info(const std::string& path) {
   return info;
 }
 
-torch::Tensor read_token_shard(const std::string& path, int64_t max_tokens) {
+torch::Tensor read_token_shard(const std::string& path, int64_t max_tokens,
+                               const std::string& expected_crc32c) {
   const TokenShardInfo info = read_token_shard_info(path);
+  if (!expected_crc32c.empty()) {
+    const std::string found = crc32c_hex(file_crc32c(path));
+    if (found != expected_crc32c)
+      throw std::runtime_error(fmt::format(
+          "{}: CRC-32C {}, but {} records {}: the file changed after `nanotrain prepare` wrote "
+          "it (a damaged disk, or another writer); rerun `nanotrain prepare`",
+          path, found, kManifestFileName, expected_crc32c));
+  }
   std::ifstream in(path, std::ios::binary);
   in.seekg(info.data_offset);
   const auto n = max_tokens < 0 ? info.num_tokens : std::min(info.num_tokens, max_tokens);
@@ -136,8 +146,12 @@ TokenShardFiles shards_of_manifest(const std::string& dir, int64_t vocab_size,
     return path;
   };
   TokenShardFiles files;
-  for (const auto& shard : m.train) files.train.push_back(check(shard));
+  for (const auto& shard : m.train) {
+    files.train.push_back(check(shard));
+    files.train_crc32c.push_back(shard.crc32c);
+  }
   files.val = check(m.val);
+  files.val_crc32c = m.val.crc32c;
   return files;
 }
 

@@ -28,12 +28,17 @@ struct TokenShardInfo {
 TokenShardInfo read_token_shard_info(const std::string& path);
 
 // The ids of a shard (the first `max_tokens` of them, unless -1) as a 1-D int32 tensor; an id
-// outside [0, vocab_size) is an error.
-torch::Tensor read_token_shard(const std::string& path, int64_t max_tokens = -1);
+// outside [0, vocab_size) is an error. Unless `expected_crc32c` is empty, the whole file's
+// CRC-32C must equal it (8 hex digits, as manifest.json records it): a shard the disk returns
+// damaged is an error naming it, not training on other tokens.
+torch::Tensor read_token_shard(const std::string& path, int64_t max_tokens = -1,
+                               const std::string& expected_crc32c = "");
 
 struct TokenShardFiles {
-  std::vector<std::string> train;  // in name order
+  std::vector<std::string> train;         // in reading order
+  std::vector<std::string> train_crc32c;  // the manifest's, one per shard; empty for llm.c's
   std::string val;
+  std::string val_crc32c;  // "" for llm.c's
 };
 
 // The shards of a data directory. With a manifest.json (nanotrain prepare's): its shards, each

@@ -15,6 +15,7 @@
 
 #include "data/sentencepiece_api.h"
 #include "runtime/environment.h"
+#include "serialize/crc32c.h"
 
 namespace nt {
 
@@ -252,6 +253,10 @@ std::vector<int32_t> Tokenizer::token_bytes() const {
 
 std::string Tokenizer::serialized() const {
   return impl_->proto;
+}
+
+std::string Tokenizer::crc32c() const {
+  return crc32c_hex(crc32c_extend(0, impl_->proto.data(), impl_->proto.size()));
 }
 
 std::string get_tokenizer_dir() {

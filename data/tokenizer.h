@@ -51,6 +51,9 @@ class Tokenizer {
   std::vector<int32_t> token_bytes() const;
   // The model file's bytes, for saving.
   std::string serialized() const;
+  // The CRC-32C of serialized(), 8 hex digits: the tokenizer's identity in manifest.json and in
+  // a run's meta.
+  std::string crc32c() const;
 
  private:
   struct Impl;

@@ -2,7 +2,11 @@
 #include "serialize/crc32c.h"
 
 #include <array>
+#include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <stdexcept>
+#include <vector>
 
 #if defined(__x86_64__)
 #include <nmmintrin.h>
@@ -62,6 +66,19 @@ std::string crc32c_hex(uint32_t crc) {
   char buf[9];
   std::snprintf(buf, sizeof(buf), "%08x", crc);
   return buf;
+}
+
+uint32_t file_crc32c(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read '" + path + "'");
+  std::vector<char> buffer(1 << 20);
+  uint32_t crc = 0;
+  while (in) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    crc = crc32c_extend(crc, buffer.data(), static_cast<size_t>(in.gcount()));
+  }
+  if (in.bad()) throw std::runtime_error("error reading '" + path + "'");
+  return crc;
 }
 
 }  // namespace nt

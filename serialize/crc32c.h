@@ -15,4 +15,8 @@ uint32_t crc32c_extend(uint32_t crc, const void* data, size_t size);
 // The CRC as meta files write it: 8 lowercase hex digits.
 std::string crc32c_hex(uint32_t crc);
 
+// The CRC-32C of a file's bytes, read in 1 MiB pieces. Throws std::runtime_error naming the
+// path when it cannot be read.
+uint32_t file_crc32c(const std::string& path);
+
 }  // namespace nt

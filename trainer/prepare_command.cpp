@@ -215,8 +215,7 @@ DatasetManifest write_dataset(const std::vector<std::string>& inputs, const Prep
                               const std::string& dir) {
   DatasetManifest manifest;
   manifest.vocab_size = tokenizer.vocab_size();
-  const std::string model = tokenizer.serialized();
-  manifest.tokenizer_crc32c = crc32c_hex(crc32c_extend(0, model.data(), model.size()));
+  manifest.tokenizer_crc32c = tokenizer.crc32c();
   manifest.source = source_of(inputs, cfg);
   manifest.documents = survey.counts.documents;
   manifest.empty_documents = survey.counts.empty_skipped;

@@ -22,7 +22,6 @@
 #include "runtime/precision.h"
 #include "runtime/preemption.h"
 #include "runtime/process.h"
-#include "serialize/crc32c.h"
 #include "trainer/cli_args.h"
 #include "trainer/commands.h"
 #include "trainer/evaluate.h"
@@ -117,16 +116,16 @@ TrainResult train(const TrainConfig& requested) {
 
   // Data from `nanotrain prepare`: the tokenizer and shards, the last shard held out.
   const Tokenizer tokenizer = Tokenizer::from_dir(get_tokenizer_dir());
-  const std::string tokenizer_bytes = tokenizer.serialized();
-  const std::string tokenizer_crc32c =
-      crc32c_hex(crc32c_extend(0, tokenizer_bytes.data(), tokenizer_bytes.size()));
+  const std::string tokenizer_crc32c = tokenizer.crc32c();
   const TokenShardFiles shards =
       list_token_shards(cfg.token_data_dir(), tokenizer.vocab_size(), tokenizer_crc32c);
   DistributedTokenLoader loader(shards.train, cfg.device_batch_size, cfg.max_seq_len, env.rank,
-                                env.world_size, static_cast<uint64_t>(cfg.seed));
+                                env.world_size, static_cast<uint64_t>(cfg.seed),
+                                shards.train_crc32c);
   // An evaluation reads at most max(eval_tokens, one batch) + 1 tokens from the shard's start.
   const torch::Tensor val_tokens = read_token_shard(
-      shards.val, std::max(cfg.eval_tokens, cfg.device_batch_size * cfg.max_seq_len) + 1);
+      shards.val, std::max(cfg.eval_tokens, cfg.device_batch_size * cfg.max_seq_len) + 1,
+      shards.val_crc32c);
   if (cfg.eval_every > 0 && val_tokens.size(0) < cfg.device_batch_size * cfg.max_seq_len + 1)
     throw std::invalid_argument(
         fmt::format("{}: the validation shard holds {} tokens, fewer than one evaluation batch "

@@ -10,6 +10,7 @@
 
 #include "data/token_loader.h"
 #include "data/token_shard.h"
+#include "serialize/crc32c.h"
 #include "tests/support/expect_error.h"
 #include "tests/support/temp_dir.h"
 
@@ -104,6 +105,33 @@ TEST_F(TokenLoaderTest, ImpossibleConfigurationsFailAtConstruction) {
   testing::expect_error<std::runtime_error>(
       [&] { DistributedTokenLoader({dir_ + "/missing.bin"}, 1, 4, 0, 1, 0); },
       "cannot open token shard");
+  testing::expect_error([&] { DistributedTokenLoader(paths_, 1, 4, 0, 1, 0, {"00000000"}); },
+                        "loader: 1 checksums for 4 shards");
+}
+
+// A shard whose bytes changed after prepare (one id flipped, size and header intact) is refused
+// when the loader opens it, naming the shard; unchanged shards load as before.
+TEST_F(TokenLoaderTest, ShardsAreCheckedAgainstTheirChecksumsWhenOpened) {
+  std::vector<std::string> crcs;
+  for (const auto& path : paths_) crcs.push_back(crc32c_hex(file_crc32c(path)));
+  DistributedTokenLoader good(paths_, 2, 4, 0, 1, 5, crcs);
+  for (int i = 0; i < 40; ++i) good.next();  // every shard opened: 298 tokens / 8 per step
+
+  std::fstream file(paths_[2], std::ios::binary | std::ios::in | std::ios::out);
+  file.seekp(kShardHeaderBytes + 2 * 10);
+  file.put('\x07');
+  file.close();
+  DistributedTokenLoader damaged(paths_, 2, 4, 0, 1, 5, crcs);
+  testing::expect_error<std::runtime_error>(
+      [&] {
+        for (int i = 0; i < 40; ++i) damaged.next();
+      },
+      "shard_2.bin: CRC-32C " + crc32c_hex(file_crc32c(paths_[2])) +
+          ", but manifest.json records " + crcs[2] +
+          ": the file changed after `nanotrain prepare` wrote it");
+  // Without checksums (llm.c's shards) the same bytes read as tokens.
+  DistributedTokenLoader unchecked(paths_, 2, 4, 0, 1, 5);
+  for (int i = 0; i < 40; ++i) unchecked.next();
 }
 
 }  // namespace

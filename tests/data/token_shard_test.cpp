@@ -8,6 +8,7 @@
 
 #include "data/dataset_manifest.h"
 #include "data/token_shard.h"
+#include "serialize/crc32c.h"
 #include "tests/support/expect_error.h"
 #include "tests/support/temp_dir.h"
 
@@ -115,7 +116,7 @@ void write_manifest(const std::string& dir, const std::vector<std::string>& trai
     shard.name = name;
     shard.bytes = static_cast<int64_t>(fs::file_size(dir + "/" + name));
     shard.tokens = read_token_shard_info(dir + "/" + name).num_tokens;
-    shard.crc32c = "00000000";
+    shard.crc32c = crc32c_hex(file_crc32c(dir + "/" + name));
     return shard;
   };
   for (const auto& name : train) m.train.push_back(record(name));
@@ -134,6 +135,13 @@ TEST_F(TokenShardTest, ListingFollowsTheManifestAndChecksItsShards) {
   ASSERT_EQ(files.train.size(), 2u);
   EXPECT_EQ(fs::path(files.train[0]).filename(), "shard_00001.bin");  // the manifest's order
   EXPECT_EQ(fs::path(files.val).filename(), "shard_00002.bin");
+  const std::string crc = crc32c_hex(file_crc32c(files.val));
+  EXPECT_EQ(files.train_crc32c, std::vector<std::string>(2, crc));  // three equal shards
+  EXPECT_EQ(files.val_crc32c, crc);
+  EXPECT_EQ(ids_of(read_token_shard(files.val, 2, files.val_crc32c)), (std::vector<int32_t>{1, 2}));
+  testing::expect_error<std::runtime_error>(
+      [&] { read_token_shard(files.val, 2, "0badc0de"); },
+      "shard_00002.bin: CRC-32C " + crc + ", but manifest.json records 0badc0de");
   testing::expect_error<std::runtime_error>(
       [&] { list_token_shards(dir_, 4096); },
       "written for a vocabulary of 1024 tokens, but the tokenizer has 4096");

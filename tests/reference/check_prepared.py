@@ -4,8 +4,9 @@ Usage: /usr/bin/python3 check_prepared.py BASE_DIR
 Parses every shard's header and ids with the standard library and numpy, loads
 tokenizer/token_bytes.pt with torch.load, and checks them against the corpus itself (the KJV
 text printed by `bible`): one <|bos|> (id 1) per chapter, every shard starting with <|bos|>,
-the last shard holding the last 5% of the chapters, and the byte lengths of all tokens adding
-up to the corpus's size in bytes. Exits 0 when all hold; otherwise prints what differs.
+validation drawn from across the chapters, the byte lengths of all tokens adding up to the
+corpus's size in bytes, and manifest.json's records (sizes, counts, and CRC-32Cs computed here
+from the polynomial) matching the files. Exits 0 when all hold; otherwise prints what differs.
 """
 import glob
 import json
@@ -30,7 +31,27 @@ def read_shard(path):
     return np.frombuffer(data, dtype=dtype, offset=32).astype(np.int64), vocab
 
 
+def crc32c(data):
+    """CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), a byte at a time."""
+    table = []
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+        table.append(c)
+    crc = 0xFFFFFFFF
+    for b in data:
+        crc = table[(crc ^ b) & 0xFF] ^ (crc >> 8)
+    return f"{crc ^ 0xFFFFFFFF:08x}"
+
+
+def file_crc32c(path):
+    with open(path, "rb") as f:
+        return crc32c(f.read())
+
+
 def main(base_dir):
+    assert crc32c(b"123456789") == "e3069283", "CRC-32C's check value"
     corpus = subprocess.run(["bible", "-f", "Gen1:1-Rev22:21"], capture_output=True,
                             check=True).stdout
     chapters = []
@@ -72,11 +93,18 @@ def main(base_dir):
                                      f"{len(corpus)}"),
         (token_bytes[BOS] == 0 and token_bytes[0] == 0, "special tokens must count 0 bytes"),
     ]
-    # The manifest's records match the files: sizes, token counts, totals.
+    # The manifest's records match the files: sizes, token counts, checksums, totals.
     for shard, path in zip(listed, paths):
         ids, _ = read_shard(path)
         checks.append((shard["bytes"] == os.path.getsize(path) and shard["tokens"] == len(ids),
                        f"{path}: manifest says {shard['bytes']} bytes, {shard['tokens']} tokens"))
+        checks.append((shard["crc32c"] == file_crc32c(path),
+                       f"{path}: manifest says CRC-32C {shard['crc32c']}, the file's is "
+                       f"{file_crc32c(path)}"))
+    tokenizer_crc = file_crc32c(os.path.join(base_dir, "tokenizer", "tokenizer.model"))
+    checks.append((manifest["tokenizer_crc32c"] == tokenizer_crc,
+                   f"manifest: tokenizer CRC-32C {manifest['tokenizer_crc32c']}, "
+                   f"tokenizer.model's is {tokenizer_crc}"))
     checks.append((manifest["documents"] == len(chapters) and manifest["vocab_size"] == vocab
                    and manifest["tokens"] == sum(s["tokens"] for s in listed),
                    f"manifest: {manifest['documents']} documents, {manifest['tokens']} tokens, "
