@@ -7,6 +7,9 @@
 #   scripts/gpu_check.sh run    there: unpacks the .debs into .gpu_check/prefix (dpkg -x, or
 #                               Python's ar and tar where dpkg is absent; never into /), builds
 #                               against python3's LibTorch with CUDA, and runs the checks
+#   scripts/gpu_check.sh rehearse  here, without a GPU: `run` with the project's pip PyTorch
+#                               (scripts/setup.sh --torch2), the checks on the CPU at a tiny size,
+#                               so that the script is proved before a GPU's minutes are spent
 # The checks: the model and optimizers on CUDA against the CPU (tests/gpu); a 1-GPU run of
 # nanochat's d12 (seq 2048) for 30 steps with a checkpoint at step 15, a kill, and a resume that
 # must repeat steps 16-30's losses exactly (--deterministic); two ranks on the one GPU over NCCL
@@ -30,7 +33,7 @@ fetch() {
       if (ref != last) { n++; last = ref; if (out) close(out); out = sprintf("%s/%04d.txt", dir, n) }
       print > out }'
   echo "gpu_check: $(ls "$state/debs" | wc -l) packages and $(ls "$state/kjv" | wc -l) chapters" \
-    "in $state ($(du -sh "$state" | cut -f1))"
+    "in $state ($(du -sch "$state/debs" "$state/kjv" | tail -1 | cut -f1))"
 }
 
 # Unpacks every .deb into $state/prefix, with dpkg where there is one.
@@ -86,6 +89,23 @@ build() {
     -DNANOTRAIN_BUILD_BENCH=OFF -DNANOTRAIN_REFERENCE_PYTHON="$(command -v python3)" > "$state/configure.log"
   cmake --build build-gpu -j "$(nproc)" --target nanotrain ntrun gpu_tests > "$state/build.log"
   note "built nanotrain, ntrun and gpu_tests with CUDA and NCCL in $((SECONDS - t0)) s"
+  local foreign
+  foreign=$(foreign_deps)
+  [ -z "$foreign" ] && note "every header and library came from $state/prefix and python3's torch" ||
+    note "FAILED: taken from outside $state/prefix and python3's torch:" $foreign
+}
+
+# A GPU machine has none of these but what the prefix brings: list any the build took from the
+# system instead (headers from ninja's dependency log, libraries from ldd).
+foreign_deps() {
+  local system_lib=/usr/lib/$(gcc -dumpmachine)
+  {
+    ninja -C build-gpu -t deps | grep -oE \
+      '^\s+/usr/include/(nlohmann|spdlog|fmt|gtest|gmock|sentencepiece|gloo|torch|ATen|c10|zlib\.h)' ||
+      true
+    ldd build-gpu/bin/nanotrain build-gpu/bin/gpu_tests build-gpu/bin/libnanotrain_sentencepiece.so |
+      grep -oE "=> $system_lib/lib(spdlog|fmt|sentencepiece|torch|c10|gtest)[^ ]*" || true
+  } | sed 's/^[ =>]*//' | sort -u
 }
 
 # losses LOG FIRST LAST: the loss column of steps FIRST..LAST.
@@ -95,37 +115,58 @@ losses() {
     if (s >= a && s <= b) { match($0, /loss: [0-9.]+/); print s, substr($0, RSTART + 6, RLENGTH - 6) } }' "$1"
 }
 
+# gtest_counts LOG: "N passed, M skipped, K failed" from a gtest log (a test's own line ends
+# with its time in parentheses; the closing lists repeat the names without).
+gtest_counts() {
+  local passed skipped failed
+  passed=$(grep -c '^\[       OK \]' "$1" || true)
+  skipped=$(grep -c '^\[  SKIPPED \] [A-Za-z].*(' "$1" || true)
+  failed=$(grep -c '^\[  FAILED  \] [A-Za-z].*(' "$1" || true)
+  echo "$passed passed, $skipped skipped, $failed failed"
+}
+
+# logged LOG CMD...: runs CMD with its output in $state/LOG; a failure is noted with the log's
+# last line and returned.
+logged() {
+  local log=$state/$1 rc=0
+  shift
+  "$@" > "$log" 2>&1 || rc=$?
+  [ $rc = 0 ] || note "FAILED (exit $rc): ${1##*/} ${2:-} ($log: $(tail -1 "$log"))"
+  return $rc
+}
+
+# checks LABEL TOKENS_PER_STEP SIZE_ARGS...: the checks, with the model and device the
+# arguments give.
 checks() {
-  local bin=$root/build-gpu/bin work=$state/work
+  local label=$1 batch=$2 bin=$root/build-gpu/bin work=$state/work
+  shift 2
   rm -rf "$work"
   mkdir -p "$work"
-  "$bin/gpu_tests" > "$state/gpu_tests.log" 2>&1 && note "CUDA vs CPU (tests/gpu): passed" ||
-    note "CUDA vs CPU (tests/gpu): FAILED (see $state/gpu_tests.log)"
-  grep -E '^\[ +(OK|FAILED|SKIPPED) +\]' "$state/gpu_tests.log" | sed 's/^/  /' || true
+  logged gpu_tests.log "$bin/gpu_tests" || true
+  note "CUDA vs CPU (tests/gpu): $(gtest_counts "$state/gpu_tests.log")"
+  grep -E '^\[ +(OK|FAILED|SKIPPED) +\] [A-Za-z].*\(' "$state/gpu_tests.log" | sed 's/^/  /' || true
 
-  "$bin/nanotrain" prepare --input "$state/kjv" --base_dir "$work" > "$state/prepare.log" 2>&1
+  logged prepare.log "$bin/nanotrain" prepare --input "$state/kjv" --base_dir "$work" || return 0
   export NANOTRAIN_BASE_DIR=$work
-  local args=(train --config configs/d12.json --device_batch_size 32 --total_batch_size 65536
-              --num_iterations 30 --save_every 15 --eval_every -1 --async_save false
-              --deterministic true --peak_flops 989e12)
-  "$bin/nanotrain" "${args[@]}" --model_tag a > "$state/d12_a.log" 2>&1
+  local args=(train "$@" --total_batch_size "$batch" --num_iterations 30 --save_every 15
+              --eval_every -1 --async_save false --deterministic true)
+  logged train_a.log "$bin/nanotrain" "${args[@]}" --model_tag a || true
   NANOTRAIN_TEST_CRASH_AT=after_checkpoint "$bin/nanotrain" "${args[@]}" --model_tag b \
-    > "$state/d12_b1.log" 2>&1 || true
-  "$bin/nanotrain" "${args[@]}" --model_tag b --resume_from_step auto > "$state/d12_b2.log" 2>&1
-  if diff <(losses "$state/d12_a.log" 16 30) <(losses "$state/d12_b2.log" 16 30) > /dev/null &&
-     [ "$(losses "$state/d12_b2.log" 16 30 | wc -l)" = 15 ]; then
-    note "d12 1-GPU resume at step 15: steps 16-30 repeat their losses exactly"
+    > "$state/train_b1.log" 2>&1 || true
+  logged train_b2.log "$bin/nanotrain" "${args[@]}" --model_tag b --resume_from_step auto || true
+  if diff <(losses "$state/train_a.log" 16 30) <(losses "$state/train_b2.log" 16 30) > /dev/null &&
+     [ "$(losses "$state/train_b2.log" 16 30 | wc -l)" = 15 ] &&
+     [ "$(losses "$state/train_b1.log" 1 30 | wc -l)" = 15 ]; then
+    note "$label: killed after the checkpoint at step 15, resumed: steps 16-30 repeat their losses exactly"
   else
-    note "d12 1-GPU resume at step 15: losses of steps 16-30 DIFFER (d12_a.log, d12_b2.log)"
+    note "$label: resume at step 15 FAILED: losses of steps 16-30 differ (train_a.log, train_b2.log)"
   fi
-  local last
-  last=$(grep '| loss:' "$state/d12_a.log" | tail -1)
-  note "d12 step (B 32 x T 2048, bf16, H200, MFU against 989 TFLOP/s): $(echo "$last" |
-    grep -o 'dt: [0-9.]*ms | tok/sec: [0-9,]* | mfu: [0-9.]*')"
+  note "$label, last step of $batch tokens: $(grep '| loss:' "$state/train_a.log" | tail -1 |
+    grep -o 'dt: [0-9.]*ms | tok/sec: [0-9,]* | mfu: [0-9.]*' || echo none)"
 
   # Two ranks on one GPU: NCCL refuses two ranks on one device in most versions; try it.
   cat > "$work/two_ranks.py" << 'PY'
-import os, torch, torch.distributed as dist
+import torch, torch.distributed as dist
 torch.cuda.set_device(0)
 dist.init_process_group("nccl")
 t = torch.ones(1, device="cuda")
@@ -134,34 +175,47 @@ assert t.item() == 2
 PY
   if timeout 120 "$bin/ntrun" --standalone --nproc_per_node=2 "$work/two_ranks.py" \
       > "$state/two_ranks.log" 2>&1; then
-    timeout 300 "$bin/ntrun" --standalone --nproc_per_node=2 \
-      "$bin/nanotrain" "${args[@]}" --num_iterations 5 --model_tag two_ranks \
-      > "$state/two_ranks_train.log" 2>&1 && note "ntrun 2 ranks on one GPU: trained 5 steps" ||
-      note "ntrun 2 ranks on one GPU: NCCL allowed it, nanotrain failed (two_ranks_train.log)"
+    note "ntrun 2 ranks on one GPU: NCCL allows it (an all_reduce ran); nanotrain itself takes" \
+      "cuda:LOCAL_RANK, one GPU per rank, so its 2-rank runs need 2 GPUs"
   else
-    note "ntrun 2 ranks on one GPU: skipped, NCCL refuses: $(grep -o -m1 'Duplicate GPU[^.]*\|ncclInvalidUsage[^.]*' "$state/two_ranks.log" || tail -1 "$state/two_ranks.log")"
+    note "ntrun 2 ranks on one GPU: skipped: $(grep -m1 -oE \
+      'Duplicate GPU[^.]*|ncclInvalidUsage[^.]*|[A-Za-z]*Error: .*' "$state/two_ranks.log" ||
+      tail -1 "$state/two_ranks.log")"
   fi
+}
+
+# run_all LABEL TOKENS_PER_STEP SIZE_ARGS...: unpack, build, then the checks where a GPU is (or, rehearsing, on
+# the CPU), and the summary.
+run_all() {
+  [ -d "$state/debs" ] || { echo "gpu_check: run 'scripts/gpu_check.sh fetch' first" >&2; exit 1; }
+  local t0=$SECONDS
+  unpack
+  note "unpacked $(ls "$state/debs" | wc -l) Debian packages into $state/prefix"
+  build
+  if [ -n "${rehearsal:-}" ]; then
+    note "rehearsal: no GPU; the checks run on the CPU at a tiny size"
+    checks "$@"
+  elif python3 -c 'import sys, torch; sys.exit(not torch.cuda.is_available())'; then
+    note "GPU: $(python3 -c 'import torch; print(torch.cuda.get_device_name(0))')"
+    checks "$@"
+  else
+    note "no GPU here: built and linked with CUDA; the GPU checks did not run"
+  fi
+  note "total $((SECONDS - t0)) s"
+  write_summary
 }
 
 case "${1:-}" in
   fetch) fetch ;;
-  run)
-    [ -d "$state/debs" ] || { echo "gpu_check: run 'scripts/gpu_check.sh fetch' first" >&2; exit 1; }
-    t0=$SECONDS
-    unpack
-    note "unpacked $(ls "$state/debs" | wc -l) Debian packages into $state/prefix"
-    build
-    if python3 -c 'import sys, torch; sys.exit(not torch.cuda.is_available())'; then
-      note "GPU: $(python3 -c 'import torch; print(torch.cuda.get_device_name(0))')"
-      checks
-    else
-      note "no GPU here: built and linked with CUDA; the GPU checks did not run"
-    fi
-    note "total $((SECONDS - t0)) s"
-    write_summary
+  run) run_all "d12 (seq 2048, bf16, 1 GPU, MFU of 989 TFLOP/s)" 65536 \
+         --config configs/d12.json --device_batch_size 32 --peak_flops 989e12 ;;
+  rehearse)
+    export PATH=${NANOTRAIN_TORCH2_VENV:-$HOME/.cache/nanotrain/torch-venv}/bin:$PATH
+    rehearsal=1 run_all "rehearsal at depth 2 (seq 256, fp32, CPU)" 8192 --depth 2 \
+      --max_seq_len 256 --device_batch_size 32 --device cpu --dtype float32
     ;;
   *)
-    echo "usage: scripts/gpu_check.sh fetch|run" >&2
+    echo "usage: scripts/gpu_check.sh fetch|run|rehearse" >&2
     exit 2
     ;;
 esac

@@ -97,6 +97,12 @@ TrainResult train(const TrainConfig& requested) {
   if (cuda && !torch::cuda::is_available())
     throw std::invalid_argument("device: cuda requested, but this LibTorch sees no CUDA device");
   const DistEnv env = read_dist_env();
+  // cuda:LOCAL_RANK, as torchrun's scripts take it: one GPU per local rank, never shared.
+  if (cuda && env.local_rank >= static_cast<int>(torch::cuda::device_count()))
+    throw std::invalid_argument(fmt::format(
+        "device: local rank {} trains on cuda:{}, but this process sees {} CUDA device(s): "
+        "start at most one rank per GPU (--nproc_per_node, CUDA_VISIBLE_DEVICES)",
+        env.local_rank, env.local_rank, torch::cuda::device_count()));
   const torch::Device device = cuda ? torch::Device(torch::kCUDA, env.local_rank) : torch::kCPU;
   TrainConfig cfg = requested;  // with "auto" resolved for this hardware, as meta records it
   cfg.optim.muon_dtype =
