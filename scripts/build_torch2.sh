@@ -16,9 +16,9 @@ else
   echo "build_torch2: no nvcc on this machine: a CPU-only build of LibTorch 2.x's CPU libraries"
   cuda=(-DNANOTRAIN_TORCH_CPU_ONLY=ON)
 fi
-# The fuzz test builds its own tree and the gathered chaos run is the default build's: both
-# run once per scripts/test.sh.
+# The fuzz test builds its own tree, and the gathered chaos run and the help and corpus-format
+# tests are the default build's: each runs once per scripts/test.sh.
 cmake -S . -B build-torch2 -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix" "${cuda[@]}" \
   -DNANOTRAIN_REFERENCE_PYTHON="$python" -DNANOTRAIN_PEER_PYTHON="$python" \
-  -DNANOTRAIN_FUZZ_TEST=OFF -DNANOTRAIN_CHAOS_LAYOUTS=sharded "$@"
+  -DNANOTRAIN_FUZZ_TEST=OFF -DNANOTRAIN_CHAOS_LAYOUTS=sharded -DNANOTRAIN_FORMAT_TESTS=OFF "$@"
 cmake --build build-torch2 -j "$(nproc)"
