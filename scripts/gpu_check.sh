@@ -184,8 +184,8 @@ PY
   fi
 }
 
-# run_all LABEL TOKENS_PER_STEP SIZE_ARGS...: unpack, build, then the checks where a GPU is (or, rehearsing, on
-# the CPU), and the summary.
+# run_all LABEL TOKENS_PER_STEP SIZE_ARGS...: unpack, build, then the checks where a GPU is
+# (or, rehearsing, on the CPU), and the summary.
 run_all() {
   [ -d "$state/debs" ] || { echo "gpu_check: run 'scripts/gpu_check.sh fetch' first" >&2; exit 1; }
   local t0=$SECONDS
