@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "model/config.h"
-#include "ntrun/launch_config.h"
+#include "launch/launch_config.h"
 #include "runtime/config_io.h"
 #include "trainer/cli_args.h"
 

@@ -1,6 +1,6 @@
 // Generation agreement over c10d's TCPStore. compareSet makes "move to the next generation" and
 // "close this generation with N nodes" happen once however many nodes race for them.
-#include "ntrun/rendezvous.h"
+#include "launch/rendezvous.h"
 
 #include <fmt/format.h>
 #include <unistd.h>

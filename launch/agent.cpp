@@ -1,6 +1,6 @@
 // The agent's loop. Signals only set flags here; the loop forwards them, so no work happens in
 // a signal handler.
-#include "ntrun/agent.h"
+#include "launch/agent.h"
 
 #include <signal.h>
 #include <string.h>
@@ -15,8 +15,8 @@
 #include <iostream>
 #include <thread>
 
-#include "ntrun/rendezvous.h"
-#include "ntrun/worker_group.h"
+#include "launch/rendezvous.h"
+#include "launch/worker_group.h"
 #include "runtime/environment.h"
 #include "runtime/net.h"
 #include "runtime/preemption.h"

@@ -1,6 +1,6 @@
 // Process management for ntrun's workers: fork/exec with a death signal tied to the agent, pipes
 // read with poll(), and exits reaped with waitpid. The first failure is kept as the root cause.
-#include "ntrun/worker_group.h"
+#include "launch/worker_group.h"
 
 #include <fcntl.h>
 #include <poll.h>

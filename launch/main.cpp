@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "ntrun/agent.h"
-#include "ntrun/launch_config.h"
+#include "launch/agent.h"
+#include "launch/launch_config.h"
 
 int main(int argc, char** argv) {
   const std::vector<std::string> args(argv + 1, argv + argc);

@@ -1,7 +1,7 @@
 // ntrun with torchrun's command line as people type it: --redirects and --tee with values,
 // --local_ranks_filter, python programs (-m, .py, --no_python), the error file a failing worker
 // writes, the elastic c10d rendezvous (--nnodes MIN:MAX) and the flags' errors.
-#include "tests/ntrun/ntrun_fixture.h"
+#include "tests/launch/ntrun_fixture.h"
 
 namespace nt {
 namespace {

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "ntrun/launch_config.h"
+#include "launch/launch_config.h"
 
 namespace nt {
 

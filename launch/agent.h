@@ -2,7 +2,7 @@
 // restarts are left (on every node at once), forwards signals, and reports the root cause.
 #pragma once
 
-#include "ntrun/launch_config.h"
+#include "launch/launch_config.h"
 
 namespace nt {
 

@@ -1,6 +1,6 @@
 // torchrun-compatible flag parsing. Boolean flags (--standalone, --tee) take no value, so the
 // program name after them is never swallowed as one.
-#include "ntrun/launch_config.h"
+#include "launch/launch_config.h"
 
 #include <fmt/format.h>
 

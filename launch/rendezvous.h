@@ -10,8 +10,8 @@
 #include <memory>
 #include <string>
 
-#include "ntrun/launch_config.h"
-#include "ntrun/worker_group.h"
+#include "launch/launch_config.h"
+#include "launch/worker_group.h"
 
 namespace nt {
 

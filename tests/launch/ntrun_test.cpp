@@ -4,7 +4,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
-#include "tests/ntrun/ntrun_fixture.h"
+#include "tests/launch/ntrun_fixture.h"
 
 namespace nt {
 namespace {
