@@ -18,21 +18,34 @@ stage() {
   else
     summary+=("$(printf '%-34s FAILED  %4d s' "$name" $((SECONDS - start)))")
     failed=1
+    return 1
   fi
 }
 ctest_in() { (cd "$1" && ctest --output-on-failure -j "$(nproc)" --timeout 900); }
+# tests_after_build BUILD_STAGE_OK NAME DIR: a build's tests, only when that build worked (stale
+# binaries of an earlier build could otherwise pass); otherwise the stage is reported as failed.
+tests_after_build() {
+  if [ "$1" = 0 ]; then
+    stage "$2" ctest_in "$3"
+  else
+    summary+=("$(printf '%-34s FAILED  not run: the build failed' "$2")")
+    failed=1
+  fi
+}
 
 stage "setup (apt, pip)" scripts/setup.sh --torch2
-stage "build: LibTorch 1.13 (CPU)" scripts/build.sh
-stage "tests: LibTorch 1.13 (CPU)" ctest_in build
+built=0
+stage "build: LibTorch 1.13 (CPU)" scripts/build.sh || built=$?
+tests_after_build "$built" "tests: LibTorch 1.13 (CPU)" build
 if [ -x "${NANOTRAIN_TORCH2_VENV:-$HOME/.cache/nanotrain/torch-venv}/bin/python" ]; then
   if command -v nvcc > /dev/null || [ -x /usr/local/cuda/bin/nvcc ]; then
     flavour="LibTorch 2.x (CUDA + NCCL)"
   else
     flavour="LibTorch 2.x (CPU only: no nvcc)"
   fi
-  stage "build: $flavour" scripts/build_torch2.sh
-  stage "tests: $flavour" ctest_in build-torch2
+  built=0
+  stage "build: $flavour" scripts/build_torch2.sh || built=$?
+  tests_after_build "$built" "tests: $flavour" build-torch2
 else
   summary+=("build and tests: LibTorch 2.x        skipped: the pip PyTorch did not install")
   failed=1
