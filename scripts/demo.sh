@@ -4,7 +4,8 @@
 # small GPT with 2 worker processes under ntrun, as a cluster job would run:
 # checkpoints every 20 steps under $NANOTRAIN_BASE_DIR (default ~/.cache/nanotrain), a
 # preemption signal halfway (the job saves and stops), the same command resuming to the end,
-# then verification, a plot of the metrics and a sample from the model.
+# then verification, a plot of the metrics and a sample from the model. An earlier demo's
+# checkpoints (base_checkpoints/demo) are removed first, and the script says so.
 # Extra arguments go to `nanotrain train`, e.g. scripts/demo.sh --dtype=bfloat16
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +18,11 @@ if [ ! -f "$base_dir/tokenizer/tokenizer.model" ] || [ ! -f "$base_dir/base_data
   build/bin/nanotrain prepare
 fi
 checkpoint_dir="$base_dir/base_checkpoints/demo"
-rm -rf "$checkpoint_dir"
+# The demo starts from step 0 each time: an earlier demo's checkpoints would be resumed instead.
+if [ -e "$checkpoint_dir" ]; then
+  echo "== removing the previous demo run: $checkpoint_dir ($(du -sh "$checkpoint_dir" | cut -f1))"
+  rm -rf "$checkpoint_dir"
+fi
 job=(build/bin/ntrun --standalone --nproc_per_node=2
      build/bin/nanotrain train --config configs/cpu_tiny.json
      --model_tag=demo "$@")
