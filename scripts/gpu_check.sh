@@ -82,12 +82,13 @@ build() {
   local generator=()
   command -v ninja > /dev/null && generator=(-G Ninja)
   local t0=$SECONDS
-  cmake "${generator[@]}" -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release \
+  logged configure.log cmake "${generator[@]}" -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release \
     -DCMAKE_PREFIX_PATH="$torch_prefix;$prefix" -DCMAKE_CUDA_COMPILER="$(command -v nvcc)" \
     -DCMAKE_CXX_FLAGS="-isystem $prefix/include" -DNANOTRAIN_SYSTEM_FMT_DIR="$prefix/include" \
     -DCMAKE_BUILD_RPATH="$prefix/lib/$arch" -DNANOTRAIN_WITH_MPI=OFF \
-    -DNANOTRAIN_BUILD_BENCH=OFF -DNANOTRAIN_REFERENCE_PYTHON="$(command -v python3)" > "$state/configure.log"
-  cmake --build build-gpu -j "$(nproc)" --target nanotrain ntrun gpu_tests > "$state/build.log"
+    -DNANOTRAIN_BUILD_BENCH=OFF -DNANOTRAIN_REFERENCE_PYTHON="$(command -v python3)" || return 1
+  logged build.log cmake --build build-gpu -j "$(nproc)" --target nanotrain ntrun gpu_tests ||
+    return 1
   note "built nanotrain, ntrun and gpu_tests with CUDA and NCCL in $((SECONDS - t0)) s"
   local foreign
   foreign=$(foreign_deps)
@@ -191,8 +192,10 @@ run_all() {
   local t0=$SECONDS
   unpack
   note "unpacked $(ls "$state/debs" | wc -l) Debian packages into $state/prefix"
-  build
-  if [ -n "${rehearsal:-}" ]; then
+  # A failed configure or build is in the summary (with its log's last line), not the end of it.
+  if ! build; then
+    note "no checks ran: the build failed"
+  elif [ -n "${rehearsal:-}" ]; then
     note "rehearsal: no GPU; the checks run on the CPU at a tiny size"
     checks "$@"
   elif python3 -c 'import sys, torch; sys.exit(not torch.cuda.is_available())'; then
