@@ -31,6 +31,14 @@ inline double weight_gradient_error(int64_t tokens, int64_t n_embd) {
   return summation_order_error(tokens * 4 * n_embd);
 }
 
+// Bound on |L_1 - L_2| for a GPT's mean loss over `tokens` tokens computed in float32 by two
+// implementations from the same weights: each token's term comes from dot products of at most
+// the MLP's hidden width (4 * n_embd) products, and the mean sums the tokens: one sum of
+// tokens * 4 * n_embd terms, relative to the loss.
+inline double loss_error(double loss, int64_t tokens, int64_t n_embd) {
+  return std::abs(loss) * summation_order_error(tokens * 4 * n_embd);
+}
+
 // Bound on ||NS_1 - NS_2|| / ||NS|| for two runs of Muon's Newton-Schulz iteration in `dtype`
 // whose inputs differ by `input_error` (relative, Frobenius norm):
 //  - the input difference grows at most by the quintic's largest slope a = 3.4445 (at 0) per
