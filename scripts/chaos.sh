@@ -69,21 +69,40 @@ args=(--data_dir "$work/data/base_data" --depth 1 --max_seq_len 32 --device_batc
       --peak_flops 1e11)  # a fixed MFU denominator: measuring the peak costs 1.5 s per start
 max_restarts=$((kills * 3 + 10))  # timed kills plus the save-point kills, with room to spare
 
+# Every worker runs under a shell that records its attempt, rank and exit status, so deaths are
+# counted from what the workers' statuses say rather than from the launcher's messages. The
+# shell outlives its worker, whatever signal the launcher sends their process group (the worker
+# gets it too): the launcher must not start the next attempt while a worker still runs.
+cat > "$work/record.sh" << 'SH'
+trap : TERM INT HUP QUIT USR1 USR2
+"$@" &
+worker=$!
+until wait "$worker"; status=$?; [ "$status" -le 128 ] || ! kill -0 "$worker" 2> /dev/null; do :; done
+wait "$worker" 2> /dev/null && status=0 || { last=$?; [ "$last" = 127 ] || status=$last; }
+echo "$TORCHELASTIC_RESTART_COUNT $RANK $status" >> "$STATUS_FILE"
+exit "$status"
+SH
 NANOTRAIN_BASE_DIR=$work/chaos NANOTRAIN_TEST_CRASH_AT="random:$probability:$seed" \
-  "$bin/ntrun" --standalone --nproc_per_node=2 --max_restarts=$max_restarts \
-  --shutdown_timeout=5 "$bin/nanotrain" train "${args[@]}" > "$work/chaos.log" 2>&1 &
+  STATUS_FILE=$work/statuses "$bin/ntrun" --standalone --nproc_per_node=2 \
+  --max_restarts=$max_restarts --shutdown_timeout=5 \
+  bash "$work/record.sh" "$bin/nanotrain" train "${args[@]}" > "$work/chaos.log" 2>&1 &
 ntrun=$!
 timed=0
 while [ "$timed" -lt "$kills" ] && kill -0 "$ntrun" 2> /dev/null; do
   sleep "$((RANDOM % 15 + 3))e-1"  # 0.3 to 1.7 s
-  workers=($(pgrep -P "$ntrun" -f "nanotrain train"))
+  workers=($(pgrep -f "^$bin/nanotrain train .*$work/data"))
   [ "${#workers[@]}" -gt 0 ] || continue
   victim=${workers[$((RANDOM % ${#workers[@]}))]}
   kill -9 "$victim" 2> /dev/null && timed=$((timed + 1))
 done
 wait "$ntrun"
 status=$?
-deaths=$(grep -c "restarting workers" "$work/chaos.log")
+# A death: an attempt in which a worker was killed (137: SIGKILL, timed or at a crash point).
+# It was survived when the launcher started another attempt after it.
+deaths=$(awk '$3 == 137 { print $1 }' "$work/statuses" | sort -un | wc -l)
+attempts=$(awk '{ print $1 }' "$work/statuses" | sort -un | wc -l)
+survived=$(awk -v last="$((attempts - 1))" '$3 == 137 && $1 < last { print $1 }' \
+  "$work/statuses" | sort -un | wc -l)
 
 NANOTRAIN_BASE_DIR=$work/clean "$bin/ntrun" --standalone --nproc_per_node=2 \
   "$bin/nanotrain" train "${args[@]}" > "$work/clean.log" 2>&1 ||
@@ -96,8 +115,8 @@ for f in $files; do
   cmp -s "$work/chaos/base_checkpoints/chaos/$f" "$work/clean/base_checkpoints/chaos/$f" ||
     identical=no
 done
-survived=$([ "$status" = 0 ] && echo "$deaths" || echo 0)
 echo "chaos: $timed timed kills, $((deaths - timed)) at save points or step ends, exit $status"
 echo "chaos: kills=$deaths survived=$survived final_state_identical=$identical"
-[ "$status" = 0 ] && [ "$identical" = yes ] && [ "$deaths" -ge "$kills" ] ||
+[ "$status" = 0 ] && [ "$identical" = yes ] && [ "$deaths" -ge "$kills" ] &&
+  [ "$survived" = "$deaths" ] ||
   { tail -n 30 "$work/chaos.log"; exit 1; }
