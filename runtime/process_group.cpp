@@ -203,6 +203,31 @@ class C10dCollectives : public Collectives {
   int64_t sequence_ = 0;    // collectives issued so far; the same on every rank
 };
 
+// c10d's errors carry a stack dump in what(): messages keep the first line's text.
+std::string without_backtrace(const std::exception& e) {
+  const auto* c10_error = dynamic_cast<const c10::Error*>(&e);
+  return c10_error ? c10_error->what_without_backtrace() : e.what();
+}
+
+// A launcher's agent store that does not answer one query within a few seconds, before Gloo
+// waits the whole timeout on it: on this LibTorch that is a torchrun of PyTorch 2.x, whose store
+// closes the connection of a client without its handshake (see kStoreClientValidates).
+void probe_agent_store(c10d::Store& store, const DistEnv& env, std::chrono::milliseconds timeout) {
+  const auto saved = store.getTimeout();
+  store.setTimeout(std::min<std::chrono::milliseconds>(timeout, std::chrono::seconds(5)));
+  try {
+    store.check({"nanotrain_probe"});
+  } catch (const std::exception& e) {
+    throw std::runtime_error(fmt::format(
+        "rank {}: the launcher's store at {}:{} did not answer ({}): a torchrun of PyTorch 2.x "
+        "hosts a store whose protocol this build's LibTorch {} does not speak; launch with ntrun "
+        "(build/bin/ntrun takes torchrun's flags), or use the build against the pip LibTorch "
+        "(scripts/build_torch2.sh)",
+        env.rank, env.master_addr, env.master_port, without_backtrace(e), TORCH_VERSION));
+  }
+  store.setTimeout(saved);
+}
+
 }  // namespace
 
 bool on_any_rank(bool mine, Collectives* collectives) {
@@ -239,15 +264,18 @@ std::unique_ptr<Collectives> init_process_group(const DistEnv& env,
     store_options.waitWorkers = false;
     store_options.timeout = options.timeout;
     store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, store_options);
-    // The agent's store outlives an attempt: each attempt keeps to its own keys.
-    if (env.agent_store)
-      store = c10::make_intrusive<c10d::PrefixStore>(
-          fmt::format("/worker/attempt_{}", env.restart_count), store);
   } catch (const std::exception& e) {
     throw std::runtime_error(
-        fmt::format("rank {}: cannot reach the master store at {}:{} within {} s: {}", env.rank,
-                    env.master_addr, env.master_port, options.timeout.count() / 1000, e.what()));
+        fmt::format("rank {}: cannot reach the master store at {}:{} within "
+                    "{} s: {}",
+                    env.rank, env.master_addr, env.master_port, options.timeout.count() / 1000,
+                    without_backtrace(e)));
   }
+  if (env.agent_store && !kStoreClientValidates) probe_agent_store(*store, env, options.timeout);
+  // The agent's store outlives an attempt: each attempt keeps to its own keys.
+  if (env.agent_store)
+    store = c10::make_intrusive<c10d::PrefixStore>(
+        fmt::format("/worker/attempt_{}", env.restart_count), store);
   // The collective waits `wait_time`; the rest of the timeout goes to naming the missing ranks.
   const auto diagnosis_time =
       std::min<std::chrono::milliseconds>(options.timeout / 5, std::chrono::seconds(5));
@@ -272,7 +300,7 @@ std::unique_ptr<Collectives> init_process_group(const DistEnv& env,
     }
   } catch (const std::exception& e) {
     throw std::runtime_error(
-        fmt::format("rank {}: process group did not form: {}", env.rank, e.what()));
+        fmt::format("rank {}: process group did not form: {}", env.rank, without_backtrace(e)));
   }
   const at::Device device =
       nccl ? at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(env.local_rank)) : at::kCPU;

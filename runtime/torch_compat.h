@@ -29,6 +29,15 @@ inline constexpr bool kGlooHasFlatCollectives = true;
 inline constexpr bool kGlooHasFlatCollectives = false;
 #endif
 
+// Whether c10d's TCPStore client opens with the handshake (a VALIDATE query) that PyTorch 2.x's
+// store servers require before any other query: 2.x. A 1.13 client's first query makes such a
+// server close the connection, so 1.13 cannot join the store of a 2.x torchrun's agent.
+#if TORCH_VERSION_MAJOR >= 2
+inline constexpr bool kStoreClientValidates = true;
+#else
+inline constexpr bool kStoreClientValidates = false;
+#endif
+
 // Causal scaled-dot-product attention. q: (B, H, T, hd); k, v: (B, H, T, hd), already expanded
 // for GQA. Returns (B, H, T, hd). Uses the fused kernel where LibTorch has one (2.x).
 inline torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k,
