@@ -115,9 +115,17 @@ void save_checkpoint(const std::string& checkpoint_dir, int64_t step, const Mode
 
 CheckpointData load_checkpoint(const std::string& checkpoint_dir, int64_t step,
                                torch::Device device, bool load_optimizer, bool verify) {
+  return load_checkpoint(checkpoint_dir, step,
+                         read_meta(checkpoint_dir + "/" + meta_file_name(step)), device,
+                         load_optimizer, verify);
+}
+
+CheckpointData load_checkpoint(const std::string& checkpoint_dir, int64_t step,
+                               nlohmann::json meta_data, torch::Device device, bool load_optimizer,
+                               bool verify) {
   const std::string meta_path = checkpoint_dir + "/" + meta_file_name(step);
   CheckpointData data;
-  data.meta_data = read_meta(meta_path);
+  data.meta_data = std::move(meta_data);
   if (data.meta_data.at("step").get<int64_t>() != step)
     throw std::runtime_error(fmt::format("{}: step {} recorded, expected {}", meta_path,
                                          data.meta_data.at("step").get<int64_t>(), step));
@@ -204,7 +212,8 @@ BuiltModel build_model_without_tokenizer(const std::string& checkpoint_dir, int6
         fmt::format("build_model: phase must be 'train' or 'eval', found '{}'", phase));
   const std::string meta_path = checkpoint_dir + "/" + meta_file_name(step);
   // Read the config before the weights so a bad meta fails fast.
-  const GPTConfig config = model_config_from_meta(read_meta(meta_path), meta_path);
+  nlohmann::json meta = read_meta(meta_path);
+  const GPTConfig config = model_config_from_meta(meta, meta_path);
 
   BuiltModel built;
   built.model = GPT(config);
@@ -212,7 +221,8 @@ BuiltModel build_model_without_tokenizer(const std::string& checkpoint_dir, int6
   // the loaded tensors become the parameters.
   const ParameterShapes shapes = parameter_shapes(built.model);
   for (auto& p : built.model->parameters()) p.set_data(torch::empty({0}, p.options()));
-  CheckpointData data = load_checkpoint(checkpoint_dir, step, device);
+  CheckpointData data =
+      load_checkpoint(checkpoint_dir, step, std::move(meta), device, /*load_optimizer=*/false);
   built.meta_data = std::move(data.meta_data);
   load_model_data(built.model, std::move(data.model_data), shapes, device,
                   checkpoint_dir + "/" + model_file_name(step));

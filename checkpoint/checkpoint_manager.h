@@ -29,12 +29,14 @@ ModelData model_state_dict(const GPT& model);
 void require_rank_zero(const char* operation, int rank);
 
 // Saves one step. Only rank 0 writes: `rank` is the caller's (nanochat's argument), and another
-// rank gets std::logic_error naming it. `optimizer_data`, when given, is the list of the two
-// optimizer state dicts. `meta_data` is nanochat's meta (step, model_config, user_config, ...,
-// and world_size, the job's ranks, default 1); format_version, created (UTC) and files are added.
-// Leftovers of an earlier killed save are removed first; an existing meta of the same step is
-// removed before any file is replaced. Throws std::runtime_error naming the file on I/O errors
-// (disk full included); the step is then not complete and earlier steps are untouched.
+// rank gets std::logic_error naming it. (nanochat's save_checkpoint also writes an optimizer file
+// on every rank; here the optimizer state is gathered to rank 0 first, and the sharded layout,
+// checkpoint/sharded_checkpoint.h, is where every rank writes.) `optimizer_data`, when given, is
+// the list of the two optimizer state dicts. `meta_data` is nanochat's meta (step, model_config,
+// user_config, ..., and world_size, the job's ranks, default 1); format_version, created (UTC) and
+// files are added. Leftovers of an earlier killed save are removed first; an existing meta of the
+// same step is removed before any file is replaced. Throws std::runtime_error naming the file on
+// I/O errors (disk full included); the step is then not complete and earlier steps are untouched.
 void save_checkpoint(const std::string& checkpoint_dir, int64_t step, const ModelData& model_data,
                      const std::optional<c10::IValue>& optimizer_data,
                      const nlohmann::json& meta_data, int rank = 0);
@@ -56,6 +58,10 @@ struct CheckpointData {
 // run's shards). Throws std::runtime_error naming the file and the problem.
 CheckpointData load_checkpoint(const std::string& checkpoint_dir, int64_t step,
                                torch::Device device, bool load_optimizer = false,
+                               bool verify = true);
+// The same, with the step's meta already read (as read_meta returns it), so that it is parsed once.
+CheckpointData load_checkpoint(const std::string& checkpoint_dir, int64_t step,
+                               nlohmann::json meta_data, torch::Device device, bool load_optimizer,
                                bool verify = true);
 
 using ParameterShapes = std::map<std::string, std::vector<int64_t>>;

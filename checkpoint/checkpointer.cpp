@@ -15,6 +15,8 @@
 #include "checkpoint/resume_step.h"
 #include "checkpoint/retention.h"
 #include "checkpoint/sharded_checkpoint.h"
+#include "runtime/config_io.h"
+#include "runtime/crash_point.h"
 #include "runtime/log.h"
 #include "runtime/rng_state.h"
 
@@ -58,25 +60,47 @@ Checkpointer::~Checkpointer() {
   async_saver_.reset();
 }
 
-std::string Checkpointer::meta_path(int64_t step) const {
-  return options_.dir + "/" + meta_file_name(step);
-}
-
-int64_t Checkpointer::resume_step(int64_t resume_from_step) {
-  return agree_on_resume_step(options_.dir, resume_from_step, options_.prune_abandoned, rank_,
-                              collectives_);
-}
-
-GPTConfig Checkpointer::model_config(int64_t step) const {
-  const std::string path = meta_path(step);
-  return model_config_from_meta(read_meta(path), path);
+std::optional<ResumePoint> Checkpointer::find_resume(int64_t resume_from_step,
+                                                     const ResumeChecks& checks) {
+  auto found = agree_on_resume_step(options_.dir, resume_from_step, options_.prune_abandoned, rank_,
+                                    collectives_);
+  if (!found) return std::nullopt;
+  ResumePoint point;
+  point.step = found->step;
+  point.meta = std::move(found->meta);
+  point.source = options_.dir + "/" + meta_file_name(point.step);
+  const std::string& where = point.source;
+  // The model's shape comes from the checkpoint, so that models --depth cannot describe
+  // (nanochat's GQA ones) resume too.
+  point.model_config = model_config_from_meta(point.meta, where);
+  const GPTConfig& saved = point.model_config;
+  if (saved.vocab_size != checks.vocab_size)
+    throw std::invalid_argument(
+        fmt::format("{}: model_config.vocab_size is {}, the tokenizer in {} has {} tokens", where,
+                    saved.vocab_size, checks.tokenizer_dir, checks.vocab_size));
+  if (saved.sequence_len < checks.max_seq_len)
+    throw std::invalid_argument(
+        fmt::format("{}: model_config.sequence_len is {}, shorter than --max_seq_len {}", where,
+                    saved.sequence_len, checks.max_seq_len));
+  // Metas without the tokenizer's CRC-32C (nanochat's and older ones) are not checked.
+  const auto crc = point.meta.find("tokenizer_crc32c");
+  if (crc != point.meta.end() && crc->is_string() && *crc != checks.tokenizer_crc32c)
+    throw std::invalid_argument(fmt::format(
+        "{}: the run was trained with the tokenizer of CRC-32C {}, but {} is {}: resume with "
+        "the tokenizer (and data) it was trained with",
+        where, crc->get<std::string>(), checks.tokenizer_dir, checks.tokenizer_crc32c));
+  if (config_to_json(saved) != config_to_json(checks.requested))
+    log0("model: {} from {}, not the flags' {}", config_to_json(saved).dump(), where,
+         config_to_json(checks.requested).dump());
+  return point;
 }
 
 // Every rank reads the files itself (a shared filesystem, as with nanochat).
-TrainState Checkpointer::resume(int64_t step, GPT& model, Optimizers& optimizers,
-                                DistributedTokenLoader& loader, torch::Device device) {
+TrainState Checkpointer::load(const ResumePoint& point, GPT& model, Optimizers& optimizers,
+                              DistributedTokenLoader& loader, torch::Device device) {
   const std::string& dir = options_.dir;
-  auto data = load_checkpoint(dir, step, device, /*load_optimizer=*/true);
+  const int64_t step = point.step;
+  auto data = load_checkpoint(dir, step, point.meta, device, /*load_optimizer=*/true);
   load_model_data(model, std::move(data.model_data), parameter_shapes(model), device,
                   dir + "/" + model_file_name(step));
   if (data.optimizer_data)
@@ -84,7 +108,7 @@ TrainState Checkpointer::resume(int64_t step, GPT& model, Optimizers& optimizers
   else
     optimizers.load_state_dict_shards(data.optimizer_shards,
                                       dir + "/" + rank_optim_file_pattern(step));
-  const std::string where = meta_path(step);
+  const std::string& where = point.source;
   TrainState state = read_train_state(data.meta_data, where);
   if (!state.data) log0("{}: a nanochat checkpoint; the data is read from its start", where);
   try {
@@ -95,6 +119,16 @@ TrainState Checkpointer::resume(int64_t step, GPT& model, Optimizers& optimizers
   if (!state.rng_state.is_null()) restore_rng_state(state.rng_state, where);
   log0("resumed from {} at step {}", dir, step);
   return state;
+}
+
+bool Checkpointer::maybe_save(TrainState& state, const GPT& model, const Optimizers& optimizers,
+                              const DistributedTokenLoader& loader, const nlohmann::json& run_meta,
+                              bool force) {
+  if (!force && (options_.save_every <= 0 || state.step % options_.save_every != 0)) return false;
+  state.data = loader.state();
+  save(state, model, optimizers, run_meta);
+  if (rank_ == 0) crash_point("after_checkpoint");
+  return true;
 }
 
 void Checkpointer::save(const TrainState& state, const GPT& model, const Optimizers& optimizers,

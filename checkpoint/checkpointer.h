@@ -1,13 +1,15 @@
-// The trainer's one door to its checkpoint directory. Told its rank and world, it owns where a
-// step's files go, the directory's lock, choosing the resume step on every rank alike, which
-// ranks write what (gathered: rank 0 alone, synchronously or on a background thread; sharded:
-// every rank its own optimizer state, at once), retention after each save, and the ranks'
-// agreement on a failed save. The meta's training keys come from TrainState.
+// The trainer's one door to its checkpoint directory. Told its rank and world, it owns the
+// directory's lock, where to resume (the step every rank agrees on, its meta read once and
+// checked against the run), loading it, when to save (save_every, the last step, preemption),
+// which ranks write what (gathered: rank 0 alone, synchronously or on a background thread;
+// sharded: every rank its own optimizer state, at once), retention after each save, and the
+// ranks' agreement on a failed save. The meta's training keys come from TrainState.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "checkpoint/resume_step.h"
@@ -35,15 +37,33 @@ enum class CheckpointLayout { kGathered, kSharded };
 CheckpointLayout parse_checkpoint_layout(const std::string& text);
 
 struct CheckpointerOptions {
-  std::string dir;         // the run's checkpoint directory, the same for every rank
-  int64_t keep_last = -1;  // steps kept after each save; -1: all
-  bool async = false;      // rank 0 writes on a background thread
+  std::string dir;          // the run's checkpoint directory, the same for every rank
+  int64_t keep_last = -1;   // steps kept after each save; -1: all
+  int64_t save_every = -1;  // maybe_save saves every this many steps; <= 0: only when forced
+  bool async = false;       // rank 0 writes on a background thread
   OnSaveError on_save_error = OnSaveError::kStop;  // kContinue: log a failed save, train on
   bool prune_abandoned = false;  // a rollback deletes the later steps (see resume_step.h)
   CheckpointLayout layout = CheckpointLayout::kGathered;
 
   // Throws std::invalid_argument for choices that do not go together (async with sharded).
   void validate() const;
+};
+
+// What a resumed run must agree with: the model the flags describe and the tokenizer it reads.
+struct ResumeChecks {
+  GPTConfig requested;           // from --depth; the saved one wins (logged when it differs)
+  int64_t max_seq_len = 0;       // must fit the saved model_config.sequence_len
+  std::string tokenizer_dir;     // for messages
+  int64_t vocab_size = 0;        // must equal the saved model_config.vocab_size
+  std::string tokenizer_crc32c;  // must equal the meta's, when it recorded one
+};
+
+// Where the newest consistent state is: today a complete step on disk, read once.
+struct ResumePoint {
+  int64_t step = -1;
+  nlohmann::json meta;     // the step's meta, as read_meta returns it
+  GPTConfig model_config;  // the model to build before load()
+  std::string source;      // the meta's path, for messages
 };
 
 class Checkpointer {
@@ -56,20 +76,22 @@ class Checkpointer {
   Checkpointer& operator=(const Checkpointer&) = delete;
 
   const std::string& dir() const { return options_.dir; }
-  // <dir>/meta_{step:06d}.json.
-  std::string meta_path(int64_t step) const;
 
-  // Every rank: the step to start from, the same on all (-1: fresh). `resume_from_step` is -1,
-  // kResumeAuto or a step (see agree_on_resume_step).
-  int64_t resume_step(int64_t resume_from_step);
-  // The model configuration step `step` was saved with.
-  GPTConfig model_config(int64_t step) const;
-  // Every rank: loads step `step` into `model` and `optimizers` (tensors on `device`), moves
-  // `loader` to the recorded data position (a nanochat checkpoint has none: the data starts
-  // afresh), restores the recorded RNG states, and returns the TrainState. Throws
-  // std::runtime_error naming the file and key.
-  TrainState resume(int64_t step, GPT& model, Optimizers& optimizers,
-                    DistributedTokenLoader& loader, torch::Device device);
+  // Every rank: where to resume, the same on all; nullopt for a fresh start.
+  // `resume_from_step` is -1, kResumeAuto or a step (see agree_on_resume_step). Each rank reads
+  // the step's meta once, here. Throws std::invalid_argument naming the meta when the step does
+  // not agree with `checks` (another tokenizer, a shorter sequence length).
+  std::optional<ResumePoint> find_resume(int64_t resume_from_step, const ResumeChecks& checks);
+  // Every rank: loads `point` into `model` (built from point.model_config) and `optimizers`
+  // (tensors on `device`), moves `loader` to the recorded data position (a nanochat checkpoint
+  // has none: the data starts afresh), restores the recorded RNG states, and returns the
+  // TrainState. Throws std::runtime_error naming the file and key.
+  TrainState load(const ResumePoint& point, GPT& model, Optimizers& optimizers,
+                  DistributedTokenLoader& loader, torch::Device device);
+  // Every rank, after each step: saves when `force` (the last step, a preemption) or every
+  // save_every steps, with the loader's position. Returns whether it saved.
+  bool maybe_save(TrainState& state, const GPT& model, const Optimizers& optimizers,
+                  const DistributedTokenLoader& loader, const nlohmann::json& run_meta, bool force);
   // Every rank: saves step state.step (state.data: the loader's position) in the layout chosen
   // (gathered: the optimizer state is gathered collectively and rank 0 writes; sharded: every
   // rank writes its own part) with `run_meta`'s keys (model_config,

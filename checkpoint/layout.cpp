@@ -90,23 +90,33 @@ std::vector<int64_t> list_meta_steps(const std::string& checkpoint_dir) {
   return steps;
 }
 
-bool is_complete_step(const std::string& checkpoint_dir, int64_t step) {
+std::optional<nlohmann::json> complete_step_meta(const std::string& checkpoint_dir, int64_t step) {
   try {
-    const auto meta = read_meta(checkpoint_dir + "/" + meta_file_name(step));
-    if (meta.at("step").get<int64_t>() != step) return false;
+    auto meta = read_meta(checkpoint_dir + "/" + meta_file_name(step));
+    if (meta.at("step").get<int64_t>() != step) return std::nullopt;
     if (!has_commit_record(meta)) {
       std::error_code ec;
-      return fs::is_regular_file(checkpoint_dir + "/" + model_file_name(step), ec);
+      if (!fs::is_regular_file(checkpoint_dir + "/" + model_file_name(step), ec))
+        return std::nullopt;
+      return meta;
     }
-    if (!meta.at("files").contains(model_file_name(step))) return false;
+    if (!meta.at("files").contains(model_file_name(step))) return std::nullopt;
     verify_files(checkpoint_dir, meta, /*checksums=*/false);
-    return true;
+    return meta;
   } catch (const std::exception&) {
-    return false;
+    return std::nullopt;
   }
 }
 
+bool is_complete_step(const std::string& checkpoint_dir, int64_t step) {
+  return complete_step_meta(checkpoint_dir, step).has_value();
+}
+
 int64_t find_last_step(const std::string& checkpoint_dir) {
+  return find_last_complete_step(checkpoint_dir).step;
+}
+
+CompleteStep find_last_complete_step(const std::string& checkpoint_dir) {
   std::error_code ec;
   const auto status = fs::status(checkpoint_dir, ec);
   if (ec && status.type() != fs::file_type::not_found)
@@ -120,7 +130,7 @@ int64_t find_last_step(const std::string& checkpoint_dir) {
         fmt::format("checkpoint directory '{}' is not a directory", checkpoint_dir));
   const auto steps = list_meta_steps(checkpoint_dir);
   for (auto it = steps.rbegin(); it != steps.rend(); ++it)
-    if (is_complete_step(checkpoint_dir, *it)) return *it;
+    if (auto meta = complete_step_meta(checkpoint_dir, *it)) return {*it, std::move(*meta)};
   throw std::runtime_error(fmt::format("no complete checkpoint in '{}'", checkpoint_dir));
 }
 

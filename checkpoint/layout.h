@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,13 +35,23 @@ uint64_t step_bytes(const std::string& checkpoint_dir, int64_t step);
 // std::runtime_error naming the directory when it cannot be listed.
 std::vector<int64_t> list_meta_steps(const std::string& checkpoint_dir);
 
-// Whether a step's meta parses, names its files, and every file is there with the recorded
-// size (checksums are not read: see verify_files). A meta without a commit record (nanochat's)
-// counts when the step's model file exists.
+// A complete step and its meta, parsed once (as read_meta returns it).
+struct CompleteStep {
+  int64_t step = -1;
+  nlohmann::json meta;
+};
+
+// The meta of `step` when the step is complete: the meta parses, names its files, and every
+// file is there with the recorded size (checksums are not read: see verify_files). A meta
+// without a commit record (nanochat's) counts when the step's model file exists. Else nullopt.
+std::optional<nlohmann::json> complete_step_meta(const std::string& checkpoint_dir, int64_t step);
+// Whether complete_step_meta finds the step complete.
 bool is_complete_step(const std::string& checkpoint_dir, int64_t step);
 
-// The largest complete step. Throws std::runtime_error naming the directory when it does not
-// exist or holds no complete step.
+// The largest complete step, with its meta. Throws std::runtime_error naming the directory when
+// it does not exist or holds no complete step.
+CompleteStep find_last_complete_step(const std::string& checkpoint_dir);
+// nanochat's find_last_step: find_last_complete_step's step.
 int64_t find_last_step(const std::string& checkpoint_dir);
 
 // The model tag to load from a source's directory: the largest d<N> (a leading "d" and digits),

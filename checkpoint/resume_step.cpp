@@ -18,21 +18,22 @@ namespace {
 
 constexpr int64_t kRankZeroFailed = -3;
 
-// What --resume_from_step names, with a rollback's later steps deleted or refused.
-int64_t choose_on_rank_zero(const std::string& dir, int64_t step, bool prune_abandoned) {
-  if (step == -1) return -1;
+// What --resume_from_step names (-1: a fresh start), with a rollback's later steps deleted or
+// refused; auto's step comes with the meta that found it complete.
+CompleteStep choose_on_rank_zero(const std::string& dir, int64_t step, bool prune_abandoned) {
+  if (step == -1) return {};
   if (step == kResumeAuto) {
     try {
-      return find_last_step(dir);
+      return find_last_complete_step(dir);
     } catch (const std::runtime_error& e) {
       log0("resume_from_step=auto: {}; starting from step 0", e.what());
-      return -1;
+      return {};
     }
   }
   std::vector<int64_t> later;
   for (int64_t s : list_meta_steps(dir))
     if (s > step && is_complete_step(dir, s)) later.push_back(s);
-  if (later.empty()) return step;
+  if (later.empty()) return {step, nullptr};
   if (!prune_abandoned)
     throw std::invalid_argument(fmt::format(
         "resume_from_step={} rolls back '{}', which holds the later steps [{}]: a restart with "
@@ -41,7 +42,7 @@ int64_t choose_on_rank_zero(const std::string& dir, int64_t step, bool prune_aba
         step, dir, fmt::join(later, ", ")));
   for (int64_t s : later) remove_step(dir, s);
   log0("prune_abandoned: deleted the later steps [{}] of '{}'", fmt::join(later, ", "), dir);
-  return step;
+  return {step, nullptr};
 }
 
 }  // namespace
@@ -55,13 +56,16 @@ int64_t parse_resume_from_step(const std::string& text) {
   return std::stoll(text);
 }
 
-int64_t agree_on_resume_step(const std::string& dir, int64_t resume_from_step, bool prune_abandoned,
-                             int rank, Collectives* collectives) {
+std::optional<CompleteStep> agree_on_resume_step(const std::string& dir, int64_t resume_from_step,
+                                                 bool prune_abandoned, int rank,
+                                                 Collectives* collectives) {
   auto choice = torch::full({1}, kRankZeroFailed, torch::kInt64);
   std::string error;
+  CompleteStep chosen;
   if (rank == 0) {
     try {
-      choice.fill_(choose_on_rank_zero(dir, resume_from_step, prune_abandoned));
+      chosen = choose_on_rank_zero(dir, resume_from_step, prune_abandoned);
+      choice.fill_(chosen.step);
     } catch (const std::exception& e) {
       error = e.what();
     }
@@ -73,7 +77,13 @@ int64_t agree_on_resume_step(const std::string& dir, int64_t resume_from_step, b
     throw std::runtime_error(fmt::format(
         "rank {}: rank 0 could not choose the step to resume from (its log says why)", rank));
 
-  const bool missing = step >= 0 && !is_complete_step(dir, step);
+  if (step < 0) return std::nullopt;
+  // Every rank reads the meta itself once (rank 0 may have it already): NFS may show a rank a
+  // stale listing of a fast restart.
+  if (chosen.meta.is_null()) {
+    if (auto meta = complete_step_meta(dir, step)) chosen.meta = std::move(*meta);
+  }
+  const bool missing = chosen.meta.is_null();
   if (on_any_rank(missing, collectives)) {
     if (missing)
       throw std::runtime_error(fmt::format(
@@ -85,7 +95,8 @@ int64_t agree_on_resume_step(const std::string& dir, int64_t resume_from_step, b
         "rank {}: another rank does not see step {} of '{}' complete (its log names it)", rank,
         step, dir));
   }
-  return step;
+  chosen.step = step;
+  return chosen;
 }
 
 }  // namespace nt

@@ -5,9 +5,10 @@
 #pragma once
 
 #include <cstdint>
-
+#include <optional>
 #include <string>
 
+#include "checkpoint/layout.h"
 #include "runtime/collectives.h"
 
 namespace nt {
@@ -19,13 +20,15 @@ constexpr int64_t kResumeAuto = -2;
 int64_t parse_resume_from_step(const std::string& text);
 
 // Every rank calls it (`collectives` nullptr for a world of one); rank 0 holds the lock of
-// `checkpoint_dir`. Returns -1 for a fresh start (-1, or kResumeAuto with no complete step yet)
-// or the step. A rollback (a step below the newest complete one) refuses to start, naming the
-// later steps, unless `prune_abandoned`, which deletes them first: otherwise the next auto
-// restart would resume the abandoned run and --keep_last would delete this run's saves first.
-// Throws std::runtime_error "rank R: ..." on every rank when rank 0 could not choose (its own
-// error there) or when some rank does not see the step complete (naming the directory).
-int64_t agree_on_resume_step(const std::string& checkpoint_dir, int64_t resume_from_step,
-                             bool prune_abandoned, int rank, Collectives* collectives);
+// `checkpoint_dir`. Returns nullopt for a fresh start (-1, or kResumeAuto with no complete step
+// yet) or the step with its meta, which each rank reads once (rank 0 while choosing). A rollback (a
+// step below the newest complete one) refuses to start, naming the later steps, unless
+// `prune_abandoned`, which deletes them first: otherwise the next auto restart would resume the
+// abandoned run and --keep_last would delete this run's saves first. Throws std::runtime_error
+// "rank R: ..." on every rank when rank 0 could not choose (its own error there) or when some rank
+// does not see the step complete (naming the directory).
+std::optional<CompleteStep> agree_on_resume_step(const std::string& checkpoint_dir,
+                                                 int64_t resume_from_step, bool prune_abandoned,
+                                                 int rank, Collectives* collectives);
 
 }  // namespace nt

@@ -11,6 +11,7 @@ packages=(
   python3 python3-venv             # the reference scripts; the venv of the LibTorch 2.x build
   ca-certificates                  # pip's HTTPS, on a bare Debian
   procps                           # pgrep and ps, in the launcher and chaos tests
+  strace                           # counts a resume's file opens in a test
   libtorch-dev libgloo-dev         # LibTorch 1.13 (CPU) with c10d; its headers include gloo's
   libopenblas0-pthread             # fast BLAS for LibTorch (the reference BLAS is ~25x slower)
   nlohmann-json3-dev libspdlog-dev libgtest-dev

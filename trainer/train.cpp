@@ -1,14 +1,13 @@
 // `nanotrain train`: nanochat's base_train loop, on one process or many under ntrun/torchrun.
 // The flow reads top to bottom: config -> process group -> data -> model -> optimizers ->
-// resume -> steps (the optimizers average gradients across ranks and shard their state; rank 0
-// saves).
+// resume -> steps (gradients averaged across ranks during backward, the optimizers' state
+// sharded across them; the Checkpointer decides when to save and who writes).
 #include <fmt/format.h>
 
 #include <chrono>
 #include <cmath>
 
 #include "checkpoint/checkpointer.h"
-#include "checkpoint/meta.h"
 #include "data/token_loader.h"
 #include "data/token_shard.h"
 #include "data/tokenizer.h"
@@ -17,7 +16,6 @@
 #include "optim/setup.h"
 #include "runtime/collectives.h"
 #include "runtime/config_io.h"
-#include "runtime/crash_point.h"
 #include "runtime/log.h"
 #include "runtime/precision.h"
 #include "runtime/preemption.h"
@@ -38,41 +36,6 @@ constexpr const char* kTrainUsage =
     "Trains a GPT with nanochat's base_train flags and loop, saving checkpoints to\n"
     "<base_dir>/base_checkpoints/<model_tag>. --config FILE reads a JSON object of these flags\n"
     "first; flags after it override. Under ntrun, torchrun, srun or mpirun every rank runs it.\n";
-
-// The model's shape: from --depth, or when resuming from the checkpoint's model_config, so that
-// checkpoints of models --depth cannot describe (nanochat's GQA ones) resume too.
-GPTConfig model_config_for(const TrainConfig& cfg, const Checkpointer& checkpointer, int64_t step,
-                           int64_t vocab_size) {
-  const GPTConfig from_depth = GPTConfig::from_depth(cfg.depth, cfg.max_seq_len, vocab_size);
-  if (step < 0) return from_depth;
-  const std::string path = checkpointer.meta_path(step);
-  const GPTConfig saved = checkpointer.model_config(step);
-  if (saved.vocab_size != vocab_size)
-    throw std::invalid_argument(
-        fmt::format("{}: model_config.vocab_size is {}, the tokenizer in {} has {} tokens", path,
-                    saved.vocab_size, get_tokenizer_dir(), vocab_size));
-  if (saved.sequence_len < cfg.max_seq_len)
-    throw std::invalid_argument(
-        fmt::format("{}: model_config.sequence_len is {}, shorter than --max_seq_len {}", path,
-                    saved.sequence_len, cfg.max_seq_len));
-  if (config_to_json(saved) != config_to_json(from_depth))
-    log0("model: {} from {}, not --depth {}", config_to_json(saved).dump(), path, cfg.depth);
-  return saved;
-}
-
-// A run resumes with the tokenizer it was trained with: the CRC-32C its meta recorded (metas
-// without one, nanochat's and older ones, are not checked).
-void check_resumed_tokenizer(const Checkpointer& checkpointer, int64_t step,
-                             const std::string& tokenizer_crc32c) {
-  const std::string path = checkpointer.meta_path(step);
-  const nlohmann::json meta = read_meta(path);
-  const auto it = meta.find("tokenizer_crc32c");
-  if (it != meta.end() && it->is_string() && *it != tokenizer_crc32c)
-    throw std::invalid_argument(fmt::format(
-        "{}: the run was trained with the tokenizer of CRC-32C {}, but {} is {}: resume with "
-        "the tokenizer (and data) it was trained with",
-        path, it->get<std::string>(), get_tokenizer_dir(), tokenizer_crc32c));
-}
 
 // nanochat's horizon: num_iterations, else target_flops / (FLOPs per token * tokens per step),
 // else target_param_data_ratio * params / tokens per step.
@@ -138,9 +101,12 @@ TrainResult train(const TrainConfig& requested) {
                     "(device_batch_size {} * max_seq_len {} + 1)",
                     shards.val, val_tokens.size(0), cfg.device_batch_size, cfg.max_seq_len));
   const torch::Tensor token_bytes = torch::tensor(tokenizer.token_bytes(), torch::kInt32);
-  const int64_t start_step = checkpointer.resume_step(parse_resume_from_step(cfg.resume_from_step));
-  if (start_step >= 0) check_resumed_tokenizer(checkpointer, start_step, tokenizer_crc32c);
-  GPT model(model_config_for(cfg, checkpointer, start_step, tokenizer.vocab_size()));
+  const GPTConfig from_depth =
+      GPTConfig::from_depth(cfg.depth, cfg.max_seq_len, tokenizer.vocab_size());
+  const auto resume_point = checkpointer.find_resume(
+      parse_resume_from_step(cfg.resume_from_step),
+      {from_depth, cfg.max_seq_len, get_tokenizer_dir(), tokenizer.vocab_size(), tokenizer_crc32c});
+  GPT model(resume_point ? resume_point->model_config : from_depth);
   model->init_weights(cfg.seed);
   model->to(device);
   model->set_compute_dtype(cfg.compute_dtype());
@@ -168,7 +134,7 @@ TrainResult train(const TrainConfig& requested) {
   const LrSchedule schedule{num_iterations, cfg.warmup_ratio, cfg.warmdown_ratio,
                             cfg.final_lr_frac};
   TrainState state;
-  if (start_step >= 0) state = checkpointer.resume(start_step, model, optimizers, loader, device);
+  if (resume_point) state = checkpointer.load(*resume_point, model, optimizers, loader, device);
   const nlohmann::json run_meta = {{"model_config", config_to_json(model->config())},
                                    {"tokenizer_crc32c", tokenizer_crc32c},
                                    {"user_config", config_to_json(cfg)},
@@ -239,12 +205,7 @@ TrainResult train(const TrainConfig& requested) {
     result.preempted = on_any_rank(preemption_signal() != 0, collectives.get());
     const bool last = step + 1 == num_iterations || result.preempted;
     if (cfg.eval_every > 0 && (last || state.step % cfg.eval_every == 0)) evaluate();
-    const int64_t save_every = cfg.save_interval();
-    if (last || (save_every > 0 && state.step % save_every == 0)) {
-      state.data = loader.state();
-      checkpointer.save(state, model, optimizers, run_meta);
-      if (env.rank == 0) crash_point("after_checkpoint");
-    }
+    checkpointer.maybe_save(state, model, optimizers, loader, run_meta, /*force=*/last);
     if (result.preempted) {
       log0("preempted: saved step {}, stopping", state.step);
       break;

@@ -95,6 +95,7 @@ CheckpointerOptions TrainConfig::checkpointer_options() const {
   CheckpointerOptions options;
   options.dir = checkpoint_dir();
   options.keep_last = keep_last;
+  options.save_every = save_interval();
   options.async = async_save;
   options.on_save_error = parse_on_save_error(on_save_error);
   options.prune_abandoned = prune_abandoned;

@@ -107,6 +107,10 @@ class CheckpointerTest : public CheckpointTest {
         list_token_shards(testing::prepared_data_dir(), testing::prepared_vocab_size());
     return DistributedTokenLoader(shards.train, 2, 16, /*rank=*/0, /*world_size=*/1, 42);
   }
+  // What make_model's runs resume against (their metas record no tokenizer CRC).
+  static ResumeChecks resume_checks() {
+    return {make_model(1)->config(), 32, "tokenizer", testing::prepared_vocab_size(), ""};
+  }
   TrainState state_at(int64_t step, const DistributedTokenLoader& loader) const {
     TrainState state = sample_state();
     state.step = step;
@@ -134,15 +138,19 @@ TEST_F(CheckpointerTest, ResumesModelOptimizersDataLoopAndRngExactly) {
   for (const auto& entry : model_state_dict(model_)) trained[entry.key()] = entry.value().clone();
 
   Checkpointer checkpointer({dir_}, 0, 1, nullptr);
-  EXPECT_EQ(checkpointer.resume_step(kResumeAuto), 5);
-  EXPECT_EQ(checkpointer.resume_step(-1), -1);
-  EXPECT_EQ(config_to_json(checkpointer.model_config(5)), config_to_json(model_->config()));
+  const ResumeChecks checks = resume_checks();
+  EXPECT_FALSE(checkpointer.find_resume(-1, checks));
+  const auto point = checkpointer.find_resume(kResumeAuto, checks);
+  ASSERT_TRUE(point);
+  EXPECT_EQ(point->step, 5);
+  EXPECT_EQ(point->meta.at("step"), 5);
+  EXPECT_EQ(config_to_json(point->model_config), config_to_json(model_->config()));
   model_ = make_model(99);
   optimizers_ = std::make_unique<Optimizers>(setup_optimizers(model_, OptimizerConfig{}));
   auto resumed_loader = make_loader();
   torch::manual_seed(1);
   const TrainState state =
-      checkpointer.resume(5, model_, *optimizers_, resumed_loader, torch::kCPU);
+      checkpointer.load(*point, model_, *optimizers_, resumed_loader, torch::kCPU);
   EXPECT_EQ(state.step, 5);
   EXPECT_EQ(state.smooth_train_loss, sample_state().smooth_train_loss);
   EXPECT_EQ(state.min_val_bpb, sample_state().min_val_bpb);
@@ -241,7 +249,9 @@ TEST_F(CheckpointerTest, ShardedLayoutResumesExactlyAndExportsGathered) {
   optimizers_ = std::make_unique<Optimizers>(setup_optimizers(model_, OptimizerConfig{}));
   auto resumed_loader = make_loader();
   Checkpointer checkpointer(options, 0, 1, nullptr);
-  EXPECT_EQ(checkpointer.resume(3, model_, *optimizers_, resumed_loader, torch::kCPU).step, 3);
+  const auto point = checkpointer.find_resume(3, resume_checks());
+  ASSERT_TRUE(point);
+  EXPECT_EQ(checkpointer.load(*point, model_, *optimizers_, resumed_loader, torch::kCPU).step, 3);
   torch::manual_seed(7);
   train_steps(1);
   for (const auto& entry : model_state_dict(model_))
