@@ -44,8 +44,7 @@ struct SentencePieceLibrary {
 // The shim sits beside the executable (build/bin, or an install's bin); NANOTRAIN_LIBDIR
 // overrides where to look.
 std::string library_path() {
-  if (const char* dir = std::getenv("NANOTRAIN_LIBDIR"); dir && *dir)
-    return std::string(dir) + "/" + kLibraryName;
+  if (const std::string dir = library_dir_override(); !dir.empty()) return dir + "/" + kLibraryName;
   char exe[4096];
   const ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
   std::string dir = n > 0 ? std::string(exe, n) : std::string(".");

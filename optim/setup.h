@@ -43,7 +43,8 @@ struct Optimizers {
   void set_collectives(Collectives* collectives);
   // See Optimizer::set_gradients_averaged.
   void set_gradients_averaged(bool averaged);
-  // Applies the schedules of iteration `it`: lr multiplier to both, momentum to Muon.
+  // Sets the schedules' values for the coming step: `lr_multiplier` scales both optimizers'
+  // learning rates, `momentum` is Muon's.
   void set_schedule(double lr_multiplier, double momentum);
   // [AdamW state dict, Muon state dict]. Collective when distributed: every rank calls it.
   c10::impl::GenericList state_dicts() const;

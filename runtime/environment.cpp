@@ -27,6 +27,11 @@ std::string temp_directory() {
   return tmp && *tmp ? tmp : "/tmp";
 }
 
+std::string library_dir_override() {
+  const char* dir = std::getenv("NANOTRAIN_LIBDIR");
+  return dir ? dir : "";
+}
+
 std::string get_base_dir() {
   if (const char* dir = std::getenv("NANOTRAIN_BASE_DIR"); dir && *dir) return dir;
   const char* home = std::getenv("HOME");

@@ -21,4 +21,8 @@ std::string temp_directory();
 // non-empty, else ~/.cache/nanotrain (nanochat's NANOCHAT_BASE_DIR and ~/.cache/nanochat).
 std::string get_base_dir();
 
+// $NANOTRAIN_LIBDIR when set and non-empty (where to look for nanotrain's own shared
+// libraries instead of beside the executable), else "".
+std::string library_dir_override();
+
 }  // namespace nt

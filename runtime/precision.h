@@ -1,6 +1,6 @@
 // Which matmul precision a device does well: bf16 where it is native (CUDA compute capability
 // 8.0 on; CPUs with avx512_bf16 or amx_bf16), fp32 elsewhere. Every precision choice "auto"
-// resolves here.
+// resolves here, and each job logs what it chose (log_precision).
 #pragma once
 
 #include <c10/core/Device.h>
@@ -22,5 +22,9 @@ c10::ScalarType resolve_matmul_dtype(const std::string& name, c10::Device device
                                      const std::string& key);
 // "float32" or "bfloat16" for a dtype resolve_matmul_dtype returns.
 std::string dtype_name(c10::ScalarType dtype);
+
+// Logs the CPU (or GPU), whether it multiplies bf16 natively, and the precision of the model
+// and of Muon.
+void log_precision(c10::Device device, c10::ScalarType model_dtype, c10::ScalarType muon_dtype);
 
 }  // namespace nt

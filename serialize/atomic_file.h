@@ -1,7 +1,7 @@
 // Crash-safe file writes: contents go to "<path>.tmp" in the same directory, are fsync'd and
 // then renamed over <path>, so a reader sees either no file or the whole file. Also the
-// directory fsync that makes renames durable, and the named crash points tests use to kill a
-// save at each step of the protocol.
+// directory fsync that makes renames durable. (The save protocol's crash points are in
+// runtime/crash_point.h.)
 #pragma once
 
 #include <cstddef>

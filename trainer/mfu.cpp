@@ -6,11 +6,8 @@
 
 #include <algorithm>
 
-#include "runtime/cpu_info.h"
-#include "runtime/log.h"
 #include "runtime/peak_flops.h"
 #include "runtime/precision.h"
-#include "runtime/process.h"
 
 namespace nt {
 namespace {
@@ -69,22 +66,6 @@ std::string MfuMeter::describe() const {
   return fmt::format("model {} at {:.1f} GFLOP/s, Muon {} at {:.1f} GFLOP/s (per rank, {})",
                      dtype_name(model_dtype_), model_peak_ / 1e9, dtype_name(muon_dtype_),
                      muon_peak_ / 1e9, measured_ ? "measured" : "--peak_flops");
-}
-
-void log_precision(torch::Device device, torch::ScalarType model_dtype,
-                   torch::ScalarType muon_dtype) {
-  const bool native = bf16_matmul_native(device);
-  if (device.is_cpu()) {
-    const CpuInfo& cpu = cpu_info();
-    log0("cpu: {}, {} CPUs allowed; intra-op threads: {}, OpenMP wait policy: {}; bf16 matmul: {}",
-         cpu.model_name, allowed_cpu_count(), torch::get_num_threads(), openmp_wait_policy(),
-         native ? (cpu.amx_bf16 ? "native (amx_bf16)" : "native (avx512_bf16)")
-                : "not native (no avx512_bf16 or amx_bf16)");
-  } else {
-    log0("device: {}; bf16 matmul: {}", device.str(), native ? "native" : "not native");
-  }
-  log0("precision: model matmuls {}, Muon's Newton-Schulz {}", dtype_name(model_dtype),
-       dtype_name(muon_dtype));
 }
 
 }  // namespace nt

@@ -37,9 +37,4 @@ class MfuMeter {
   std::string bf16_warning_;
 };
 
-// Logs the CPU (or GPU), whether it multiplies bf16 natively, and the precision of the model
-// and of Muon.
-void log_precision(torch::Device device, torch::ScalarType model_dtype,
-                   torch::ScalarType muon_dtype);
-
 }  // namespace nt

@@ -12,8 +12,10 @@ struct TrainResult {
   bool preempted = false;      // stopped early on SIGTERM/SIGUSR1/SIGINT after saving
 };
 
-// Runs cfg.num_iterations optimizer steps; cfg must have passed validate(). A preemption signal
-// ends the run after the current step, which rank 0 saves.
+// Runs the optimizer steps from the resumed step (or 0) to the horizon (num_iterations, or
+// derived from target_flops or target_param_data_ratio); cfg must have passed validate(). A
+// preemption signal ends the run after the current step, which is saved (Checkpointer::maybe_save:
+// rank 0 writes, or every rank its shard in the sharded layout).
 TrainResult train(const TrainConfig& cfg);
 
 }  // namespace nt
