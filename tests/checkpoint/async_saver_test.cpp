@@ -39,6 +39,27 @@ TEST_F(CheckpointTest, AsyncSaveWritesTheSnapshot) {
   EXPECT_TRUE(torch::equal(optimizer_state(*data.optimizer_data, 0, 0, "exp_avg"), adam_before));
 }
 
+// The snapshot must own its memory: AsyncSaveWritesTheSnapshot alone would pass with aliases
+// whenever the writer finished before training changed the weights.
+TEST(CopyToHost, EveryTensorIsACopyInItsOwnStorage) {
+  const auto weight = torch::randn({3, 4});
+  c10::impl::GenericDict state(c10::StringType::get(), c10::AnyType::get());
+  state.insert("exp_avg", torch::randn({5}));
+  c10::impl::GenericList optimizers(c10::AnyType::get());
+  optimizers.push_back(state);
+  optimizers.push_back(c10::ivalue::Tuple::create({weight, 0.9}));
+  const c10::IValue copy = copy_to_host(optimizers);
+  const auto copied_state = copy.toList().get(0).toGenericDict().at("exp_avg").toTensor();
+  const auto copied_weight = copy.toList().get(1).toTupleRef().elements()[0].toTensor();
+  const auto original_state = state.at("exp_avg").toTensor();
+  for (const auto& [original, copied] :
+       {std::pair{original_state, copied_state}, std::pair{weight, copied_weight}}) {
+    EXPECT_TRUE(torch::equal(original, copied));
+    EXPECT_NE(original.storage().data(), copied.storage().data());
+  }
+  EXPECT_EQ(copy.toList().get(1).toTupleRef().elements()[1].toDouble(), 0.9);
+}
+
 TEST_F(CheckpointTest, AsyncSaveErrorSurfacesAtNextCall) {
   std::filesystem::create_directories(dir_);
   std::ofstream(dir_ + "/blocker") << "a file where a directory should be";

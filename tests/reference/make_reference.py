@@ -124,6 +124,34 @@ def gpt_reference(out_dir):
 
 
 # ---------------------------------------------------------------- Muon (reference semantics)
+def bpb_reference(out_dir, w):
+    """nanochat's bits per byte: the nats of every target token whose text has bytes (special
+    tokens have none), summed, over ln 2 times the bytes of those targets; (B, T) batches taken
+    in order from a token stream, inputs and targets one apart."""
+    gen = torch.Generator().manual_seed(99)
+    B, T, batches = 2, 8, 2
+    tokens = torch.randint(0, CFG["vocab_size"], (batches * B * T + 5,), generator=gen)
+    token_bytes = torch.randint(1, 5, (CFG["vocab_size"],), generator=gen)
+    token_bytes[:4] = 0  # special tokens
+    tokens[[3, 10, 20]] = 1  # some targets are special
+    nats, nbytes = 0.0, 0
+    with torch.no_grad():
+        for b in range(batches):
+            window = tokens[b * B * T: (b + 1) * B * T + 1]
+            x, y = window[:-1].view(B, T), window[1:].view(B, T)
+            logits, _ = gpt_forward(w, x, y, CFG)
+            nat = F.cross_entropy(logits.reshape(-1, CFG["vocab_size"]), y.reshape(-1),
+                                  reduction="none")
+            length = token_bytes[y.reshape(-1)]
+            nats += (nat.double() * (length > 0)).sum().item()
+            nbytes += length.sum().item()
+    bpb = nats / (math.log(2) * nbytes)
+    write_bundle(os.path.join(out_dir, "bpb.safetensors"),
+                 {"tokens": tokens, "token_bytes": token_bytes,
+                  "bpb": torch.tensor([bpb], dtype=torch.float32),
+                  "shape": torch.tensor([B, T, batches * B * T])})
+
+
 def newton_schulz(G, steps, dtype=torch.bfloat16):
     a, b, c = (3.4445, -4.7750, 2.0315)
     X = G.to(dtype)
@@ -251,5 +279,6 @@ if __name__ == "__main__":
     os.makedirs(out_dir, exist_ok=True)
     torch.set_num_threads(1)
     w0, idx, targets = gpt_reference(out_dir)
+    bpb_reference(out_dir, w0)
     optimizer_references(out_dir)
     training_reference(out_dir, w0, idx, targets)
