@@ -216,7 +216,11 @@ void probe_agent_store(c10d::Store& store, const DistEnv& env, std::chrono::mill
   const auto saved = store.getTimeout();
   store.setTimeout(std::min<std::chrono::milliseconds>(timeout, std::chrono::seconds(5)));
   try {
-    store.check({"nanotrain_probe"});
+    // A set and a get, as Gloo's rendezvous starts: 2.x's server reads 1.13's SET as its
+    // handshake and closes the connection, or 1.13's GET as another query and waits for more.
+    const std::string key = fmt::format("nanotrain/probe/{}", env.rank);
+    store.set(key, std::vector<uint8_t>{1});
+    store.get(key);
   } catch (const std::exception& e) {
     throw std::runtime_error(fmt::format(
         "rank {}: the launcher's store at {}:{} did not answer ({}): a torchrun of PyTorch 2.x "

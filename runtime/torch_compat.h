@@ -30,8 +30,9 @@ inline constexpr bool kGlooHasFlatCollectives = false;
 #endif
 
 // Whether c10d's TCPStore client opens with the handshake (a VALIDATE query) that PyTorch 2.x's
-// store servers require before any other query: 2.x. A 1.13 client's first query makes such a
-// server close the connection, so 1.13 cannot join the store of a 2.x torchrun's agent.
+// store servers require before any other query: 2.x, whose query codes are also shifted by that
+// one. A 1.13 client's queries make such a server close the connection or wait for bytes that
+// never come, so 1.13 cannot join the store of a 2.x torchrun's agent.
 #if TORCH_VERSION_MAJOR >= 2
 inline constexpr bool kStoreClientValidates = true;
 #else
