@@ -17,8 +17,8 @@
 #include "checkpoint/async_saver.h"
 #include "checkpoint/checkpoint_manager.h"
 #include "checkpoint/checkpointer.h"
-#include "checkpoint/layout.h"
 #include "checkpoint/meta.h"
+#include "checkpoint/step_dir.h"
 #include "optim/setup.h"
 #include "runtime/config_io.h"
 

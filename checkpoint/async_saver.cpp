@@ -8,6 +8,10 @@
 
 namespace nt {
 
+std::string save_failure(int64_t step, const std::string& what) {
+  return fmt::format("checkpoint of step {} failed: {}", step, what);
+}
+
 c10::IValue copy_to_host(const c10::IValue& value) {
   if (value.isTensor())
     return value.toTensor().to(torch::kCPU, /*non_blocking=*/false,
@@ -42,7 +46,7 @@ AsyncSaver::~AsyncSaver() {
 
 void AsyncSaver::save(const std::string& checkpoint_dir, int64_t step, const ModelData& model_data,
                       const std::optional<c10::IValue>& optimizer_data,
-                      const nlohmann::json& meta_data, int rank) {
+                      const nlohmann::json& meta_data, int rank, int world_size) {
   wait();
   require_rank_zero("save_checkpoint", rank);
   ModelData model_copy;
@@ -51,9 +55,9 @@ void AsyncSaver::save(const std::string& checkpoint_dir, int64_t step, const Mod
   std::optional<c10::IValue> optimizer_copy;
   if (optimizer_data) optimizer_copy = copy_to_host(*optimizer_data);
   worker_ = std::thread([this, checkpoint_dir, step, model_copy = std::move(model_copy),
-                         optimizer_copy = std::move(optimizer_copy), meta_data] {
+                         optimizer_copy = std::move(optimizer_copy), meta_data, world_size] {
     try {
-      save_checkpoint(checkpoint_dir, step, model_copy, optimizer_copy, meta_data);
+      save_checkpoint(checkpoint_dir, step, model_copy, optimizer_copy, meta_data, 0, world_size);
     } catch (...) {
       std::lock_guard<std::mutex> lock(mutex_);
       error_ = std::current_exception();
@@ -84,7 +88,7 @@ std::string AsyncSaver::take_error() {
   } catch (...) {
   }
   error_ = nullptr;
-  return fmt::format("checkpoint of step {} failed: {}", error_step_, what);
+  return save_failure(error_step_, what);
 }
 
 }  // namespace nt

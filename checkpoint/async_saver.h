@@ -13,6 +13,9 @@
 
 namespace nt {
 
+// "checkpoint of step N failed: <what>", the message of every failed save.
+std::string save_failure(int64_t step, const std::string& what);
+
 // A deep copy of `value` with every tensor copied to CPU memory (dicts, lists, tuples kept).
 c10::IValue copy_to_host(const c10::IValue& value);
 
@@ -30,7 +33,7 @@ class AsyncSaver {
   // save_checkpoint.
   void save(const std::string& checkpoint_dir, int64_t step, const ModelData& model_data,
             const std::optional<c10::IValue>& optimizer_data, const nlohmann::json& meta_data,
-            int rank = 0);
+            int rank = 0, int world_size = 1);
 
   // Blocks until no save is in flight; rethrows the error of the last one, if any.
   void wait();

@@ -9,11 +9,9 @@
 #include <filesystem>
 #include <stdexcept>
 
-#include "checkpoint/commit.h"
-#include "checkpoint/layout.h"
 #include "checkpoint/meta.h"
-#include "checkpoint/retention.h"
 #include "checkpoint/sharded_checkpoint.h"
+#include "checkpoint/step_dir.h"
 #include "optim/nanochat_layout.h"
 #include "runtime/crash_point.h"
 #include "runtime/environment.h"
@@ -84,20 +82,20 @@ ModelData model_state_dict(const GPT& model) {
 
 void save_checkpoint(const std::string& checkpoint_dir, int64_t step, const ModelData& model_data,
                      const std::optional<c10::IValue>& optimizer_data,
-                     const nlohmann::json& meta_data, int rank) {
+                     const nlohmann::json& meta_data, int rank, int world_size) {
   require_rank_zero("save_checkpoint", rank);
   if (step < 0) throw std::invalid_argument(fmt::format("save_checkpoint: step {} < 0", step));
   prepare_step(checkpoint_dir, step);
-  nlohmann::json files;
+  CommitRecord record;
+  record.world_size = world_size;
   try {
     const std::string model_name = model_file_name(step);
-    files[model_name] = file_record(save_torch_file(model_data, checkpoint_dir + "/" + model_name));
+    record.add(model_name, save_torch_file(model_data, checkpoint_dir + "/" + model_name));
     log0("Saved model parameters to: {}/{}", checkpoint_dir, model_name);
     crash_point("between_files");
     if (optimizer_data) {
       const std::string optim_name = optim_file_name(step);
-      files[optim_name] =
-          file_record(save_torch_file(*optimizer_data, checkpoint_dir + "/" + optim_name));
+      record.add(optim_name, save_torch_file(*optimizer_data, checkpoint_dir + "/" + optim_name));
       log0("Saved optimizer state to: {}/{}", checkpoint_dir, optim_name);
     }
   } catch (...) {
@@ -110,7 +108,7 @@ void save_checkpoint(const std::string& checkpoint_dir, int64_t step, const Mode
     }
     throw;
   }
-  commit_step(checkpoint_dir, step, meta_data, files);
+  commit_step(checkpoint_dir, step, meta_data, record);
 }
 
 CheckpointData load_checkpoint(const std::string& checkpoint_dir, int64_t step,
@@ -170,15 +168,16 @@ ParameterShapes parameter_shapes(const GPT& model) {
   return shapes;
 }
 
+std::string parameter_name(const std::string& saved_name) {
+  const std::string prefix = "_orig_mod.";
+  return saved_name.compare(0, prefix.size(), prefix) == 0 ? saved_name.substr(prefix.size())
+                                                           : saved_name;
+}
+
 void load_model_data(GPT& model, ModelData data, const ParameterShapes& shapes,
                      torch::Device device, const std::string& where) {
   std::map<std::string, at::Tensor> loaded;
-  const std::string prefix = "_orig_mod.";
-  for (const auto& item : data) {
-    const std::string& name = item.key();
-    loaded[name.compare(0, prefix.size(), prefix) == 0 ? name.substr(prefix.size()) : name] =
-        item.value();
-  }
+  for (const auto& item : data) loaded[parameter_name(item.key())] = item.value();
   data.clear();
   std::vector<std::string> missing, unexpected, mis_shaped;
   for (const auto& [name, shape] : shapes) {
@@ -243,6 +242,42 @@ BuiltModel build_model(const std::string& checkpoint_dir, int64_t step, torch::D
         "{}/{}: model_config.vocab_size is {} but the tokenizer has {} tokens", checkpoint_dir,
         meta_file_name(step), vocab_size, built.tokenizer->vocab_size()));
   return built;
+}
+
+std::string find_largest_model(const std::string& checkpoints_dir) {
+  std::error_code ec;
+  std::vector<fs::directory_entry> tags;
+  for (const auto& entry : fs::directory_iterator(checkpoints_dir, ec))
+    if (entry.is_directory(ec)) tags.push_back(entry);
+  if (ec && tags.empty())
+    throw std::runtime_error(fmt::format("cannot list '{}': {}", checkpoints_dir, ec.message()));
+  if (tags.empty())
+    throw std::runtime_error(fmt::format("no model directories in '{}'", checkpoints_dir));
+  int64_t best_depth = -1;
+  std::string best;
+  for (const auto& tag : tags) {
+    const std::string name = tag.path().filename().string();
+    size_t n = 1;
+    while (n < name.size() && n < 19 && std::isdigit(static_cast<unsigned char>(name[n]))) ++n;
+    if (name[0] != 'd' || n == 1) continue;
+    const int64_t depth = std::stoll(name.substr(1, n - 1));
+    if (depth > best_depth) best_depth = depth, best = name;
+  }
+  if (!best.empty()) return best;
+  auto newest = std::max_element(tags.begin(), tags.end(), [](const auto& a, const auto& b) {
+    std::error_code e;
+    return fs::last_write_time(a.path(), e) < fs::last_write_time(b.path(), e);
+  });
+  return newest->path().filename().string();
+}
+
+std::string source_directory(const std::string& source) {
+  if (source == "base") return "base_checkpoints";
+  if (source == "mid") return "mid_checkpoints";
+  if (source == "sft") return "chatsft_checkpoints";
+  if (source == "rl") return "chatrl_checkpoints";
+  throw std::invalid_argument(
+      fmt::format("unknown checkpoint source '{}': expected one of base, mid, sft, rl", source));
 }
 
 BuiltModel load_model_from_dir(const std::string& checkpoints_dir, torch::Device device,

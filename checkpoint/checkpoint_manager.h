@@ -32,14 +32,15 @@ void require_rank_zero(const char* operation, int rank);
 // rank gets std::logic_error naming it. (nanochat's save_checkpoint also writes an optimizer file
 // on every rank; here the optimizer state is gathered to rank 0 first, and the sharded layout,
 // checkpoint/sharded_checkpoint.h, is where every rank writes.) `optimizer_data`, when given, is
-// the list of the two optimizer state dicts. `meta_data` is nanochat's meta (step, model_config,
-// user_config, ..., and world_size, the job's ranks, default 1); format_version, created (UTC) and
-// files are added. Leftovers of an earlier killed save are removed first; an existing meta of the
-// same step is removed before any file is replaced. Throws std::runtime_error naming the file on
-// I/O errors (disk full included); the step is then not complete and earlier steps are untouched.
+// the list of the two optimizer state dicts. `meta_data` is nanochat's meta (model_config,
+// user_config, ...); the commit record (step, format_version, world_size: the job's ranks,
+// created (UTC), files) is added. Leftovers of an earlier killed save are removed first; an
+// existing meta of the same step is removed before any file is replaced. Throws std::runtime_error
+// naming the file on I/O errors (disk full included); the step is then not complete and earlier
+// steps are untouched.
 void save_checkpoint(const std::string& checkpoint_dir, int64_t step, const ModelData& model_data,
                      const std::optional<c10::IValue>& optimizer_data,
-                     const nlohmann::json& meta_data, int rank = 0);
+                     const nlohmann::json& meta_data, int rank = 0, int world_size = 1);
 
 struct CheckpointData {
   ModelData model_data;
@@ -63,6 +64,9 @@ CheckpointData load_checkpoint(const std::string& checkpoint_dir, int64_t step,
 CheckpointData load_checkpoint(const std::string& checkpoint_dir, int64_t step,
                                nlohmann::json meta_data, torch::Device device, bool load_optimizer,
                                bool verify = true);
+
+// A saved tensor's parameter name: torch.compile's "_orig_mod." (that exact prefix) stripped.
+std::string parameter_name(const std::string& saved_name);
 
 using ParameterShapes = std::map<std::string, std::vector<int64_t>>;
 
@@ -95,6 +99,14 @@ BuiltModel build_model(const std::string& checkpoint_dir, int64_t step, torch::D
 BuiltModel build_model_without_tokenizer(const std::string& checkpoint_dir, int64_t step,
                                          torch::Device device, const std::string& phase,
                                          torch::ScalarType compute_dtype = torch::kFloat32);
+
+// The model tag to load from a source's directory: the largest d<N> (a leading "d" and digits),
+// else the most recently modified subdirectory. Throws when there is none.
+std::string find_largest_model(const std::string& checkpoints_dir);
+
+// base -> base_checkpoints, mid -> mid_checkpoints, sft -> chatsft_checkpoints,
+// rl -> chatrl_checkpoints. Throws std::invalid_argument listing the valid sources.
+std::string source_directory(const std::string& source);
 
 // build_model with the tag defaulting to find_largest_model and the step to find_last_step
 // (pass "" and -1).

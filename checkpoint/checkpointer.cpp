@@ -10,11 +10,10 @@
 #include "checkpoint/async_saver.h"
 #include "checkpoint/checkpoint_manager.h"
 #include "checkpoint/dir_lock.h"
-#include "checkpoint/layout.h"
 #include "checkpoint/meta.h"
 #include "checkpoint/resume_step.h"
-#include "checkpoint/retention.h"
 #include "checkpoint/sharded_checkpoint.h"
+#include "checkpoint/step_dir.h"
 #include "runtime/config_io.h"
 #include "runtime/crash_point.h"
 #include "runtime/log.h"
@@ -134,7 +133,6 @@ bool Checkpointer::maybe_save(TrainState& state, const GPT& model, const Optimiz
 void Checkpointer::save(const TrainState& state, const GPT& model, const Optimizers& optimizers,
                         const nlohmann::json& run_meta) {
   nlohmann::json meta = run_meta;
-  meta["world_size"] = world_size_;
   TrainState saved = state;
   saved.rng_state = rng_state_to_json();  // rank 0's is the one written: every rank seeds alike
   write_train_state(saved, world_size_, meta);
@@ -151,7 +149,7 @@ std::string Checkpointer::save_sharded(const TrainState& state, const GPT& model
     if (rank_ == 0 && options_.keep_last > 0) prune_checkpoints(options_.dir, options_.keep_last);
     return "";
   } catch (const std::exception& e) {
-    return fmt::format("checkpoint of step {} failed: {}", state.step, e.what());
+    return save_failure(state.step, e.what());
   }
 }
 
@@ -166,15 +164,14 @@ std::string Checkpointer::save_gathered(const TrainState& state, const GPT& mode
       try {
         if (async_saver_)
           async_saver_->save(options_.dir, state.step, model_state_dict(model), optimizer_data,
-                             meta, rank_);
+                             meta, rank_, world_size_);
         else
           save_checkpoint(options_.dir, state.step, model_state_dict(model), optimizer_data, meta,
-                          rank_);
+                          rank_, world_size_);
         // Only complete steps are pruned, so a step still being written is never touched.
         if (options_.keep_last > 0) prune_checkpoints(options_.dir, options_.keep_last);
       } catch (const std::exception& e) {
-        error += (error.empty() ? "" : "; ") +
-                 fmt::format("checkpoint of step {} failed: {}", state.step, e.what());
+        error += (error.empty() ? "" : "; ") + save_failure(state.step, e.what());
       }
     }
   }

@@ -12,9 +12,9 @@
 
 #include "checkpoint/checkpoint_manager.h"
 #include "checkpoint/dir_lock.h"
-#include "checkpoint/layout.h"
 #include "checkpoint/meta.h"
 #include "checkpoint/sharded_checkpoint.h"
+#include "checkpoint/step_dir.h"
 #include "optim/setup.h"
 #include "runtime/config_io.h"
 #include "serialize/atomic_file.h"
@@ -57,7 +57,9 @@ void save_new_step(const std::string& checkpoint_dir, int64_t step, const ModelD
         fmt::format("{}: step {} exists already; write into another "
                     "directory or give another --step",
                     checkpoint_dir, step));
-  save_checkpoint(checkpoint_dir, step, model_data, optimizer_data, meta);
+  // The step keeps the world size of the job that trained it.
+  save_checkpoint(checkpoint_dir, step, model_data, optimizer_data, meta, /*rank=*/0,
+                  meta.value("world_size", 1));
 }
 
 std::string strip_prefix(const std::string& name, const std::string& prefix) {
@@ -80,7 +82,7 @@ ModelStep load_model_step(const std::string& checkpoint_dir, int64_t step) {
   model.config =
       model_config_from_meta(data.meta_data, checkpoint_dir + "/" + meta_file_name(model.step));
   for (const auto& item : data.model_data)
-    model.tensors.emplace_back(strip_prefix(item.key(), "_orig_mod."), item.value());
+    model.tensors.emplace_back(parameter_name(item.key()), item.value());
   return model;
 }
 
@@ -168,7 +170,7 @@ ImportedDcp import_dcp(const std::string& dcp_dir, const std::string& checkpoint
   imported.step = step >= 0 ? step : 0;
   std::map<std::string, const DcpEntry*> taken;
   for (const DcpEntry& entry : metadata.entries) {
-    const std::string name = strip_prefix(strip_prefix(entry.fqn, "model."), "_orig_mod.");
+    const std::string name = parameter_name(strip_prefix(entry.fqn, "model."));
     if (!entry.is_tensor || !shapes.count(name)) {
       imported.skipped.push_back(entry.fqn);
     } else if (!taken.emplace(name, &entry).second) {
@@ -196,7 +198,7 @@ ImportedDcp import_dcp(const std::string& dcp_dir, const std::string& checkpoint
                   ", ")));
   ModelData model_data;  // in the directory's order, one tensor read at a time
   for (const DcpEntry& entry : metadata.entries) {
-    const std::string name = strip_prefix(strip_prefix(entry.fqn, "model."), "_orig_mod.");
+    const std::string name = parameter_name(strip_prefix(entry.fqn, "model."));
     if (auto it = taken.find(name); it != taken.end() && it->second == &entry)
       model_data.insert(name, load_dcp_tensor(dcp_dir, entry));
   }

@@ -9,8 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "checkpoint/layout.h"
-#include "checkpoint/retention.h"
+#include "checkpoint/step_dir.h"
 #include "runtime/log.h"
 
 namespace nt {

@@ -8,7 +8,7 @@
 #include <optional>
 #include <string>
 
-#include "checkpoint/layout.h"
+#include "checkpoint/step_dir.h"
 #include "runtime/collectives.h"
 
 namespace nt {

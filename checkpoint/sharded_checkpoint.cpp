@@ -8,10 +8,8 @@
 
 #include <stdexcept>
 
-#include "checkpoint/commit.h"
-#include "checkpoint/layout.h"
 #include "checkpoint/meta.h"
-#include "checkpoint/retention.h"
+#include "checkpoint/step_dir.h"
 #include "runtime/crash_point.h"
 #include "runtime/log.h"
 #include "serialize/torch_file.h"
@@ -105,14 +103,12 @@ void save_sharded_checkpoint(const std::string& checkpoint_dir, int64_t step,
   if (rank != 0) return;
   log0("Saved the optimizer shards of {} rank(s) to: {}/{}", world_size, checkpoint_dir,
        rank_optim_file_pattern(step));
-  nlohmann::json files;
-  files[model_file_name(step)] = file_record(model_file);
-  for (int r = 0; r < world_size; ++r)
-    files[rank_optim_file_name(step, r)] = file_record(reports[r].file);
-  nlohmann::json meta = meta_data;
-  meta["world_size"] = world_size;
-  meta["optim_shards"] = world_size;
-  commit_step(checkpoint_dir, step, meta, files);
+  CommitRecord record;
+  record.world_size = world_size;
+  record.optim_shards = world_size;
+  record.add(model_file_name(step), model_file);
+  for (int r = 0; r < world_size; ++r) record.add(rank_optim_file_name(step, r), reports[r].file);
+  commit_step(checkpoint_dir, step, meta_data, record);
 }
 
 std::vector<c10::IValue> load_optimizer_shards(const std::string& checkpoint_dir, int64_t step,

@@ -36,7 +36,6 @@ double number_or(const nlohmann::json& object, const char* key, double fallback,
 }  // namespace
 
 void write_train_state(const TrainState& state, int world_size, nlohmann::json& meta) {
-  meta["step"] = state.step;
   meta["val_bpb"] = state.val_bpb;
   meta["loop_state"] = {{"step", state.step},
                         {"total_training_time", state.total_training_time},

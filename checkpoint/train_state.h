@@ -23,7 +23,7 @@ struct TrainState {
   nlohmann::json rng_state;          // runtime/rng_state.h's form; null: none saved
 };
 
-// Sets meta's step, val_bpb, loop_state, dataloader_state_dict (with the job's `world_size`)
+// Sets meta's val_bpb, loop_state, dataloader_state_dict (with the job's `world_size`)
 // and, when state.rng_state is not null, rng_state.
 void write_train_state(const TrainState& state, int world_size, nlohmann::json& meta);
 

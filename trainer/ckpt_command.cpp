@@ -8,11 +8,10 @@
 
 #include "checkpoint/checkpoint_manager.h"
 #include "checkpoint/dir_lock.h"
-#include "checkpoint/layout.h"
 #include "checkpoint/meta.h"
 #include "checkpoint/model_export.h"
-#include "checkpoint/retention.h"
 #include "checkpoint/sharded_checkpoint.h"
+#include "checkpoint/step_dir.h"
 #include "runtime/config_io.h"
 #include "runtime/environment.h"
 #include "serialize/torch_file.h"

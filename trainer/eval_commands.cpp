@@ -6,7 +6,7 @@
 #include <iostream>
 
 #include "checkpoint/checkpoint_manager.h"
-#include "checkpoint/layout.h"
+#include "checkpoint/step_dir.h"
 #include "data/tokenizer.h"
 #include "trainer/cli_args.h"
 #include "trainer/commands.h"

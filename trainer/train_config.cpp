@@ -6,8 +6,8 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "checkpoint/checkpoint_manager.h"
 #include "checkpoint/checkpointer.h"
-#include "checkpoint/layout.h"
 #include "data/token_shard.h"
 #include "runtime/config_io.h"
 #include "runtime/environment.h"

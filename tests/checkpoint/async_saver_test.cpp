@@ -5,7 +5,7 @@
 #include <fstream>
 
 #include "checkpoint/async_saver.h"
-#include "checkpoint/layout.h"
+#include "checkpoint/step_dir.h"
 #include "tests/checkpoint/checkpoint_fixture.h"
 
 namespace nt {

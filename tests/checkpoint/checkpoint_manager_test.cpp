@@ -6,8 +6,8 @@
 #include <fstream>
 
 #include "checkpoint/checkpoint_manager.h"
-#include "checkpoint/layout.h"
 #include "checkpoint/meta.h"
+#include "checkpoint/step_dir.h"
 #include "optim/setup.h"
 #include "tests/checkpoint/checkpoint_fixture.h"
 
@@ -93,10 +93,12 @@ TEST_F(CheckpointTest, OnlyRankZeroSaves) {
   }
   unsetenv("RANK");
   EXPECT_FALSE(fs::exists(dir_ + "/" + model_file_name(1)));
+  // The world size recorded is the caller's too, not the environment's nor a meta key's: the
+  // commit record is written by commit_step alone.
   setenv("WORLD_SIZE", "5", 1);
   auto meta = meta_for(model_);
-  meta["world_size"] = 2;
-  save_checkpoint(dir_, 1, model_state_dict(model_), std::nullopt, meta, 0);
+  meta["world_size"] = 7;
+  save_checkpoint(dir_, 1, model_state_dict(model_), std::nullopt, meta, 0, /*world_size=*/2);
   unsetenv("WORLD_SIZE");
   EXPECT_EQ(read_meta(dir_ + "/" + meta_file_name(1))["world_size"], 2);
 }

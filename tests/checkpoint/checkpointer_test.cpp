@@ -7,10 +7,10 @@
 
 #include <fstream>
 
-#include "checkpoint/layout.h"
 #include "checkpoint/meta.h"
 #include "checkpoint/model_export.h"
 #include "checkpoint/sharded_checkpoint.h"
+#include "checkpoint/step_dir.h"
 #include "data/token_shard.h"
 #include "tests/checkpoint/checkpoint_fixture.h"
 #include "tests/support/same_ivalue.h"
@@ -30,9 +30,11 @@ TrainState sample_state() {
   return state;
 }
 
-// A meta as save_checkpoint completes it: model_config and a commit record.
+// A meta as save_checkpoint completes it: model_config and a commit record (its step is
+// sample_state's).
 nlohmann::json committed_meta() {
   return {{"model_config", nlohmann::json::object()},
+          {"step", sample_state().step},
           {"format_version", kMetaFormatVersion},
           {"files", nlohmann::json::object()}};
 }
@@ -206,6 +208,38 @@ TEST_F(CheckpointerTest, KeepsTheNewestStepsAndActsOnSaveErrorsAsTold) {
                                               "checkpoint of step 4 failed: ");
   }
   EXPECT_EQ(find_last_step(dir_), 5);
+}
+
+// agree_on_resume_step in a world of one: what each --resume_from_step resolves to, with the meta
+// it read, and a rollback refused or pruned as asked.
+TEST_F(CheckpointTest, ResumeStepResolvesAutoStepsAndRollbacks) {
+  EXPECT_FALSE(agree_on_resume_step(dir_, kResumeAuto, false, 0, nullptr)) << "no directory yet";
+  save_trained_step(2);
+  save_trained_step(4);
+  save_trained_step(6);
+  std::ofstream(dir_ + "/meta_000008.json") << "{";  // a step killed while committing
+  EXPECT_FALSE(agree_on_resume_step(dir_, -1, false, 0, nullptr));
+  const auto last = agree_on_resume_step(dir_, kResumeAuto, false, 0, nullptr);
+  ASSERT_TRUE(last);
+  EXPECT_EQ(last->step, 6);
+  EXPECT_EQ(last->meta.at("step"), 6);
+  const auto same = agree_on_resume_step(dir_, 6, false, 0, nullptr);
+  ASSERT_TRUE(same);
+  EXPECT_EQ(same->meta, last->meta);
+  expect_runtime_error([&] { agree_on_resume_step(dir_, 2, false, 0, nullptr); },
+                       "resume_from_step=2 rolls back '" + dir_ +
+                           "', which holds the later steps "
+                           "[4, 6]");
+  expect_runtime_error([&] { agree_on_resume_step(dir_, 3, false, 0, nullptr); }, "[4, 6]");
+  const auto rolled_back = agree_on_resume_step(dir_, 4, /*prune_abandoned=*/true, 0, nullptr);
+  ASSERT_TRUE(rolled_back);
+  EXPECT_EQ(rolled_back->step, 4);
+  EXPECT_FALSE(is_complete_step(dir_, 6)) << "the abandoned step was not deleted";
+  EXPECT_TRUE(is_complete_step(dir_, 2));
+  expect_runtime_error([&] { agree_on_resume_step(dir_, 5, false, 0, nullptr); },
+                       "rank 0 resumes from step 5, which '" + dir_ + "' does not hold complete");
+  testing::expect_error<std::invalid_argument>([] { parse_resume_from_step("latest"); },
+                                               "expected -1, auto or a step number");
 }
 
 TEST_F(CheckpointerTest, SecondCheckpointerOnTheDirectoryIsRefused) {

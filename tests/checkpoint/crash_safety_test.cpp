@@ -8,8 +8,7 @@
 
 #include <filesystem>
 
-#include "checkpoint/layout.h"
-#include "checkpoint/retention.h"
+#include "checkpoint/step_dir.h"
 #include "tests/checkpoint/checkpoint_fixture.h"
 
 namespace nt {

@@ -7,7 +7,7 @@
 #include <fstream>
 #include <limits>
 
-#include "checkpoint/layout.h"
+#include "checkpoint/step_dir.h"
 #include "tests/checkpoint/checkpoint_fixture.h"
 
 namespace nt {

@@ -9,8 +9,8 @@
 #include <map>
 
 #include "checkpoint/checkpoint_manager.h"
-#include "checkpoint/layout.h"
 #include "checkpoint/meta.h"
+#include "checkpoint/step_dir.h"
 #include "optim/setup.h"
 #include "tests/support/expect_error.h"
 #include "tests/support/prepared_data.h"

@@ -8,8 +8,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "checkpoint/layout.h"
 #include "checkpoint/model_export.h"
+#include "checkpoint/step_dir.h"
 #include "serialize/dcp.h"
 #include "serialize/safetensors.h"
 #include "tests/checkpoint/checkpoint_fixture.h"

@@ -9,7 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "checkpoint/layout.h"
+#include "checkpoint/step_dir.h"
 #include "tests/support/expect_error.h"
 #include "tests/support/prepared_data.h"
 #include "tests/support/tensor_bundle.h"

@@ -8,8 +8,8 @@
 
 #include "checkpoint/checkpoint_manager.h"
 #include "checkpoint/dir_lock.h"
-#include "checkpoint/layout.h"
 #include "checkpoint/meta.h"
+#include "checkpoint/step_dir.h"
 #include "tests/support/expect_error.h"
 #include "tests/support/prepared_data.h"
 #include "tests/support/tensor_bundle.h"

@@ -1,13 +1,12 @@
-// File-name parsing, find_last_step and find_largest_model over table-driven directory listings,
-// and retention.
+// The directory of steps: file-name parsing, find_last_step and find_largest_model over
+// table-driven directory listings, and retention.
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
 #include <thread>
 
-#include "checkpoint/layout.h"
-#include "checkpoint/retention.h"
+#include "checkpoint/step_dir.h"
 #include "tests/checkpoint/checkpoint_fixture.h"
 
 namespace nt {
@@ -15,14 +14,41 @@ namespace {
 
 namespace fs = std::filesystem;
 
-TEST(ParseStep, AcceptsOnlyWhatStepFormatWrites) {
-  const std::pair<const char*, int64_t> cases[] = {
-      {"model_000042.pt", 42},  {"model_000000.pt", 0},      {"model_1234567.pt", 1234567},
-      {"model_0000001.pt", -1}, {"model_-00001.pt", -1},     {"model_abc.pt", -1},
-      {"model_42.pt", -1},      {"model_000042.pt.tmp", -1}, {"model_.pt", -1},
-      {"optim_000042.pt", -1},  {"model_000042.json", -1},   {"model_99999999999999999999.pt", -1},
+TEST(ParseStepFile, AcceptsOnlyWhatTheStepFileNamesWrite) {
+  const std::pair<const char*, int64_t> model_cases[] = {
+      {"model_000042.pt", 42},
+      {"model_000000.pt", 0},
+      {"model_1234567.pt", 1234567},
+      {"model_0000001.pt", -1},
+      {"model_-00001.pt", -1},
+      {"model_abc.pt", -1},
+      {"model_42.pt", -1},
+      {"model_000042.pt.tmp", -1},
+      {"model_.pt", -1},
+      {"model_000042.json", -1},
+      {"model_99999999999999999999.pt", -1},
+      {"model000042.pt", -1},
   };
-  for (const auto& [name, step] : cases) EXPECT_EQ(parse_step(name, "model", ".pt"), step) << name;
+  for (const auto& [name, step] : model_cases) {
+    const auto file = parse_step_file(name);
+    EXPECT_EQ(file ? file->step : -1, step) << name;
+    if (file) EXPECT_EQ(file->kind, StepFileKind::kModel) << name;
+  }
+  // Every kind round-trips through the name functions; near misses are not steps.
+  for (int64_t step : {0, 42, 1234567}) {
+    EXPECT_EQ(parse_step_file(optim_file_name(step))->kind, StepFileKind::kOptim);
+    EXPECT_EQ(parse_step_file(meta_file_name(step))->step, step);
+    const auto rank_file = parse_step_file(rank_optim_file_name(step, 12));
+    ASSERT_TRUE(rank_file);
+    EXPECT_EQ(rank_file->kind, StepFileKind::kRankOptim);
+    EXPECT_EQ(rank_file->step, step);
+    EXPECT_EQ(rank_file->rank, 12);
+  }
+  for (const char* name :
+       {"optim_000042_rank01.pt", "optim_000042_rankx.pt", "optim_000042_rank.pt",
+        "optim_000042_rank1.json", "meta_000042.pt", "optim_000042_rank1234567890.pt",
+        "opt_000042.pt", "meta_000042.json.tmp"})
+    EXPECT_FALSE(parse_step_file(name)) << name;
 }
 
 TEST_F(CheckpointTest, FindLastStepIgnoresJunkAndIncompleteSteps) {
