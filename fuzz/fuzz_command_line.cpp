@@ -10,7 +10,7 @@
 #include "model/config.h"
 #include "launch/launch_config.h"
 #include "runtime/config_io.h"
-#include "trainer/cli_args.h"
+#include "cli/cli_args.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<std::string> args(1);

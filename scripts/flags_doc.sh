@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prints docs/flags.md: the `--help` of every nanotrain command and of ntrun, which the programs
-# generate from their own flag lists. tests/trainer/help_test.sh fails when the file differs, so
+# generate from their own flag lists. tests/cli/help_test.sh fails when the file differs, so
 # after changing a flag run: scripts/flags_doc.sh build/bin/nanotrain build/bin/ntrun > docs/flags.md
 # Usage: flags_doc.sh NANOTRAIN NTRUN
 set -euo pipefail

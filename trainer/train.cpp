@@ -20,8 +20,6 @@
 #include "runtime/precision.h"
 #include "runtime/preemption.h"
 #include "runtime/process.h"
-#include "trainer/cli_args.h"
-#include "trainer/commands.h"
 #include "trainer/evaluate.h"
 #include "trainer/metrics.h"
 #include "trainer/mfu.h"
@@ -29,13 +27,6 @@
 
 namespace nt {
 namespace {
-
-constexpr const char* kTrainUsage =
-    "usage: nanotrain train [--config FILE] [--flag=value ...]\n"
-    "       ntrun --nproc_per_node N nanotrain train [...]\n"
-    "Trains a GPT with nanochat's base_train flags and loop, saving checkpoints to\n"
-    "<base_dir>/base_checkpoints/<model_tag>. --config FILE reads a JSON object of these flags\n"
-    "first; flags after it override. Under ntrun, torchrun, srun or mpirun every rank runs it.\n";
 
 // nanochat's horizon: num_iterations, else target_flops / (FLOPs per token * tokens per step),
 // else target_param_data_ratio * params / tokens per step.
@@ -214,11 +205,6 @@ TrainResult train(const TrainConfig& requested) {
   checkpointer.finish();
   log0("checkpoint: {} (step {})", cfg.checkpoint_dir(), state.step);
   return result;
-}
-
-int train_command(const std::vector<std::string>& args) {
-  if (help_requested(args)) return print_help<TrainConfig>(kTrainUsage);
-  return train(parse_train_config(args)).preempted ? kExitPreempted : 0;
 }
 
 }  // namespace nt

@@ -12,11 +12,11 @@
 #include "checkpoint/model_export.h"
 #include "checkpoint/sharded_checkpoint.h"
 #include "checkpoint/step_dir.h"
+#include "cli/cli_args.h"
+#include "cli/commands.h"
 #include "runtime/config_io.h"
 #include "runtime/environment.h"
 #include "serialize/torch_file.h"
-#include "trainer/cli_args.h"
-#include "trainer/commands.h"
 
 namespace fs = std::filesystem;
 

@@ -1,5 +1,5 @@
 // Positional words, then flags.
-#include "trainer/cli_args.h"
+#include "cli/cli_args.h"
 
 #include <stdexcept>
 

@@ -1,8 +1,8 @@
 // `nanotrain prepare`: the command line of data/prepare.h's pipeline.
+#include "cli/cli_args.h"
+#include "cli/commands.h"
 #include "data/prepare.h"
 #include "runtime/config_io.h"
-#include "trainer/cli_args.h"
-#include "trainer/commands.h"
 
 namespace nt {
 namespace {

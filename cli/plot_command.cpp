@@ -9,8 +9,8 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "trainer/cli_args.h"
-#include "trainer/commands.h"
+#include "cli/cli_args.h"
+#include "cli/commands.h"
 
 namespace nt {
 namespace {

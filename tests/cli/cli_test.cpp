@@ -13,7 +13,7 @@
 #include "tests/support/expect_error.h"
 #include "tests/support/prepared_data.h"
 #include "tests/support/tensor_bundle.h"
-#include "trainer/commands.h"
+#include "cli/commands.h"
 #include "trainer/train.h"
 
 namespace nt {

@@ -7,9 +7,9 @@
 
 #include "checkpoint/checkpoint_manager.h"
 #include "checkpoint/step_dir.h"
+#include "cli/cli_args.h"
+#include "cli/commands.h"
 #include "data/tokenizer.h"
-#include "trainer/cli_args.h"
-#include "trainer/commands.h"
 
 namespace nt {
 namespace {

@@ -7,11 +7,11 @@
 #include <string>
 #include <vector>
 
+#include "cli/commands.h"
 #include "runtime/dist_env.h"
 #include "runtime/error_file.h"
 #include "runtime/log.h"
 #include "runtime/process.h"
-#include "trainer/commands.h"
 
 namespace {
 
