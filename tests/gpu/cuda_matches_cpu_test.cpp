@@ -13,6 +13,12 @@ namespace {
 
 constexpr int64_t kDepth = 2, kSeqLen = 64, kVocab = 512, kBatch = 4;
 
+// A weight's gradient is a sum over tokens of (its input activation) x (the gradient arriving
+// from above), so it gathers four roundings of the loss's size: the activation's (the forward
+// pass), the arriving gradient's (the backward pass through the layers above, the same sums
+// transposed), the loss gradient's (softmax minus the targets) and the sum over tokens itself.
+constexpr double kGradientErrorSources = 4.0;
+
 // ||a - b|| / ||b|| over the whole tensor (Frobenius), on the CPU: the error bounds below are
 // norm-wise, unlike the max-based testing::relative_error of the CPU reference tests.
 double relative_norm_error(const torch::Tensor& a, const torch::Tensor& b) {
@@ -56,7 +62,8 @@ TEST_F(CudaMatchesCpu, Float32ForwardAndBackward) {
   EXPECT_LT(std::abs(cpu - cuda) / cpu, bound);
   const auto cuda_params = cuda_->named_parameters();
   for (const auto& item : cpu_->named_parameters())
-    EXPECT_LT(relative_norm_error(cuda_params[item.key()].grad(), item.value().grad()), 4 * bound)
+    EXPECT_LT(relative_norm_error(cuda_params[item.key()].grad(), item.value().grad()),
+              kGradientErrorSources * bound)
         << item.key();
 }
 
@@ -69,7 +76,8 @@ TEST_F(CudaMatchesCpu, Bfloat16ForwardAndBackward) {
   EXPECT_LT(std::abs(cpu - cuda) / cpu, bound);
   const auto cuda_params = cuda_->named_parameters();
   for (const auto& item : cpu_->named_parameters())
-    EXPECT_LT(relative_norm_error(cuda_params[item.key()].grad(), item.value().grad()), 4 * bound)
+    EXPECT_LT(relative_norm_error(cuda_params[item.key()].grad(), item.value().grad()),
+              kGradientErrorSources * bound)
         << item.key();
 }
 
