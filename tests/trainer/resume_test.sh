@@ -3,8 +3,9 @@
 # at step 4 and then resumed with --resume_from_step=auto, must end with byte-identical model and
 # optimizer files and print the same loss lines from step 5 on.
 # With RESUME_NPROC different from NPROC, the run saved with NPROC ranks resumes with
-# RESUME_NPROC ranks instead, and its mean loss over steps 5-8 must stay within 0.3 of the
-# uninterrupted run's (other ranks see other batches, so the values cannot be identical).
+# RESUME_NPROC ranks instead: its mean loss over steps 5-8 must stay within 0.3 of the
+# uninterrupted run's (other ranks see other batches, so the values cannot be identical), and its
+# step-8 optimizer state must count all 8 updates (tests/reference/check_optimizer_steps.py).
 # Both runs also check the OpenMP wait policy: unset, nanotrain re-executes itself with PASSIVE;
 # a value the user set (the resumed run's) is kept, and the numbers do not depend on it.
 # LAYOUT=sharded saves with --checkpoint_layout=sharded (every rank's optimizer file compared);
@@ -53,6 +54,10 @@ if [ "$resume_nproc" != "$nproc" ]; then
   echo "mean loss over steps 5-8: $nproc ranks throughout $a, resumed on $resume_nproc ranks $b"
   awk -v a="$a" -v b="$b" 'BEGIN {d = a - b; if (d < 0) d = -d; exit !(d < 0.3)}' \
     || fail "loss after resuming on $resume_nproc ranks is not within 0.3 of the uninterrupted run"
+  # Exact, where the loss is not: the optimizer state resharded to $resume_nproc ranks still
+  # counts the 4 updates before the resume (a run that dropped it would count 4 in all, not 8).
+  /usr/bin/python3 "$(dirname "$0")/../reference/check_optimizer_steps.py" "$dir" 8 ||
+    fail "the optimizer state was not carried across the resume on $resume_nproc ranks"
   echo "resume from $nproc to $resume_nproc ranks, $layout layout: ok"
   exit 0
 fi
