@@ -55,8 +55,9 @@ int main(int argc, char** argv) {
     return it->second(std::vector<std::string>(argv + 2, argv + argc));
   } catch (const std::exception& e) {
     // Errors raised inside a collective already say which rank they come from.
+    // One write, so that the lines of ranks sharing a terminal or log never interleave.
     const std::string message = e.what();
-    std::cerr << (message.rfind(prefix, 0) == 0 ? "" : prefix) << message << "\n";
+    std::cerr << (message.rfind(prefix, 0) == 0 ? "" : prefix) + message + "\n" << std::flush;
     nt::record_error_file(e);
     return 1;
   }

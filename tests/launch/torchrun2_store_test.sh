@@ -11,9 +11,12 @@ source "$(dirname "$0")/../support/harness.sh"
 base_dirs run
 
 start=$SECONDS
-NANOTRAIN_BASE_DIR=$work/run "$python" -m torch.distributed.run --standalone --nproc_per_node=2 \
-  --no_python "$nanotrain" train "${tiny[@]}" --num_iterations 2 --collective_timeout 120 \
-  > "$work/torchrun.log" 2>&1 && fail "the job ran under an incompatible torchrun"
+NANOTRAIN_BASE_DIR=$work/run timeout 120 "$python" -m torch.distributed.run --standalone \
+  --nproc_per_node=2 --no_python "$nanotrain" train "${tiny[@]}" --num_iterations 2 \
+  --collective_timeout 120 > "$work/torchrun.log" 2>&1
+status=$?
+[ "$status" = 124 ] && fail "torchrun and its workers were still running after 120 s"
+[ "$status" = 0 ] && fail "the job ran under an incompatible torchrun"
 elapsed=$((SECONDS - start))
 [ "$elapsed" -lt 60 ] || fail "the workers took $elapsed s to give up (the collective timeout is 120 s)"
 for rank in 0 1; do
