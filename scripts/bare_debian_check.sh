@@ -3,8 +3,9 @@
 # folder, a clone of this repository's HEAD copied in, then `scripts/demo.sh` and
 # `scripts/test.sh` run there under chroot, as a new user would run them on a fresh machine.
 # Needs root; installs debootstrap when missing. Downloads Debian's minimal system, what
-# scripts/setup.sh installs and the pip PyTorch (several GB); the machine's resolv.conf and CA
-# bundle (for pip) are copied in, so that the network works as it does outside.
+# scripts/setup.sh installs and the pip PyTorch (several GB); the machine's resolv.conf, hosts
+# and CA bundle (for pip) are copied in, so that the network works as it does outside. A root
+# left by an earlier run is reused, with what it installed.
 # Not part of scripts/test.sh. Usage: scripts/bare_debian_check.sh [ROOT_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,22 +18,24 @@ command -v debootstrap > /dev/null || DEBIAN_FRONTEND=noninteractive apt-get ins
 if [ ! -x "$root/usr/bin/apt-get" ]; then
   debootstrap --variant=minbase bookworm "$root" http://deb.debian.org/debian
 fi
-mounted=()
+# Every mount under the root, the tests' own (ip netns) included, deepest first.
 cleanup() {
-  for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do umount -l "${mounted[$i]}" 2> /dev/null || true; done
+  awk -v root="$root" '$2 == root || index($2, root "/") == 1 { print $2 }' /proc/mounts |
+    sort -r | while read -r point; do umount -l "$point" 2> /dev/null || true; done
 }
 trap cleanup EXIT
 bind() {  # bind SOURCE TARGET_IN_ROOT [mount options...]
   mkdir -p "$root$2"
   mount "${@:3}" "$1" "$root$2"
-  mounted+=("$root$2")
 }
+# The root a mount point of its own, as / is on a machine (ip netns exec remounts it).
+mount --bind "$root" "$root"
 bind proc /proc -t proc
 bind sysfs /sys -t sysfs
 bind /dev /dev --bind
 bind devpts /dev/pts -t devpts
 bind tmpfs /dev/shm -t tmpfs
-cp /etc/resolv.conf "$root/etc/resolv.conf"
+cp /etc/resolv.conf /etc/hosts "$root/etc/"  # the machine's hostname resolves as outside
 # Beside Debian's own bundle (which ca-certificates regenerates): pip is pointed at it.
 pip_cert=()
 if [ -f /etc/ssl/certs/ca-certificates.crt ]; then

@@ -15,6 +15,10 @@ trap cleanup EXIT
 if ! command -v ip >/dev/null; then echo "SKIP: iproute2 (ip) is not installed"; exit 77; fi
 if ! out=$(ip netns add "$a" 2>&1); then echo "SKIP: cannot create a network namespace: $out"; exit 77; fi
 ip netns add "$b" || exit 1
+if ! out=$(ip netns exec "$a" true 2>&1); then
+  echo "SKIP: cannot enter a network namespace: $out"
+  exit 77
+fi
 ip link add "va$$" type veth peer name "vb$$" || { echo "SKIP: cannot create a veth pair"; exit 77; }
 ip link set "va$$" netns "$a" && ip link set "vb$$" netns "$b" || exit 1
 ip -n "$a" addr add 10.213.0.1/24 dev "va$$" && ip -n "$b" addr add 10.213.0.2/24 dev "vb$$" || exit 1
