@@ -51,6 +51,9 @@ const AllowedGlobal kDcpGlobals[] = {
     {kDcpMetadataModule, "MetadataIndex", Callable::kDcpClass, at::kFloat},
     {kDcpMetadataModule, "StorageMeta", Callable::kDcpClass, at::kFloat},
     {kDcpMetadataModule, "_MEM_FORMAT_ENCODING", Callable::kEnumValue, at::kFloat},
+    // Python 3.11.0-3.11.4 (Debian 12's 3.11.2 among them) pickle an enum member by name.
+    {"builtins", "getattr", Callable::kEnumMember, at::kFloat},
+    {"__builtin__", "getattr", Callable::kEnumMember, at::kFloat},
     {"torch.distributed.checkpoint.filesystem", "_StorageInfo", Callable::kDcpClass, at::kFloat},
     {"torch", "Size", Callable::kTorchSize, at::kFloat},
     {"torch.serialization", "_get_layout", Callable::kGetLayout, at::kFloat},
@@ -319,6 +322,22 @@ Object* call(Arena& arena, const Object& callable, const Object& args) {
     case Callable::kEnumValue: {
       expect(a.size() == 1 && a[0]->kind == Kind::kInt, "(int,)");
       return a[0];
+    }
+    case Callable::kEnumMember: {
+      // Only a member of the one allowed enum, by its name: no other attribute is looked up.
+      expect(a.size() == 2 && a[0]->kind == Kind::kGlobal &&
+                 a[0]->global->callable == Callable::kEnumValue && a[1]->kind == Kind::kString,
+             "(_MEM_FORMAT_ENCODING, member name)");
+      static const std::pair<const char*, int64_t> kMembers[] = {
+          {"TORCH_CONTIGUOUS_FORMAT", 0}, {"TORCH_CHANNELS_LAST", 1}, {"TORCH_PRESERVE_FORMAT", 2}};
+      for (const auto& [name, value] : kMembers) {
+        if (a[1]->text != name) continue;
+        Object* member = arena.make(Kind::kInt);
+        member->integer = value;
+        return member;
+      }
+      throw Error(
+          fmt::format("{}: '{}' is not a member of {}", callable.text, a[1]->text, a[0]->text));
     }
     case Callable::kPath: {
       std::string path;

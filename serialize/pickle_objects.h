@@ -55,6 +55,7 @@ enum class Callable {
   kTorchSize,   // torch.Size(tuple) -> the tuple
   kGetLayout,   // torch.serialization._get_layout("torch.strided") -> the string
   kEnumValue,   // DCP's _MEM_FORMAT_ENCODING(int) -> the int
+  kEnumMember,  // getattr(_MEM_FORMAT_ENCODING, "NAME") -> the member's int, nothing else
   kPath         // pathlib.PosixPath(*parts) -> the joined path
 };
 

@@ -236,6 +236,56 @@ TEST(Dcp, ShortFilesAndForeignPicklesAreRefused) {
       "is not a torch.distributed.checkpoint directory: it has no .metadata");
 }
 
+// Python 3.11.0-3.11.4 (Debian 12's python3 is 3.11.2) pickle an enum member as
+// getattr(EnumClass, "NAME"); a DCP .metadata written there holds _MEM_FORMAT_ENCODING that way.
+TEST(Dcp, EnumMembersPickledByNameReadAsTheirValues) {
+  // pickle.dumps(_MEM_FORMAT_ENCODING.TORCH_CONTIGUOUS_FORMAT, protocol=2) on Python 3.11.2.
+  static const char kPython3112[] =
+      "\x80\x02"
+      "c__builtin__\ngetattr\nq\x00"
+      "ctorch.distributed.checkpoint.metadata\n"
+      "_MEM_FORMAT_ENCODING\nq\x01"
+      "X\x17\x00\x00\x00"
+      "TORCH_CONTIGUOUS_FORMATq\x02\x86"
+      "q\x03"
+      "Rq\x04"
+      ".";
+  const std::string python_3_11_2(kPython3112, sizeof(kPython3112) - 1);
+  ASSERT_EQ(python_3_11_2.size(), 124u);
+  EXPECT_EQ(unpickle(python_3_11_2.data(), python_3_11_2.size(), nullptr, "m",
+                     PickleGlobals::kDcpMetadata)
+                .toInt(),
+            0);
+  auto by_name = [](const std::string& module, const std::string& name, const std::string& member) {
+    PickleWriter w;
+    w.global("builtins", "getattr");
+    w.mark();
+    w.global(module, name);
+    w.string(member);
+    w.tuple();
+    w.reduce();
+    return w.finish();
+  };
+  const std::string channels_last = by_name("torch.distributed.checkpoint.metadata",
+                                            "_MEM_FORMAT_ENCODING", "TORCH_CHANNELS_LAST");
+  EXPECT_EQ(unpickle(channels_last.data(), channels_last.size(), nullptr, "m",
+                     PickleGlobals::kDcpMetadata)
+                .toInt(),
+            1);
+  // Nothing but a member of that enum: no other attribute, no other object.
+  const std::string dunder =
+      by_name("torch.distributed.checkpoint.metadata", "_MEM_FORMAT_ENCODING", "__class__");
+  expect_error<std::runtime_error>(
+      [&] { unpickle(dunder.data(), dunder.size(), nullptr, "m", PickleGlobals::kDcpMetadata); },
+      "'__class__' is not a member of");
+  const std::string other = by_name("torch", "Size", "__init__");
+  expect_error<std::runtime_error>(
+      [&] { unpickle(other.data(), other.size(), nullptr, "m", PickleGlobals::kDcpMetadata); },
+      "expected arguments (_MEM_FORMAT_ENCODING, member name)");
+  expect_error<std::runtime_error>([&] { unpickle(other.data(), other.size(), nullptr, "m"); },
+                                   "refuses global 'builtins.getattr'");
+}
+
 TEST(PickleWriter, IntegersStringsAndContainersReadBack) {
   PickleWriter w;
   w.empty_dict();
