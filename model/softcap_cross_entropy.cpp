@@ -1,13 +1,18 @@
-// Chunked lm_head + soft-cap + cross-entropy. Each chunk of rows takes one matmul, a tanh, an
-// exp and row sums for its loss, then four in-place passes and two matmuls for its gradients,
-// on buffers of bounded size; the unfused autograd graph makes some twenty passes, each over a
-// (tokens, vocab) tensor of its own (4x the peak memory at depth 6).
+// Chunked lm_head + soft-cap + cross-entropy. Each chunk of rows takes one matmul for its
+// logits, one fused pass for its losses and d(loss)/d(logits) (model/softcap_rows on CPU, a
+// dozen tensor ops elsewhere), and two matmuls for its gradients, on buffers of bounded size;
+// the unfused autograd graph makes some twenty passes, each over a (tokens, vocab) tensor of its
+// own (4x the peak memory at depth 6).
 #include "model/softcap_cross_entropy.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "model/softcap_rows.h"
 
 namespace nt {
 namespace {
@@ -48,6 +53,63 @@ struct ChunkResults {
   torch::Tensor grad_weight;   // (Vp, C) fp32, rows from V on zero; only with gradients
 };
 
+// Loss and d(loss)/dz of each row from its pre-cap logits z (rows, V): the fused CPU kernel,
+// the rows split over as many threads as LibTorch's intra-op pool has. loss: (rows) fp32 out; dz:
+// like z, or undefined.
+void rows_by_kernel(const torch::Tensor& z, const torch::Tensor& target, double softcap,
+                    const torch::Tensor& loss, const torch::Tensor& dz) {
+  const auto row_dtype = [](const torch::Tensor& t) {
+    return t.scalar_type() == torch::kBFloat16 ? RowDtype::kBFloat16 : RowDtype::kFloat32;
+  };
+  const auto target_c = target.contiguous();
+  SoftcapRowsJob job;
+  job.logits = z.data_ptr();
+  job.logits_dtype = row_dtype(z);
+  job.targets = target_c.data_ptr<int64_t>();
+  job.rows = z.size(0);
+  job.vocab = z.size(1);
+  job.softcap = static_cast<float>(softcap);
+  job.loss = loss.data_ptr<float>();  // a contiguous slice of the (N) losses
+  if (dz.defined()) {
+    job.grad = dz.data_ptr();
+    job.grad_dtype = row_dtype(dz);
+  }
+  // Threads of its own: at::parallel_for runs inline unless its caller is compiled with
+  // OpenMP, and linking an OpenMP runtime next to the pip LibTorch's bundled one would put two
+  // in one process.
+  const int64_t threads = std::clamp<int64_t>(at::get_num_threads(), 1, job.rows);
+  const auto scratch = torch::empty({threads, softcap_scratch_floats(job.vocab)}, loss.options());
+  const auto run = [&job, &scratch, threads](int64_t t) {
+    softcap_rows(job, job.rows * t / threads, job.rows * (t + 1) / threads,
+                 scratch[t].data_ptr<float>());
+  };
+  std::vector<std::thread> workers;
+  for (int64_t t = 1; t < threads; ++t) workers.emplace_back(run, t);
+  run(0);
+  for (auto& worker : workers) worker.join();
+}
+
+// The same with tensor ops, for other devices: a dozen passes over (rows, V).
+void rows_by_tensor_ops(const torch::Tensor& z, const torch::Tensor& target, double softcap,
+                        const torch::Tensor& loss, const torch::Tensor& dz) {
+  const auto valid = target.ne(-1).to(torch::kFloat32);
+  const auto index = target.clamp_min(0).unsqueeze(1);  // ignored rows gather column 0
+  auto t = z.to(torch::kFloat32);
+  t.mul_(1.0 / softcap).tanh_();  // logits = softcap * t
+  auto e = t.mul(softcap).exp_();
+  const auto sum = e.sum(1);
+  const auto target_logit = t.gather(1, index).squeeze(1).mul_(softcap);
+  loss.copy_((sum.log() - target_logit).mul_(valid));
+  if (!dz.defined()) return;
+  // d(loss_i)/d(logit) = softmax - onehot(target) on valid rows, 0 on ignored ones; the
+  // cap's tanh contributes d(logit)/dz = 1 - t^2.
+  e.mul_((valid / sum).unsqueeze(1));
+  e.scatter_add_(1, index, valid.neg().unsqueeze(1));
+  t.mul_(t);
+  e.addcmul_(e, t, -1.0);
+  dz.copy_(e);
+}
+
 ChunkResults run_chunks(const torch::Tensor& h, const torch::Tensor& weight,
                         const torch::Tensor& targets, const SoftcapLossOptions& o,
                         bool with_grads) {
@@ -71,22 +133,15 @@ ChunkResults run_chunks(const torch::Tensor& h, const torch::Tensor& weight,
     const int64_t rows = std::min(chunk_rows, n - start);
     const auto hc = hd.narrow(0, start, rows);
     const auto target = targets.narrow(0, start, rows);
-    const auto valid = target.ne(-1).to(torch::kFloat32);
-    const auto index = target.clamp_min(0).unsqueeze(1);  // ignored rows gather column 0
-    auto t = torch::mm(hc, w.t()).to(torch::kFloat32);    // (rows, V)
-    t.mul_(1.0 / o.softcap).tanh_();                      // logits = softcap * t
-    auto e = t.mul(o.softcap).exp_();
-    const auto sum = e.sum(1);
-    const auto target_logit = t.gather(1, index).squeeze(1).mul_(o.softcap);
-    out.loss_per_row.narrow(0, start, rows).copy_((sum.log() - target_logit).mul_(valid));
+    const auto z = torch::mm(hc, w.t());  // (rows, V) pre-cap logits, in the matmul dtype
+    const auto loss_rows = out.loss_per_row.narrow(0, start, rows);
+    const auto dz = with_grads ? torch::empty_like(z) : torch::Tensor();
+    if (z.is_cpu() && o.row_kernel) {
+      rows_by_kernel(z, target, o.softcap, loss_rows, dz);
+    } else {
+      rows_by_tensor_ops(z, target, o.softcap, loss_rows, dz);
+    }
     if (!with_grads) continue;
-    // d(loss_i)/d(logit) = softmax - onehot(target) on valid rows, 0 on ignored ones; the
-    // cap's tanh contributes d(logit)/dz = 1 - t^2.
-    e.mul_((valid / sum).unsqueeze(1));
-    e.scatter_add_(1, index, valid.neg().unsqueeze(1));
-    t.mul_(t);
-    e.addcmul_(e, t, -1.0);
-    const auto dz = e.to(dtype);
     auto grad_h_rows = out.grad_h.narrow(0, start, rows);
     if (dtype == torch::kFloat32) {
       torch::mm_out(grad_h_rows, dz, w);

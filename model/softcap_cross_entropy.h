@@ -12,11 +12,14 @@ inline constexpr int64_t kChunkBytes = 128 << 20;
 struct SoftcapLossOptions {
   int64_t vocab_size = 0;  // logits are the first vocab_size rows of the head: V
   double softcap = 15.0;   // logits = softcap * tanh(h W^T / softcap)
-  // Rows of h per chunk; two (chunk_rows, V) fp32 buffers live at a time. 0: as many rows as
-  // fit kChunkBytes in one buffer, at least 256 (fewer rows make the weight gradient's matmul,
+  // Rows of h per chunk; at most two (chunk_rows, V) fp32 buffers live at a time. 0: as many rows
+  // as fit kChunkBytes in one buffer, at least 256 (fewer rows make the weight gradient's matmul,
   // whose inner dimension they are, lose speed).
   int64_t chunk_rows = 0;
   torch::ScalarType matmul_dtype = torch::kFloat32;  // operands cast to this, as autocast would
+  // On CPU, the fused row kernel (model/softcap_rows.h); false: the tensor ops that other
+  // devices run, e.g. to compare the two.
+  bool row_kernel = true;
 };
 
 // Mean cross-entropy over the rows whose target is not -1, of the logits

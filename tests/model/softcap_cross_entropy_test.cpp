@@ -1,12 +1,14 @@
 // The chunked lm_head loss against the plain autograd graph it replaces (matmul, soft-cap,
 // torch's cross_entropy): loss, per-row losses and both gradients, in fp32 and bf16 matmuls,
-// with ignored targets, a padded head and chunks that do not divide the rows.
+// with ignored targets, a padded head and chunks that do not divide the rows; by the CPU's row
+// kernel and by the tensor ops other devices run.
 #include "model/softcap_cross_entropy.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
 
+#include "model/softcap_rows.h"
 #include "tests/support/expect_error.h"
 #include "tests/support/relative_error.h"
 #include "tests/support/tolerance.h"
@@ -22,10 +24,13 @@ constexpr double kSoftcap = 15.0;
 // Independent of the order of sums, the two paths differ where they round differently:
 //  - sums over the vocabulary (softmax) and over rows (the weight gradient) in another order;
 //  - exp(logit) against exp(logit - max): an error of u in a logit up to softcap in size moves
-//    its exponential by softcap * u, in each path.
+//    its exponential by softcap * u, in each path;
+//  - the row kernel's own tanh and exp (model/softcap_rows.h): kTanhUlps ulps of 1 in tanh,
+//    softcap times that in a logit and so in its exponential, and kExpUlps ulps (2u each) in exp.
 double fp32_tolerance(int64_t terms) {
-  return testing::summation_order_error(terms) +
-         2.0 * kSoftcap * testing::unit_roundoff(torch::kFloat32);
+  const double u = testing::unit_roundoff(torch::kFloat32);
+  return testing::summation_order_error(terms) + 2.0 * kSoftcap * u + kSoftcap * kTanhUlps * u +
+         2.0 * kExpUlps * u;
 }
 
 struct Inputs {
@@ -43,8 +48,9 @@ Inputs make_inputs() {
   return in;
 }
 
-SoftcapLossOptions options(torch::ScalarType dtype, int64_t chunk_rows) {
+SoftcapLossOptions options(torch::ScalarType dtype, int64_t chunk_rows, bool row_kernel = true) {
   SoftcapLossOptions o;
+  o.row_kernel = row_kernel;
   o.vocab_size = kVocab;
   o.softcap = kSoftcap;
   o.chunk_rows = chunk_rows;
@@ -77,13 +83,17 @@ Gradients gradients_of(Inputs& in, LossFn loss_fn) {
   return {loss.detach(), in.h.grad().clone(), in.weight.grad().clone()};
 }
 
-TEST(SoftcapCrossEntropy, MatchesThePlainGraphInFloat32) {
+class SoftcapCrossEntropyPaths : public ::testing::TestWithParam<bool> {};  // row_kernel
+
+INSTANTIATE_TEST_SUITE_P(RowKernelAndTensorOps, SoftcapCrossEntropyPaths, ::testing::Bool());
+
+TEST_P(SoftcapCrossEntropyPaths, MatchesThePlainGraphInFloat32) {
   auto in = make_inputs();
   const auto expected = gradients_of(in, [&] { return plain_loss(in, torch::kFloat32); });
   for (int64_t chunk_rows : {0, 1, 64, 128, 1000}) {  // 300: 64 leaves a partial chunk
     const auto fused = gradients_of(in, [&] {
       return softcap_cross_entropy(in.h, in.weight, in.targets,
-                                   options(torch::kFloat32, chunk_rows));
+                                   options(torch::kFloat32, chunk_rows, GetParam()));
     });
     EXPECT_LT(relative_error(fused.loss, expected.loss), fp32_tolerance(kVocab)) << chunk_rows;
     EXPECT_LT(relative_error(fused.grad_h, expected.grad_h), fp32_tolerance(kVocab)) << chunk_rows;
@@ -95,13 +105,13 @@ TEST(SoftcapCrossEntropy, MatchesThePlainGraphInFloat32) {
   }
 }
 
-TEST(SoftcapCrossEntropy, MatchesThePlainGraphWithBfloat16Matmuls) {
+TEST_P(SoftcapCrossEntropyPaths, MatchesThePlainGraphWithBfloat16Matmuls) {
   auto in = make_inputs();
   const auto expected = gradients_of(in, [&] { return plain_loss(in, torch::kBFloat16); });
   constexpr int64_t kChunkRows = 64;
   const auto fused = gradients_of(in, [&] {
     return softcap_cross_entropy(in.h, in.weight, in.targets,
-                                 options(torch::kBFloat16, kChunkRows));
+                                 options(torch::kBFloat16, kChunkRows, GetParam()));
   });
   // Both paths round the logits' matmul identically; the gradient matmuls take the same bf16
   // operands up to where a few-ulp fp32 difference in d(logit) rounds to the other bf16 value
@@ -126,12 +136,12 @@ TEST(SoftcapCrossEntropy, ScalesItsGradientsByTheIncomingGradient) {
   EXPECT_TRUE(torch::allclose(quarter.grad_weight * 4, once.grad_weight, 0, 0));
 }
 
-TEST(SoftcapCrossEntropy, PerRowLossesMatchAndIgnoredRowsAreZero) {
+TEST_P(SoftcapCrossEntropyPaths, PerRowLossesMatchAndIgnoredRowsAreZero) {
   auto in = make_inputs();
   torch::NoGradGuard no_grad;
   const auto expected = plain_loss(in, torch::kFloat32, /*per_row=*/true);
-  const auto losses =
-      softcap_cross_entropy_per_row(in.h, in.weight, in.targets, options(torch::kFloat32, 64));
+  const auto losses = softcap_cross_entropy_per_row(in.h, in.weight, in.targets,
+                                                    options(torch::kFloat32, 64, GetParam()));
   ASSERT_EQ(losses.sizes(), expected.sizes());
   EXPECT_LT(relative_error(losses, expected), fp32_tolerance(kVocab));
   EXPECT_EQ(losses[0].item<float>(), 0.0f);  // row 0's target is -1
@@ -139,11 +149,11 @@ TEST(SoftcapCrossEntropy, PerRowLossesMatchAndIgnoredRowsAreZero) {
                    .requires_grad());  // no gradients are computed under NoGradGuard
 }
 
-TEST(SoftcapCrossEntropy, EveryTargetIgnoredGivesNanAsTorchDoes) {
+TEST_P(SoftcapCrossEntropyPaths, EveryTargetIgnoredGivesNanAsTorchDoes) {
   auto in = make_inputs();
   in.targets.fill_(-1);
   const auto loss =
-      softcap_cross_entropy(in.h, in.weight, in.targets, options(torch::kFloat32, 64));
+      softcap_cross_entropy(in.h, in.weight, in.targets, options(torch::kFloat32, 64, GetParam()));
   EXPECT_TRUE(std::isnan(loss.item<double>()));
   EXPECT_TRUE(std::isnan(plain_loss(in, torch::kFloat32).item<double>()));
 }
