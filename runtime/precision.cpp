@@ -47,10 +47,13 @@ void log_precision(c10::Device device, c10::ScalarType model_dtype, c10::ScalarT
   const bool native = bf16_matmul_native(device);
   if (device.is_cpu()) {
     const CpuInfo& cpu = cpu_info();
-    log0("cpu: {}, {} CPUs allowed; intra-op threads: {}, OpenMP wait policy: {}; bf16 matmul: {}",
-         cpu.model_name, allowed_cpu_count(), at::get_num_threads(), openmp_wait_policy(),
-         native ? (cpu.amx_bf16 ? "native (amx_bf16)" : "native (avx512_bf16)")
-                : "not native (no avx512_bf16 or amx_bf16)");
+    log0(
+        "cpu: {}, {} CPUs allowed; intra-op threads: {}, OpenMP wait policy: {}; GOMP_SPINCOUNT: "
+        "{}; bf16 matmul: {}",
+        cpu.model_name, allowed_cpu_count(), at::get_num_threads(), openmp_wait_policy(),
+        openmp_spin_count(),
+        native ? (cpu.amx_bf16 ? "native (amx_bf16)" : "native (avx512_bf16)")
+               : "not native (no avx512_bf16 or amx_bf16)");
   } else {
     log0("device: {}; bf16 matmul: {}", device.str(), native ? "native" : "not native");
   }

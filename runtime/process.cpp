@@ -14,12 +14,18 @@ namespace nt {
 void use_passive_openmp_wait(char** argv) {
   if (std::getenv("OMP_WAIT_POLICY")) return;
   setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+  setenv("GOMP_SPINCOUNT", kOpenMPSpinCount, /*overwrite=*/0);
   execv("/proc/self/exe", argv);
 }
 
 const char* openmp_wait_policy() {
   const char* policy = std::getenv("OMP_WAIT_POLICY");
   return policy ? policy : "default";
+}
+
+const char* openmp_spin_count() {
+  const char* count = std::getenv("GOMP_SPINCOUNT");
+  return count ? count : "default";
 }
 
 int configure_process() {

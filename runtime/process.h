@@ -5,17 +5,23 @@
 
 namespace nt {
 
-// OpenMP threads that sleep when idle instead of spinning. LibTorch's elementwise kernels run on
-// OpenMP threads and its matmuls on OpenBLAS's own pthreads; with both pools as large as the
-// CPU count, OpenMP's default of spinning for a while after each parallel region takes a core
-// from every matmul that follows (measured: a CPU training step up to 1.4x slower). libgomp
-// reads OMP_WAIT_POLICY once, when it is loaded, so when the variable is unset this sets it to
-// PASSIVE and re-executes the program (/proc/self/exe, same pid, arguments and descriptors);
-// a value the user set is kept. Call first thing in main, before any thread exists. Returns
-// only when no re-execution was needed or it failed (the program then runs as it is).
+// OpenMP threads that sleep soon after they go idle instead of spinning. LibTorch's elementwise
+// kernels run on OpenMP threads and its matmuls on OpenBLAS's own pthreads; with both pools as
+// large as the CPU count, OpenMP's default of spinning for up to 3 ms after each parallel region
+// takes a core from every matmul that follows (measured: a CPU training step up to 1.4x slower).
+// Sleeping at once costs a futex wake-up per parallel region instead, which the optimizer's many
+// small ops pay for (Muon's step 1.5x slower), so threads spin for kOpenMPSpinCount iterations
+// of libgomp's wait loop (about 0.3 ms) first. libgomp reads OMP_WAIT_POLICY and GOMP_SPINCOUNT
+// once, when it is loaded, so when the policy is unset this sets PASSIVE (and the spin count, if
+// unset) and re-executes the program (/proc/self/exe, same pid, arguments and descriptors); a
+// policy the user set is kept. Call first thing in main, before any thread exists. Returns only
+// when no re-execution was needed or it failed (the program then runs as it is).
+inline constexpr char kOpenMPSpinCount[] = "30000";
 void use_passive_openmp_wait(char** argv);
-// OMP_WAIT_POLICY as this process's libgomp read it at start, or "default" when unset.
+// OMP_WAIT_POLICY and GOMP_SPINCOUNT as this process's libgomp read them at start, or
+// "default" when unset.
 const char* openmp_wait_policy();
+const char* openmp_spin_count();
 
 // - Threads: OMP_NUM_THREADS when set (ntrun and torchrun set it per worker), else every CPU
 //   of the affinity mask (taskset, cpusets, Slurm's --cpus-per-task), not the machine's count.

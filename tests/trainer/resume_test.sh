@@ -31,8 +31,9 @@ run() {  # run BASE_DIR NPROC EXTRA...
 }
 losses() { grep -o 'step 0000[5-8]/00008 ([0-9.]*%) | loss: [0-9.]*' "$1"; }
 
-(unset OMP_WAIT_POLICY; run "$work/a" "$nproc") > "$work/a.log" || fail "uninterrupted run"
-grep -q "OpenMP wait policy: PASSIVE;" "$work/a.log" || fail "OMP_WAIT_POLICY unset did not give PASSIVE"
+(unset OMP_WAIT_POLICY GOMP_SPINCOUNT; run "$work/a" "$nproc") > "$work/a.log" || fail "uninterrupted run"
+grep -q "OpenMP wait policy: PASSIVE; GOMP_SPINCOUNT: 30000;" "$work/a.log" ||
+  fail "OMP_WAIT_POLICY unset did not give PASSIVE with a spin count of 30000"
 dir=$work/b/base_checkpoints/resume
 if [ "$layout" = sharded ]; then
   # Killed at its second save: every shard of step 8 written, its meta not.
