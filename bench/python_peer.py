@@ -94,7 +94,8 @@ def time_case(depth, seq, dtype, steps, batch=8):
 if __name__ == "__main__":
     steps = int(sys.argv[sys.argv.index("--steps") + 1]) if "--steps" in sys.argv else 5
     bf16 = BF16 or "--bf16" in sys.argv
-    torch.set_num_threads(max(1, os.cpu_count() // WORLD))
+    # As nanotrain: OMP_NUM_THREADS when set (ntrun sets it per worker), else a share of the CPUs.
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", max(1, os.cpu_count() // WORLD))))
     if WORLD > 1:
         torch.distributed.init_process_group("gloo")
     rank = int(os.environ.get("RANK", "0"))
