@@ -6,20 +6,22 @@
 # FLOPs per token and the same peak, i.e. nanotrain's MFU divided by the ratio.
 # bf16 cases run where the CPU has bf16 matmul units (avx512_bf16, amx_bf16); Muon's
 # Newton-Schulz runs in bf16 there and in fp32 elsewhere, in both programs.
-# Usage: bench/compare_python.sh [STEPS] [NPROC]
+# Usage: bench/compare_python.sh [STEPS] [NPROC] [--muon_dtype auto|bfloat16|float32]
+# (--muon_dtype float32 measures, on a bf16 CPU, the Newton-Schulz path an AVX2-only CPU takes.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 steps=${1:-5}
 nproc=${2:-1}
+shift $(($# < 2 ? $# : 2))
 # Both run under ntrun (Debian's torchrun fails to start on Python 3.11; ntrun sets the same
 # variables, and torch.distributed's env:// initialization reads them).
 launch=()
 if [ "$nproc" -gt 1 ]; then launch=(build/bin/ntrun --standalone --nproc_per_node="$nproc"); fi
 cpp_cmd=("${launch[@]}" build/bin/train_step_bench)
 py_cmd=("${launch[@]}" /usr/bin/python3)
-cpp=$("${cpp_cmd[@]}" --steps "$steps" 2>/dev/null |
+cpp=$("${cpp_cmd[@]}" --steps "$steps" "$@" 2>/dev/null |
   awk -F'|' '/^\| [0-9]/ {gsub(/ /, ""); print $2, $3, $5, $6, $8}')
-py=$("${py_cmd[@]}" bench/python_peer.py --steps "$steps" 2>/dev/null)
+py=$("${py_cmd[@]}" bench/python_peer.py --steps "$steps" "$@" 2>/dev/null)
 echo "| ranks | depth | seq | dtype | nanotrain tok/s | nanotrain MFU | PyTorch (Python) tok/s | Python MFU | ratio |"
 echo "|---|---|---|---|---|---|---|---|---|"
 join <(echo "$cpp" | awk '{print $1"-"$2"-"$3, $4, $5}' | sort) \

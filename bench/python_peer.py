@@ -6,10 +6,11 @@ backward pass) and the same optimizers on every rank. Rank 0 prints one line per
 "depth seq dtype tokens_per_second" (all ranks together).
 
 Model dtypes and Muon's Newton-Schulz precision follow nanotrain's choice on this CPU (bf16 only
-where the CPU has avx512_bf16 or amx_bf16; --bf16 forces it), so both run the same arithmetic.
+where the CPU has avx512_bf16 or amx_bf16; --bf16 forces it, --muon_dtype as train_step_bench's),
+so both run the same arithmetic.
 
 Usage: [build/bin/ntrun --standalone --nproc_per_node=N] /usr/bin/python3 bench/python_peer.py
-       [--steps N] [--bf16]
+       [--steps N] [--bf16] [--muon_dtype auto|bfloat16|float32]
 """
 import os
 import sys
@@ -35,7 +36,9 @@ def cpu_has_bf16():
 
 
 BF16 = cpu_has_bf16()
-NS_DTYPE = torch.bfloat16 if BF16 else torch.float32  # nanotrain's --muon_dtype=auto
+MUON_DTYPE = sys.argv[sys.argv.index("--muon_dtype") + 1] if "--muon_dtype" in sys.argv else "auto"
+NS_DTYPE = {"auto": torch.bfloat16 if BF16 else torch.float32, "bfloat16": torch.bfloat16,
+            "float32": torch.float32}[MUON_DTYPE]
 
 
 class Weights(torch.nn.Module):

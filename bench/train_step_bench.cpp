@@ -3,9 +3,9 @@
 // ceiling, so the ratio stays meaningful on a noisy or shared machine). Under ntrun the ranks
 // train together with the distributed optimizers and rank 0 reports the whole world's rate.
 // Model dtypes: float32, and bfloat16 where bf16 matmul is native (--bf16 forces it); Muon's
-// Newton-Schulz precision resolves as --muon_dtype=auto does in training.
+// Newton-Schulz precision as training's --muon_dtype (auto: bf16 where native).
 // Usage: [build/bin/ntrun --standalone --nproc_per_node=N] build/bin/train_step_bench [--steps N]
-//        [--bf16]
+//        [--bf16] [--muon_dtype auto|bfloat16|float32] [--no_overlap]
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -32,11 +32,12 @@ struct Result {
 };
 
 Result time_training(int64_t depth, int64_t seq_len, int64_t batch, torch::ScalarType dtype,
-                     int steps, nt::Collectives* collectives, bool overlap) {
+                     int steps, nt::Collectives* collectives, bool overlap,
+                     const nt::OptimizerConfig& optimizer_config) {
   nt::GPT model(nt::GPTConfig::from_depth(depth, seq_len, 50304));
   model->init_weights(0);
   model->set_compute_dtype(dtype);
-  nt::Optimizers opt = nt::setup_optimizers(model, nt::OptimizerConfig{});
+  nt::Optimizers opt = nt::setup_optimizers(model, optimizer_config);
   opt.set_collectives(collectives);
   // As in training: gradients averaged during backward (unless --no_overlap).
   const auto reducer = nt::make_gradient_reducer(model, opt, overlap ? collectives : nullptr);
@@ -68,7 +69,10 @@ int main(int argc, char** argv) {
   int steps = 5;
   bool bf16 = nt::bf16_matmul_native(torch::kCPU);
   bool overlap = true;
+  nt::OptimizerConfig optimizer_config;
   for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--muon_dtype") && i + 1 < argc)
+      optimizer_config.muon_dtype = argv[++i];
     if (!std::strcmp(argv[i], "--steps") && i + 1 < argc) steps = std::atoi(argv[++i]);
     if (!std::strcmp(argv[i], "--bf16")) bf16 = true;
     if (!std::strcmp(argv[i], "--no_overlap")) overlap = false;
@@ -79,7 +83,9 @@ int main(int argc, char** argv) {
   if (env.rank != 0) std::freopen("/dev/null", "w", stdout);  // rank 0 reports
   std::printf("ranks: %d, threads per rank: %d, cpu: %s, Muon's Newton-Schulz: %s\n",
               env.world_size, threads, nt::cpu_info().model_name.c_str(),
-              nt::dtype_name(nt::resolve_matmul_dtype("auto", torch::kCPU, "muon_dtype")).c_str());
+              nt::dtype_name(
+                  nt::resolve_matmul_dtype(optimizer_config.muon_dtype, torch::kCPU, "muon_dtype"))
+                  .c_str());
   // Per rank, measured by all ranks at once (they share the cores as in training).
   const double peak_fp32 = nt::measure_matmul_flops(torch::kFloat32, torch::kCPU);
   const double peak_bf16 = bf16 ? nt::measure_matmul_flops(torch::kBFloat16, torch::kCPU) : 0.0;
@@ -93,7 +99,8 @@ int main(int argc, char** argv) {
   for (const auto& c : cases) {
     for (auto dtype : {torch::kFloat32, torch::kBFloat16}) {
       if (dtype == torch::kBFloat16 && !bf16) continue;
-      const auto r = time_training(c.depth, c.seq, 8, dtype, steps, collectives.get(), overlap);
+      const auto r = time_training(c.depth, c.seq, 8, dtype, steps, collectives.get(), overlap,
+                                   optimizer_config);
       const double peak = (dtype == torch::kFloat32 ? peak_fp32 : peak_bf16) * env.world_size;
       std::printf("| %ld | %ld | 8 | %s | %.0f | %.1f | %.1f%% |\n", c.depth, c.seq,
                   dtype == torch::kFloat32 ? "float32" : "bfloat16", r.tokens_per_second,
