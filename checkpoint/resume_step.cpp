@@ -46,12 +46,16 @@ CompleteStep choose_on_rank_zero(const std::string& dir, int64_t step, bool prun
 
 }  // namespace
 
-int64_t parse_resume_from_step(const std::string& text) {
-  if (text == "-1") return -1;
+int64_t parse_resume_from_step(const std::string& text, bool restarted) {
+  if (text.empty() && restarted) {
+    log0("resume_from_step unset on a restarted job: resuming from the last complete step (auto)");
+    return kResumeAuto;
+  }
+  if (text.empty() || text == "-1") return -1;
   if (text == "auto") return kResumeAuto;
-  if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string::npos)
-    throw std::invalid_argument(
-        fmt::format("resume_from_step: expected -1, auto or a step number, found '{}'", text));
+  if (text.size() > 18 || text.find_first_not_of("0123456789") != std::string::npos)
+    throw std::invalid_argument(fmt::format(
+        "resume_from_step: expected -1, auto, a step number or nothing, found '{}'", text));
   return std::stoll(text);
 }
 

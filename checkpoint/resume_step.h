@@ -16,8 +16,11 @@ namespace nt {
 // --resume_from_step as a number: -1 starts fresh, kResumeAuto resumes the last complete step.
 constexpr int64_t kResumeAuto = -2;
 
-// "-1", "auto" or a step's digits; throws std::invalid_argument naming resume_from_step.
-int64_t parse_resume_from_step(const std::string& text);
+// "" (unset), "-1", "auto" or a step's digits; throws std::invalid_argument naming
+// resume_from_step. Unset is -1 on a job's first start and kResumeAuto when `restarted` (the
+// launcher restarted the workers, or Slurm requeued the job), which rank 0 logs: a restart
+// continues the run instead of training it again from step 0.
+int64_t parse_resume_from_step(const std::string& text, bool restarted);
 
 // Every rank calls it (`collectives` nullptr for a world of one); rank 0 holds the lock of
 // `checkpoint_dir`. Returns nullopt for a fresh start (-1, or kResumeAuto with no complete step

@@ -147,6 +147,8 @@ DistEnv read_dist_env() {
   } else {
     read_master(env);  // a world of one still accepts MASTER_* for checking
   }
+  // Set in every process of a requeued batch job, under ntrun and srun alike.
+  env.requeue_count = env_int("SLURM_RESTART_COUNT", 0);
   if (env.rank >= env.world_size)
     throw std::invalid_argument(fmt::format("{}: rank {} is not below the world size {}",
                                             env.source, env.rank, env.world_size));

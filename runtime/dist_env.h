@@ -35,8 +35,12 @@ struct DistEnv {
   std::string source = "none";  // "torchrun", "slurm", "mpi" or "none"
   bool agent_store = false;     // the launcher hosts the store; rank 0 does otherwise
   int restart_count = 0;        // TORCHELASTIC_RESTART_COUNT: the launcher's attempt
+  int requeue_count = 0;        // SLURM_RESTART_COUNT: how often Slurm requeued the job
 
   bool distributed() const { return world_size > 1; }
+  // This process continues a job that ran before: the launcher restarted its workers, or Slurm
+  // requeued the job.
+  bool restarted() const { return restart_count > 0 || requeue_count > 0; }
 };
 
 // Reads and checks the variables. Throws std::invalid_argument naming the variable for a

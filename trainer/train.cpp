@@ -95,7 +95,7 @@ TrainResult train(const TrainConfig& requested) {
   const GPTConfig from_depth =
       GPTConfig::from_depth(cfg.depth, cfg.max_seq_len, tokenizer.vocab_size());
   const auto resume_point = checkpointer.find_resume(
-      parse_resume_from_step(cfg.resume_from_step),
+      parse_resume_from_step(cfg.resume_from_step, env.restarted()),
       {from_depth, cfg.max_seq_len, get_tokenizer_dir(), tokenizer.vocab_size(), tokenizer_crc32c});
   GPT model(resume_point ? resume_point->model_config : from_depth);
   model->init_weights(cfg.seed);

@@ -64,7 +64,7 @@ void TrainConfig::validate() const {
   if (keep_last == 0 || keep_last < -1)
     throw std::invalid_argument(
         fmt::format("keep_last: expected a positive integer or -1, found {}", keep_last));
-  parse_resume_from_step(resume_from_step);
+  parse_resume_from_step(resume_from_step, /*restarted=*/false);
   if (!(collective_timeout >= 1 && collective_timeout <= kMaxCollectiveTimeout))
     throw std::invalid_argument(
         fmt::format("collective_timeout: expected seconds in [1, {}], found {}",

@@ -40,7 +40,7 @@ struct TrainConfig {
   bool async_save = false;
   std::string checkpoint_layout = "gathered";
   std::string on_save_error = "stop";
-  std::string resume_from_step = "-1";
+  std::string resume_from_step = "";  // unset: -1, or auto when the job was restarted
   bool prune_abandoned = false;
   double collective_timeout = 600.0;
   std::string tensorboard_dir = "auto";
@@ -78,7 +78,9 @@ struct TrainConfig {
     v("checkpoint_layout", checkpoint_layout,
       "gathered: rank 0 writes nanochat's files | sharded: every rank writes its part");
     v("on_save_error", on_save_error, "a failed save (disk full, ...): stop | continue");
-    v("resume_from_step", resume_from_step, "-1: start fresh | auto: the last complete step | N");
+    v("resume_from_step", resume_from_step,
+      "-1: start fresh | auto: the last complete step | N | unset: -1, or auto when the "
+      "launcher restarted the workers or Slurm requeued the job");
     v("prune_abandoned", prune_abandoned,
       "resuming from N < the newest step: delete the later steps (else refuse to start)");
     v("collective_timeout", collective_timeout,

@@ -238,8 +238,8 @@ TEST_F(CheckpointTest, ResumeStepResolvesAutoStepsAndRollbacks) {
   EXPECT_TRUE(is_complete_step(dir_, 2));
   expect_runtime_error([&] { agree_on_resume_step(dir_, 5, false, 0, nullptr); },
                        "rank 0 resumes from step 5, which '" + dir_ + "' does not hold complete");
-  testing::expect_error<std::invalid_argument>([] { parse_resume_from_step("latest"); },
-                                               "expected -1, auto or a step number");
+  testing::expect_error<std::invalid_argument>([] { parse_resume_from_step("latest", false); },
+                                               "expected -1, auto, a step number or nothing");
 }
 
 TEST_F(CheckpointerTest, SecondCheckpointerOnTheDirectoryIsRefused) {
@@ -336,13 +336,19 @@ TEST(CheckpointerOptions, ChoicesParseOnceWithNamedErrors) {
   testing::expect_error<std::invalid_argument>(
       [] { parse_on_save_error("ignore"); },
       "on_save_error: expected stop or continue, found 'ignore'");
-  EXPECT_EQ(parse_resume_from_step("-1"), -1);
-  EXPECT_EQ(parse_resume_from_step("auto"), kResumeAuto);
-  EXPECT_EQ(parse_resume_from_step("000120"), 120);
-  for (const char* bad : {"", "-2", "latest", "1e3", "99999999999999999999"})
+  for (bool restarted : {false, true}) {  // a step the user names holds on a restart too
+    EXPECT_EQ(parse_resume_from_step("-1", restarted), -1);
+    EXPECT_EQ(parse_resume_from_step("auto", restarted), kResumeAuto);
+    EXPECT_EQ(parse_resume_from_step("000120", restarted), 120);
+  }
+  // Unset: a fresh start on the job's first attempt, the last complete step on a restart.
+  EXPECT_EQ(parse_resume_from_step("", false), -1);
+  EXPECT_EQ(parse_resume_from_step("", true), kResumeAuto);
+  for (const char* bad : {"-2", "latest", "1e3", "99999999999999999999"})
     testing::expect_error<std::invalid_argument>(
-        [&] { parse_resume_from_step(bad); },
-        fmt::format("resume_from_step: expected -1, auto or a step number, found '{}'", bad));
+        [&] { parse_resume_from_step(bad, false); },
+        fmt::format("resume_from_step: expected -1, auto, a step number or nothing, found '{}'",
+                    bad));
 }
 
 }  // namespace

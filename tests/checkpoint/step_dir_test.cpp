@@ -32,7 +32,9 @@ TEST(ParseStepFile, AcceptsOnlyWhatTheStepFileNamesWrite) {
   for (const auto& [name, step] : model_cases) {
     const auto file = parse_step_file(name);
     EXPECT_EQ(file ? file->step : -1, step) << name;
-    if (file) EXPECT_EQ(file->kind, StepFileKind::kModel) << name;
+    if (file) {
+      EXPECT_EQ(file->kind, StepFileKind::kModel) << name;
+    }
   }
   // Every kind round-trips through the name functions; near misses are not steps.
   for (int64_t step : {0, 42, 1234567}) {

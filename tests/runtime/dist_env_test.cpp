@@ -54,7 +54,9 @@ class ScopedLauncherEnv {
                              "PMI_ID",
                              "PMIX_RANK",
                              "MPI_LOCALRANKID",
-                             "MPI_LOCALNRANKS"})
+                             "MPI_LOCALNRANKS",
+                             "TORCHELASTIC_RESTART_COUNT",
+                             "SLURM_RESTART_COUNT"})
       unsetenv(name);
   }
 };
@@ -64,6 +66,38 @@ TEST(DistEnv, NothingSetIsAWorldOfOne) {
   const auto env = read_dist_env();
   EXPECT_EQ(env.source, "none");
   EXPECT_FALSE(env.distributed());
+}
+
+TEST(DistEnv, NothingSetIsAFirstStart) {
+  ScopedLauncherEnv vars({});
+  EXPECT_FALSE(read_dist_env().restarted());
+}
+
+// A restart is the launcher's (ntrun, torchrun) or Slurm's requeue, under any launcher.
+TEST(DistEnv, KnowsARestartedJob) {
+  {
+    ScopedLauncherEnv vars(
+        {{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"TORCHELASTIC_RESTART_COUNT", "0"}});
+    EXPECT_FALSE(read_dist_env().restarted());
+  }
+  {
+    ScopedLauncherEnv vars(
+        {{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"TORCHELASTIC_RESTART_COUNT", "3"}});
+    const auto env = read_dist_env();
+    EXPECT_EQ(env.restart_count, 3);
+    EXPECT_TRUE(env.restarted());
+  }
+  {
+    ScopedLauncherEnv vars({{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"SLURM_RESTART_COUNT", "1"}});
+    const auto env = read_dist_env();
+    EXPECT_EQ(env.requeue_count, 1);
+    EXPECT_TRUE(env.restarted());
+  }
+  {
+    ScopedLauncherEnv vars(std::map<std::string, std::string>{{"SLURM_RESTART_COUNT", "x"}});
+    testing::expect_error([] { read_dist_env(); },
+                          "SLURM_RESTART_COUNT: expected an integer in [0, 1048576], found 'x'");
+  }
 }
 
 TEST(DistEnv, ReadsTorchrunVariablesAndNamesBadOnes) {

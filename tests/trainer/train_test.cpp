@@ -190,7 +190,7 @@ TEST(TrainConfig, FileThenFlagsAndErrors) {
   expect_error([] { parse_train_config({"--peak_flops=0"}); },
                "peak_flops: expected a positive FLOP/s figure or -1, found 0");
   expect_error([] { parse_train_config({"--resume_from_step=last"}); },
-               "resume_from_step: expected -1, auto or a step number, found 'last'");
+               "resume_from_step: expected -1, auto, a step number or nothing, found 'last'");
   expect_error([] { parse_train_config({"--collective_timeout=0"}); },
                "collective_timeout: expected seconds in [1, 604800], found 0");
   expect_error([] { parse_train_config({"--collective_timeout=nan"}); }, "found nan");
