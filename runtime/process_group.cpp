@@ -16,6 +16,7 @@
 
 #include "runtime/collectives.h"
 #include "runtime/net.h"
+#include "runtime/preemption.h"
 #include "runtime/torch_compat.h"
 
 #ifdef NANOTRAIN_WITH_NCCL
@@ -152,7 +153,9 @@ class C10dCollectives : public Collectives {
   // number (the same on every rank); a stuck or dead rank never does. Each rank polls one
   // counter, so the store sees one request per rank per poll. Runs on a detached thread because
   // the store may live in rank 0, which may be the stuck one: then the thread stays blocked until
-  // the process exits, which it is about to do.
+  // the process exits, which it is about to do. A stop signal (ntrun sends SIGTERM to the rest
+  // of the group once one worker has died) ends the wait at once: the launcher already knows
+  // the root cause, and every second waited here delays the restart.
   std::string missing_ranks() {
     auto result = std::make_shared<std::promise<std::string>>();
     auto future = result->get_future();
@@ -165,30 +168,40 @@ class C10dCollectives : public Collectives {
         store->add(prefix + "count", 1);
         const auto deadline = std::chrono::steady_clock::now() + wait_for;
         while (store->add(prefix + "count", 0) < world_size &&
-               std::chrono::steady_clock::now() < deadline)
+               std::chrono::steady_clock::now() < deadline && preemption_signal() == 0)
           std::this_thread::sleep_for(std::chrono::milliseconds(50));
         std::vector<int> missing;
         for (int r = 0; r < world_size; ++r)
           if (!store->check({prefix + std::to_string(r)})) missing.push_back(r);
+        const char* ranks = missing.size() == 1 ? "rank" : "ranks";
         if (missing.empty())
           result->set_value(kEveryRankArrived);
+        else if (const int sig = preemption_signal())
+          result->set_value(fmt::format("{} {} had not reached it when {} ended the wait", ranks,
+                                        fmt::join(missing, ", "), strsignal(sig)));
         else
           result->set_value(fmt::format(
-              "{} {} did not reach it within the timeout (stuck, dead or busy elsewhere)",
-              missing.size() == 1 ? "rank" : "ranks", fmt::join(missing, ", ")));
+              "{} {} did not reach it within the timeout (stuck, dead or busy elsewhere)", ranks,
+              fmt::join(missing, ", ")));
       } catch (const std::exception& e) {
         result->set_value(fmt::format("the store on {} failed ({}): {} may be stuck or dead", owner,
                                       e.what(), owner));
       }
     }).detach();
-    if (future.wait_for(diagnosis_time_ + std::chrono::milliseconds(500)) !=
-        std::future_status::ready)
-      return fmt::format("the store on {} did not answer: {} is stuck or dead", owner, owner);
+    const auto deadline =
+        std::chrono::steady_clock::now() + diagnosis_time_ + std::chrono::milliseconds(500);
+    while (future.wait_for(std::chrono::milliseconds(50)) != std::future_status::ready) {
+      if (std::chrono::steady_clock::now() >= deadline)
+        return fmt::format("the store on {} did not answer: {} is stuck or dead", owner, owner);
+      if (const int sig = preemption_signal())
+        return fmt::format("{} ended the wait for the store on {}", strsignal(sig), owner);
+    }
     std::string verdict = future.get();
     // A rank 0 that hosts the store exits soon after this error: when some rank is missing, it
     // serves one more window so that a rank whose wait started later (it reached the collective
     // later) still reads the marks rather than a closed store.
-    if (rank0_hosts_store_ && rank_ == 0 && verdict != kEveryRankArrived)
+    if (rank0_hosts_store_ && rank_ == 0 && verdict != kEveryRankArrived &&
+        preemption_signal() == 0)
       std::this_thread::sleep_for(diagnosis_time_);
     return verdict;
   }
