@@ -7,10 +7,10 @@
 #include <string>
 #include <vector>
 
-#include "model/config.h"
-#include "launch/launch_config.h"
-#include "runtime/config_io.h"
 #include "cli/cli_args.h"
+#include "launch/launch_config.h"
+#include "model/config.h"
+#include "runtime/config_io.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<std::string> args(1);
@@ -21,7 +21,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       args.back().push_back(static_cast<char>(data[i]));
   }
   try {
-    nt::parse_launch_config(args);
+    nt::parse_launch_config(args, {});
   } catch (const std::exception&) {
   }
   try {

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <random>
 #include <stdexcept>
@@ -127,6 +128,32 @@ void parse_rdzv_conf(const Flag& flag, LaunchConfig& c) {
   }
 }
 
+// torchrun's flags that also take their default from PET_<FLAG> (its argparse `env` and
+// `check_env` actions), as Kubeflow's PyTorchJob sets them.
+constexpr const char* kEnvironmentFlags[] = {
+    "nproc_per_node", "nnodes",       "node_rank",     "master_addr",
+    "master_port",    "rdzv_backend", "rdzv_endpoint", "rdzv_id",
+    "rdzv_conf",      "standalone",   "max_restarts",  "monitor_interval",
+    "log_dir",        "redirects",    "tee",           "local_ranks_filter",
+    "role",           "local_addr",   "no_python",     "run_path",
+    "module"};
+
+// The flags that PET_* variables of `env` stand for; `variables` gets the variable of each.
+std::vector<std::string> flags_from_environment(const std::map<std::string, std::string>& env,
+                                                std::vector<std::string>* variables) {
+  std::vector<std::string> flags;
+  for (const char* name : kEnvironmentFlags) {
+    std::string variable = std::string("PET_") + name;
+    std::transform(variable.begin(), variable.end(), variable.begin(),
+                   [](unsigned char ch) { return std::toupper(ch); });
+    const auto it = env.find(variable);
+    if (it == env.end()) continue;
+    flags.push_back(fmt::format("--{}={}", name, it->second));
+    variables->push_back(variable);
+  }
+  return flags;
+}
+
 std::string random_run_id() {
   std::random_device device;
   return fmt::format("{:08x}{:08x}", device(), device());
@@ -141,81 +168,93 @@ int StreamSpec::for_rank(int local_rank) const {
   return 0;
 }
 
-LaunchConfig parse_launch_config(const std::vector<std::string>& args) {
+LaunchConfig parse_launch_config(const std::vector<std::string>& command_line,
+                                 const std::map<std::string, std::string>& environment) {
+  // The environment's flags come first, so that the command line wins.
+  std::vector<std::string> from_environment;
+  std::vector<std::string> args = flags_from_environment(environment, &from_environment);
+  args.insert(args.end(), command_line.begin(), command_line.end());
   LaunchConfig c;
   bool no_python = false, run_path = false;
   std::string module;
   std::string rdzv_endpoint_flag;
   size_t i = 0;
   for (; i < args.size() && args[i].size() > 1 && args[i][0] == '-'; ++i) {
-    Flag flag;
-    std::string body = args[i].compare(0, 2, "--") == 0 ? args[i].substr(2) : args[i].substr(1);
-    const size_t eq = body.find('=');
-    flag.name = body.substr(0, eq);
-    std::replace(flag.name.begin(), flag.name.end(), '-', '_');
-    if (flag.name == "m") flag.name = "module";
-    if (flag.name == "r") flag.name = "redirects";
-    if (flag.name == "t") flag.name = "tee";
-    const bool boolean =
-        flag.name == "standalone" || flag.name == "no_python" || flag.name == "run_path";
-    if (eq != std::string::npos) {
-      flag.value = body.substr(eq + 1);
-    } else if (boolean) {
-      flag.value = "true";
-    } else if (i + 1 < args.size()) {
-      flag.value = args[++i];
-    } else {
-      throw std::invalid_argument(fmt::format("--{}: expected a value", flag.name));
+    const size_t first = i;
+    try {
+      Flag flag;
+      std::string body = args[i].compare(0, 2, "--") == 0 ? args[i].substr(2) : args[i].substr(1);
+      const size_t eq = body.find('=');
+      flag.name = body.substr(0, eq);
+      std::replace(flag.name.begin(), flag.name.end(), '-', '_');
+      if (flag.name == "m") flag.name = "module";
+      if (flag.name == "r") flag.name = "redirects";
+      if (flag.name == "t") flag.name = "tee";
+      const bool boolean =
+          flag.name == "standalone" || flag.name == "no_python" || flag.name == "run_path";
+      if (eq != std::string::npos) {
+        flag.value = body.substr(eq + 1);
+      } else if (boolean) {
+        flag.value = "true";
+      } else if (i + 1 < args.size()) {
+        flag.value = args[++i];
+      } else {
+        throw std::invalid_argument(fmt::format("--{}: expected a value", flag.name));
+      }
+      if (flag.name == "nproc_per_node")
+        c.nproc_per_node = flag.value;
+      else if (flag.name == "nnodes")
+        parse_nnodes(flag, c);
+      else if (flag.name == "node_rank")
+        c.node_rank = parse_int(flag, 0, 65535);
+      else if (flag.name == "master_addr")
+        c.master_addr = flag.value;
+      else if (flag.name == "master_port")
+        c.master_port = parse_int(flag, 1, 65535);
+      else if (flag.name == "rdzv_backend")
+        c.rdzv_backend = flag.value;
+      else if (flag.name == "rdzv_endpoint")
+        rdzv_endpoint_flag = flag.value;
+      else if (flag.name == "rdzv_id" || flag.name == "run_id")
+        c.run_id = flag.value;
+      else if (flag.name == "rdzv_conf")
+        parse_rdzv_conf(flag, c);
+      else if (flag.name == "standalone")
+        c.standalone = detail::parse_flag_value<bool>(flag);
+      else if (flag.name == "max_restarts")
+        c.max_restarts = parse_int(flag, 0, 1000000);
+      else if (flag.name == "monitor_interval")
+        c.monitor_interval = parse_seconds(flag);
+      else if (flag.name == "log_dir")
+        c.log_dir = flag.value;
+      else if (flag.name == "redirects")
+        c.redirects = parse_streams(flag);
+      else if (flag.name == "tee")
+        c.tee = parse_streams(flag);
+      else if (flag.name == "local_ranks_filter")
+        for (const auto& rank : split(flag.value, ','))
+          c.local_ranks_filter.push_back(parse_int({flag.name, rank}, 0, 4095));
+      else if (flag.name == "role")
+        c.role = flag.value;
+      else if (flag.name == "local_addr")
+        c.local_addr = flag.value;
+      else if (flag.name == "no_python")
+        no_python = detail::parse_flag_value<bool>(flag);
+      else if (flag.name == "run_path")
+        run_path = detail::parse_flag_value<bool>(flag);
+      else if (flag.name == "module")
+        module = flag.value;
+      else if (flag.name == "shutdown_timeout")
+        c.shutdown_timeout = parse_seconds(flag);
+      else if (flag.name == "rdzv_timeout")
+        c.rendezvous_timeout = parse_seconds(flag);
+      else
+        throw std::invalid_argument(fmt::format("unknown flag --{} (see ntrun --help)", flag.name));
+    } catch (const std::invalid_argument& e) {
+      if (first < from_environment.size())  // a PET_* variable's value
+        throw std::invalid_argument(fmt::format("{}: {}", from_environment[first], e.what()));
+      throw;
     }
-    if (flag.name == "nproc_per_node")
-      c.nproc_per_node = flag.value;
-    else if (flag.name == "nnodes")
-      parse_nnodes(flag, c);
-    else if (flag.name == "node_rank")
-      c.node_rank = parse_int(flag, 0, 65535);
-    else if (flag.name == "master_addr")
-      c.master_addr = flag.value;
-    else if (flag.name == "master_port")
-      c.master_port = parse_int(flag, 1, 65535);
-    else if (flag.name == "rdzv_backend")
-      c.rdzv_backend = flag.value;
-    else if (flag.name == "rdzv_endpoint")
-      rdzv_endpoint_flag = flag.value;
-    else if (flag.name == "rdzv_id" || flag.name == "run_id")
-      c.run_id = flag.value;
-    else if (flag.name == "rdzv_conf")
-      parse_rdzv_conf(flag, c);
-    else if (flag.name == "standalone")
-      c.standalone = detail::parse_flag_value<bool>(flag);
-    else if (flag.name == "max_restarts")
-      c.max_restarts = parse_int(flag, 0, 1000000);
-    else if (flag.name == "monitor_interval")
-      c.monitor_interval = parse_seconds(flag);
-    else if (flag.name == "log_dir")
-      c.log_dir = flag.value;
-    else if (flag.name == "redirects")
-      c.redirects = parse_streams(flag);
-    else if (flag.name == "tee")
-      c.tee = parse_streams(flag);
-    else if (flag.name == "local_ranks_filter")
-      for (const auto& rank : split(flag.value, ','))
-        c.local_ranks_filter.push_back(parse_int({flag.name, rank}, 0, 4095));
-    else if (flag.name == "role")
-      c.role = flag.value;
-    else if (flag.name == "local_addr")
-      c.local_addr = flag.value;
-    else if (flag.name == "no_python")
-      no_python = detail::parse_flag_value<bool>(flag);
-    else if (flag.name == "run_path")
-      run_path = detail::parse_flag_value<bool>(flag);
-    else if (flag.name == "module")
-      module = flag.value;
-    else if (flag.name == "shutdown_timeout")
-      c.shutdown_timeout = parse_seconds(flag);
-    else if (flag.name == "rdzv_timeout")
-      c.rendezvous_timeout = parse_seconds(flag);
-    else
-      throw std::invalid_argument(fmt::format("unknown flag --{} (see ntrun --help)", flag.name));
   }
   // -m MODULE is torchrun's `python -m MODULE`; a .py script, or any program under --run_path,
   // runs with python; anything else (and everything under --no_python) runs as it is.
@@ -266,6 +305,9 @@ TORCHELASTIC_ERROR_FILE, TORCHELASTIC_SIGNALS_TO_HANDLE, TORCH_NCCL_ASYNC_ERROR_
 OMP_NUM_THREADS). Node 0's agent
 hosts the store the workers join at MASTER_ADDR:MASTER_PORT. Flags may use dashes or
 underscores. PROGRAM runs as it is, or with `python3 -u` when it ends in .py (or --run_path).
+As with torchrun, each of torchrun's flags below takes its default from PET_<FLAG>
+(PET_NPROC_PER_NODE, PET_NNODES, PET_STANDALONE=1, ...: how Kubeflow's PyTorchJob passes them);
+the command line wins.
 
   --nproc_per_node N|auto|cpu|gpu  workers on this node (default 1; gpu: the GPUs this process
                              may use (CUDA_VISIBLE_DEVICES, Slurm's binding); auto: those,

@@ -2,6 +2,7 @@
 // --nproc-per-node), then the program and its arguments.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -42,9 +43,13 @@ struct LaunchConfig {
   std::vector<std::string> program;   // the command each worker runs, python included
 };
 
-// Parses argv after "ntrun". `--help` is handled by the caller. Throws std::invalid_argument
-// naming the flag for an unknown flag, a bad value or a missing program.
-LaunchConfig parse_launch_config(const std::vector<std::string>& args);
+// Parses argv after "ntrun" with torchrun's PET_<FLAG> variables from `environment` (name ->
+// value) as the flags' defaults: PET_NPROC_PER_NODE=4 acts as a leading --nproc_per_node=4, and
+// the command line wins. `--help` is handled by the caller. Throws std::invalid_argument naming
+// the flag (and the variable, for a value from the environment) for an unknown flag, a bad value
+// or a missing program.
+LaunchConfig parse_launch_config(const std::vector<std::string>& command_line,
+                                 const std::map<std::string, std::string>& environment);
 
 // The text `ntrun --help` prints.
 const char* launch_usage();

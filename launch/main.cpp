@@ -7,6 +7,7 @@
 
 #include "launch/agent.h"
 #include "launch/launch_config.h"
+#include "runtime/environment.h"
 
 int main(int argc, char** argv) {
   const std::vector<std::string> args(argv + 1, argv + argc);
@@ -15,7 +16,7 @@ int main(int argc, char** argv) {
     return args.empty() ? 2 : 0;
   }
   try {
-    return nt::run_agent(nt::parse_launch_config(args));
+    return nt::run_agent(nt::parse_launch_config(args, nt::environment_variables()));
   } catch (const std::exception& e) {
     std::cerr << "ntrun: " << e.what() << "\n";
     return 1;

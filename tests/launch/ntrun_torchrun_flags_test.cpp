@@ -1,6 +1,7 @@
 // ntrun with torchrun's command line as people type it: --redirects and --tee with values,
 // --local_ranks_filter, python programs (-m, .py, --no_python), the error file a failing worker
-// writes, the elastic c10d rendezvous (--nnodes MIN:MAX) and the flags' errors.
+// writes, the elastic c10d rendezvous (--nnodes MIN:MAX), the flags' PET_* defaults and the
+// flags' errors.
 #include "tests/launch/ntrun_fixture.h"
 
 namespace nt {
@@ -111,6 +112,25 @@ TEST_F(NtrunTest, ElasticRendezvousStartsWithTheNodesThatCame) {
       << err();
   EXPECT_GE(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 1.0);
   EXPECT_EQ(read_file(dir_ + "/seen.0"), "0 1 1\n");
+}
+
+// As torchrun's argparse: PET_<FLAG> is the flag's default, and the command line wins.
+TEST_F(NtrunTest, PetVariablesAreTheFlagsDefaults) {
+  const auto worker = script("who.sh", "echo $RANK/$WORLD_SIZE/$TORCHELASTIC_MAX_RESTARTS");
+  const std::string pet = "env PET_NPROC_PER_NODE=3 PET_STANDALONE=1 PET_MAX_RESTARTS=2 ";
+  ASSERT_EQ(ntrun({worker}, 60, pet), 0) << err();
+  std::string out = read_file(dir_ + "/ntrun.out");
+  for (int rank = 0; rank < 3; ++rank)
+    EXPECT_NE(out.find(fmt::format("{}/3/2\n", rank)), std::string::npos) << out;
+  ASSERT_EQ(ntrun({"--nproc_per_node=2", worker}, 60, pet), 0) << err();
+  out = read_file(dir_ + "/ntrun.out");
+  EXPECT_NE(out.find("1/2/2\n"), std::string::npos) << out;
+  EXPECT_EQ(out.find("/3/"), std::string::npos) << out;
+  // A bad value names its variable; PET_* variables ntrun does not take are left alone.
+  EXPECT_EQ(ntrun({worker}, 60, "env PET_STANDALONE=1 PET_MAX_RESTARTS=many "), 1);
+  EXPECT_NE(err().find("PET_MAX_RESTARTS: flag --max_restarts: expected"), std::string::npos)
+      << err();
+  ASSERT_EQ(ntrun({worker}, 60, "env PET_STANDALONE=1 PET_START_METHOD=spawn "), 0) << err();
 }
 
 TEST_F(NtrunTest, TorchrunFlagsWithBadValuesAreClearErrors) {

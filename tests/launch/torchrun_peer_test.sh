@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # ntrun against the real torchrun (the pip PyTorch whose LibTorch this build links):
 #  1. one torch.distributed program (tests/reference/dump_env.py) under both, with
-#     --standalone --nproc_per_node=2 and as two nodes on this machine (--nnodes=2
+#     --standalone --nproc_per_node=2, with the same settings as PET_* variables and no flags
+#     (as Kubeflow's PyTorchJob starts torchrun), and as two nodes on this machine (--nnodes=2
 #     --node_rank=0/1): it succeeds under both, and its environments agree
 #     (tests/reference/compare_launcher_env.py lists the deliberate differences);
 #  2. `torchrun --no_python nanotrain train` and `ntrun nanotrain train`, same seed: the same
@@ -24,11 +25,14 @@ free_port() { "$python" -c 'import socket; s = socket.socket(); s.bind(("", 0));
 "$python" -c 'import json, os; print(json.dumps(dict(os.environ)))' > "$work/parent.json"
 port=$(free_port)  # both launchers' two-node runs, one after the other
 for launcher in torchrun ntrun; do
-  mkdir -p "$work/standalone_$launcher" "$work/nodes_$launcher"
+  mkdir -p "$work/standalone_$launcher" "$work/pet_$launcher" "$work/nodes_$launcher"
   if [ $launcher = torchrun ]; then cmd=("${torchrun[@]}"); else cmd=("$ntrun"); fi
   "${cmd[@]}" --standalone --nproc_per_node=2 "$reference/dump_env.py" \
     "$work/standalone_$launcher" > "$work/standalone_$launcher.log" 2>&1 ||
     fail "dump_env.py under $launcher --standalone"
+  PET_STANDALONE=1 PET_NPROC_PER_NODE=2 PET_MAX_RESTARTS=1 "${cmd[@]}" "$reference/dump_env.py" \
+    "$work/pet_$launcher" > "$work/pet_$launcher.log" 2>&1 ||
+    fail "dump_env.py under $launcher with PET_* variables"
   pids=()
   for node in 0 1; do
     "${cmd[@]}" --nnodes=2 --node_rank=$node --nproc_per_node=1 --master_addr=127.0.0.1 \
@@ -40,6 +44,10 @@ for launcher in torchrun ntrun; do
 done
 "$python" "$reference/compare_launcher_env.py" "$work/parent.json" "$work/standalone_torchrun" \
   "$work/standalone_ntrun" 2 || fail "--standalone: the environments differ"
+"$python" "$reference/compare_launcher_env.py" "$work/parent.json" "$work/pet_torchrun" \
+  "$work/pet_ntrun" 2 || fail "PET_* variables: the environments differ"
+grep -q '"TORCHELASTIC_MAX_RESTARTS": "1"' "$work/pet_ntrun/env.1.json" ||
+  fail "PET_MAX_RESTARTS=1 did not reach ntrun's workers"
 "$python" "$reference/compare_launcher_env.py" "$work/parent.json" "$work/nodes_torchrun" \
   "$work/nodes_ntrun" 2 || fail "two nodes: the environments differ"
 echo "environment under ntrun = under torchrun: ok"
