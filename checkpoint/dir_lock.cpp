@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -10,12 +11,27 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <regex>
 #include <stdexcept>
 
 #include "runtime/log.h"
 #include "serialize/atomic_file.h"
 
 namespace nt {
+namespace {
+
+// The "pid N on HOST" a run wrote, or "" for anything else: the file's bytes reach the log only
+// when they are such a line.
+std::string recorded_holder(int fd) {
+  char text[300] = {};
+  const ssize_t n = ::pread(fd, text, sizeof(text) - 1, 0);
+  if (n <= 0) return "";
+  const std::string holder(text, static_cast<size_t>(n));
+  static const std::regex kHolder("pid [0-9]{1,10} on [A-Za-z0-9._-]{1,255}");
+  return std::regex_match(holder, kHolder) ? holder : "";
+}
+
+}  // namespace
 
 DirLock::DirLock(const std::string& dir) : path_(dir + "/lock") {
   std::error_code ec;
@@ -26,13 +42,26 @@ DirLock::DirLock(const std::string& dir) : path_(dir + "/lock") {
         std::filesystem::absolute(std::filesystem::path(dir), ec).lexically_normal();
     fsync_directory(parent.has_relative_path() ? parent.parent_path().string() : "/");
   }
-  fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  // The lock file outlives runs (replacing it would let two runs lock two files), so it is
+  // opened in place: never through a symlink, and only if it is a regular file, because it is
+  // truncated below. A directory copied from elsewhere may hold anything under this name.
+  fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd_ < 0 && errno == ELOOP)
+    throw std::runtime_error(fmt::format(
+        "lock file '{}' is a symbolic link; refusing to follow it (remove it if the directory "
+        "is yours)",
+        path_));
   if (fd_ < 0)
     throw std::runtime_error(
         fmt::format("cannot open lock file '{}': {}", path_, std::strerror(errno)));
-  char previous[256] = {};
-  const ssize_t n = ::pread(fd_, previous, sizeof(previous) - 1, 0);
-  const std::string holder = n > 0 ? std::string(previous, static_cast<size_t>(n)) : "";
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd_);
+    fd_ = -1;
+    throw std::runtime_error(
+        fmt::format("lock file '{}' is not a regular file; refusing to use it", path_));
+  }
+  const std::string holder = recorded_holder(fd_);
   if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
     const int error = errno;
     ::close(fd_);

@@ -26,6 +26,7 @@
 #include "runtime/cpu_info.h"
 #include "runtime/environment.h"
 #include "runtime/log.h"
+#include "runtime/new_file.h"
 
 namespace nt {
 namespace {
@@ -46,12 +47,9 @@ void write_all(int fd, const std::string& text) {
   }
 }
 
+// --log_dir may be shared: a symlink planted under a log's name is replaced, not written through.
 int open_log(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0)
-    throw std::runtime_error(
-        fmt::format("cannot create log file '{}': {}", path, std::strerror(errno)));
-  return fd;
+  return create_new_file(path);
 }
 
 // The worker's whole environment, built before fork: the agent runs a store server's threads,

@@ -13,6 +13,7 @@
 #include <stdexcept>
 
 #include "runtime/crash_point.h"
+#include "runtime/new_file.h"
 #include "serialize/crc32c.h"
 
 namespace nt {
@@ -26,8 +27,8 @@ std::runtime_error os_error(const std::string& what, const std::string& path) {
 
 AtomicFileWriter::AtomicFileWriter(std::string path)
     : path_(std::move(path)), temp_path_(path_ + kTempSuffix) {
-  fd_ = ::open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd_ < 0) throw os_error("cannot create", temp_path_);
+  // The temp name is predictable: a symlink planted under it must not be written through.
+  fd_ = create_new_file(temp_path_);
 }
 
 AtomicFileWriter::~AtomicFileWriter() {

@@ -114,6 +114,23 @@ TEST_F(NtrunTest, ElasticRendezvousStartsWithTheNodesThatCame) {
   EXPECT_EQ(read_file(dir_ + "/seen.0"), "0 1 1\n");
 }
 
+// A shared --log_dir: a symlink planted under a worker's log name is replaced, not written
+// through.
+TEST_F(NtrunTest, PlantedLogSymlinkIsNotWrittenThrough) {
+  const auto worker = script("say.sh", "echo said $RANK");
+  const std::string logs = dir_ + "/logs/planted/attempt_0/0";
+  fs::create_directories(logs);
+  std::ofstream(dir_ + "/precious") << "precious";
+  fs::create_symlink(dir_ + "/precious", logs + "/stdout.log");
+  ASSERT_EQ(ntrun({"--standalone", "--nproc_per_node=1", "--log_dir", dir_ + "/logs", "--run_id",
+                   "planted", "--redirects", "1", worker}),
+            0)
+      << err();
+  EXPECT_EQ(read_file(dir_ + "/precious"), "precious");
+  EXPECT_FALSE(fs::is_symlink(logs + "/stdout.log"));
+  EXPECT_EQ(read_file(logs + "/stdout.log"), "said 0\n");
+}
+
 // As torchrun's argparse: PET_<FLAG> is the flag's default, and the command line wins.
 TEST_F(NtrunTest, PetVariablesAreTheFlagsDefaults) {
   const auto worker = script("who.sh", "echo $RANK/$WORLD_SIZE/$TORCHELASTIC_MAX_RESTARTS");
