@@ -139,6 +139,7 @@ Object* rebuild_tensor(Arena& arena, const std::string& name, const std::vector<
 // build_intlist and friends: LibTorch's pickler writes homogeneous lists through them.
 Object* typed_list(Arena& arena, Callable kind, const Object& list) {
   Object* o = arena.make(Kind::kTypedList);
+  arena.charge(list.items.size());
   auto build = [&](auto typed, Kind element, auto get) {
     for (size_t i = 0; i < list.items.size(); ++i) {
       if (list.items[i]->kind != element)
@@ -277,7 +278,17 @@ const AllowedGlobal& find_global(const std::string& module, const std::string& n
       module, name));
 }
 
+void Arena::charge(size_t units) {
+  if (units > budget_ - spent_)
+    throw Error(fmt::format(
+        "more than {} objects and copied list elements (the budget for {} bytes of pickle): a "
+        "crafted or corrupt file",
+        budget_, (budget_ - kBudgetBase) / kBudgetPerByte));
+  spent_ += units;
+}
+
 Object* Arena::make(Kind kind) {
+  charge(1);
   objects_.emplace_back();
   objects_.back().kind = kind;
   return &objects_.back();
@@ -375,11 +386,11 @@ void build(Object& target, Arena& arena, Object* state) {
     throw Error(fmt::format("BUILD on a {}: only dicts and instances take a state",
                             kind_name(target.kind)));
   if (state->kind == Kind::kDict) {
-    target.items.insert(target.items.end(), state->items.begin(), state->items.end());
+    arena.charge(state->items.size());
+    target.items = state->items;
     return;
   }
-  target.items.push_back(make_string(arena, "__state__"));
-  target.items.push_back(state);
+  target.items = {make_string(arena, "__state__"), state};
 }
 
 Object* Storages::load(Arena& arena, const Object& pid) {

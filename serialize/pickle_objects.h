@@ -82,12 +82,22 @@ struct Object {
   c10::IValue typed;  // a typed list
 };
 
+// The objects of one unpickle, and a budget on the work they may take: each object made and
+// each element copied (a typed list built from a list, a state given to an instance) costs one
+// unit. A pickle of n bytes makes at most n objects and copies each list about once, so a budget
+// of kBudgetPerByte * n (plus kBudgetBase) never binds on a real file; a crafted one that asks
+// for the same memoized list a million times (5 bytes a copy) fails at once.
 class Arena {
  public:
+  static constexpr size_t kBudgetPerByte = 16, kBudgetBase = size_t{1} << 16;
+  explicit Arena(size_t pickle_bytes) : budget_(kBudgetBase + kBudgetPerByte * pickle_bytes) {}
   Object* make(Kind kind);
+  // Throws Error when `units` more would exceed the budget.
+  void charge(size_t units);
 
  private:
   std::deque<Object> objects_;  // a deque: addresses stay valid as it grows
+  size_t budget_, spent_ = 0;
 };
 
 // REDUCE: `callable` (a global) applied to `args` (a tuple).
@@ -96,9 +106,9 @@ Object* call(Arena& arena, const Object& callable, const Object& args);
 // NEWOBJ: an empty instance of `cls` (an allowed class; `args` must be empty).
 Object* new_object(Arena& arena, const Object& cls, const Object& args);
 
-// BUILD: `state` set on `target`. A dict's attributes are dropped (a state_dict's _metadata,
-// unused in C++); an instance takes a dict state as its fields, any other state (the tuple of
-// TensorProperties.__getstate__) as the field "__state__".
+// BUILD: `state` set on `target`, replacing an earlier one. A dict's attributes are dropped (a
+// state_dict's _metadata, unused in C++); an instance takes a dict state as its fields, any other
+// state (the tuple of TensorProperties.__getstate__) as the field "__state__".
 void build(Object& target, Arena& arena, Object* state);
 
 // BINPERSID: the storages of one pickle, each loaded once through the StorageLoader.

@@ -42,7 +42,12 @@ class Unpickler {
  public:
   Unpickler(const char* data, size_t size, const StorageLoader& load_storage,
             const std::string& where, PickleGlobals globals)
-      : data_(data), size_(size), storages_(load_storage), where_(where), globals_(globals) {}
+      : data_(data),
+        size_(size),
+        storages_(load_storage),
+        where_(where),
+        globals_(globals),
+        arena_(size) {}
 
   c10::IValue run() {
     try {

@@ -2,6 +2,7 @@
 // compared element by element with the JSON description the script wrote beside each), files
 // that must be refused, and the unpickler on malformed, truncated and corrupted bytes.
 #include <caffe2/serialize/inline_container.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -9,6 +10,7 @@
 #include <random>
 #include <set>
 
+#include "serialize/pickle_objects.h"
 #include "serialize/pickle_reader.h"
 #include "serialize/torch_file.h"
 #include "tests/support/expect_error.h"
@@ -277,6 +279,48 @@ TEST(Unpickle, MalformedInputNamesTheProblem) {
     testing::expect_error<std::runtime_error>([&] { unpickle_text(bytes, storages.loader()); },
                                               "test.pkl: " + needle);
   }
+}
+
+// A memoized list of 100,000 ints handed to build_intlist 100,000 times: 6 bytes of pickle per
+// call, each call a copy. Without a budget that is 10^10 elements (about 160 GB) from an
+// 800 KB file; with it the unpickle stops at the budget for its size (about 13 million units,
+// some 200 MB at most) and names the file.
+TEST(Unpickle, RepeatedCopiesOfOneListExhaustTheBudgetNotTheMemory) {
+  using namespace std::string_literals;  // "..."s keeps the NUL bytes of a literal
+  constexpr int kElements = 100000, kCalls = 100000;
+  // PROTO 2; a list memoized as 0 and filled (MARK, ints, APPENDS); build_intlist memoized as 1;
+  // then a list (MARK) of build_intlist(list) results, each BINGET 1, BINGET 0, TUPLE1, REDUCE.
+  std::string p = "\x80\x02]q\x00("s;
+  for (int i = 0; i < kElements; ++i) p += "K\x01"s;
+  p += "e"s + "ctorch.jit._pickle\nbuild_intlist\nq\x01"s + "]("s;
+  const std::string call = "h\x01h\x00\x85R"s;
+  const std::string prefix = p;
+  for (int i = 0; i < kCalls; ++i) p += call;
+  p += "e."s;  // APPENDS, STOP
+  ZeroStorages storages;
+  testing::expect_error<std::runtime_error>(
+      [&] { unpickle_text(p, storages.loader()); },
+      fmt::format("test.pkl: more than {} objects and copied list elements (the budget for {} "
+                  "bytes of pickle): a crafted or corrupt file",
+                  pickle::Arena::kBudgetBase + pickle::Arena::kBudgetPerByte * p.size(), p.size()));
+  // The same list built once is well within the budget.
+  const auto once = unpickle_text(prefix + call + "e."s, storages.loader()).toList();
+  ASSERT_EQ(once.size(), 1u);
+  EXPECT_EQ(once.get(0).toIntList().size(), size_t{kElements});
+}
+
+// BUILD replaces an instance's state instead of adding to it.
+TEST(Unpickle, BuildReplacesTheState) {
+  ZeroStorages storages;
+  const std::string p =
+      "\x80\x02"
+      "ctorch.distributed.checkpoint.metadata\nMetadata\n)\x81}" +
+      binunicode("a") + "K\x01sb}" + binunicode("b") + "K\x02sb.";
+  const auto fields =
+      unpickle(p.data(), p.size(), storages.loader(), "test.pkl", PickleGlobals::kDcpMetadata)
+          .toGenericDict();
+  EXPECT_FALSE(fields.contains("a"));
+  EXPECT_EQ(fields.at("b").toInt(), 2);
 }
 
 TEST(Unpickle, EveryTruncationIsAnError) {
