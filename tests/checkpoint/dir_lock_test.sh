@@ -16,14 +16,18 @@ dir=$NANOTRAIN_BASE_DIR/base_checkpoints/locked
   > "$work/train.log" 2>&1 || fail "training failed: $(tail -3 "$work/train.log")"
 touch "$dir/model_000005.pt.tmp"  # what a live run's save in progress looks like
 
-# A run holds the lock: one process taking the same kernel lock (flock) the trainer takes.
-python3 -c "import fcntl, sys, time
+# A run holds the lock: one process taking the same kernel lock (flock) the trainer takes, in
+# the background; its pid in $holder.
+hold_lock() {
+  python3 -c "import fcntl, sys, time
 f = open(sys.argv[1], 'a')
 fcntl.flock(f, fcntl.LOCK_EX)
 print('locked', flush=True)
-time.sleep(60)" "$dir/lock" > "$work/holder.txt" &
-holder=$!
-for _ in $(seq 50); do grep -q locked "$work/holder.txt" && break; sleep 0.1; done
+time.sleep(60)" "$1" > "$work/holder.txt" &
+  holder=$!
+  for _ in $(seq 50); do grep -q locked "$work/holder.txt" && break; sleep 0.1; done
+}
+hold_lock "$dir/lock"
 if "$nanotrain" ckpt prune "$dir" --keep_last 1 > "$work/out.txt" 2> "$work/err.txt"; then
   fail "prune ran while the directory was locked"
 fi
@@ -64,13 +68,7 @@ grep -q "lock file '$dir/lock' is a symbolic link; refusing to follow it" "$work
 # A lock file holding something else, held by another process: not echoed.
 rm "$dir/lock"
 printf 'secret token\n' > "$dir/lock"
-python3 -c "import fcntl, sys, time
-f = open(sys.argv[1], 'r')
-fcntl.flock(f, fcntl.LOCK_EX)
-print('locked', flush=True)
-time.sleep(60)" "$dir/lock" > "$work/holder.txt" &
-holder=$!
-for _ in $(seq 50); do grep -q locked "$work/holder.txt" && break; sleep 0.1; done
+hold_lock "$dir/lock"
 if "$nanotrain" ckpt prune "$dir" --keep_last 1 > "$work/out.txt" 2> "$work/err.txt"; then
   fail "prune ran while the directory was locked"
 fi
