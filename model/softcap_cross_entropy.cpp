@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -84,7 +85,13 @@ void rows_by_kernel(const torch::Tensor& z, const torch::Tensor& target, double 
                  scratch[t].data_ptr<float>());
   };
   std::vector<std::thread> workers;
-  for (int64_t t = 1; t < threads; ++t) workers.emplace_back(run, t);
+  for (int64_t t = 1; t < threads; ++t) {
+    try {
+      workers.emplace_back(run, t);
+    } catch (const std::system_error&) {  // no thread to be had: this share runs here
+      run(t);
+    }
+  }
   run(0);
   for (auto& worker : workers) worker.join();
 }

@@ -177,8 +177,8 @@ class C10dCollectives : public Collectives {
         if (missing.empty())
           result->set_value(kEveryRankArrived);
         else if (const int sig = preemption_signal())
-          result->set_value(fmt::format("{} {} had not reached it when {} ended the wait", ranks,
-                                        fmt::join(missing, ", "), strsignal(sig)));
+          result->set_value(fmt::format("{} {} had not reached it when SIG{} ended the wait", ranks,
+                                        fmt::join(missing, ", "), sigabbrev_np(sig)));
         else
           result->set_value(fmt::format(
               "{} {} did not reach it within the timeout (stuck, dead or busy elsewhere)", ranks,
@@ -194,7 +194,7 @@ class C10dCollectives : public Collectives {
       if (std::chrono::steady_clock::now() >= deadline)
         return fmt::format("the store on {} did not answer: {} is stuck or dead", owner, owner);
       if (const int sig = preemption_signal())
-        return fmt::format("{} ended the wait for the store on {}", strsignal(sig), owner);
+        return fmt::format("SIG{} ended the wait for the store on {}", sigabbrev_np(sig), owner);
     }
     std::string verdict = future.get();
     // A rank 0 that hosts the store exits soon after this error: when some rank is missing, it
