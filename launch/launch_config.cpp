@@ -154,6 +154,65 @@ std::vector<std::string> flags_from_environment(const std::map<std::string, std:
   return flags;
 }
 
+// What a flag sets beyond LaunchConfig's fields: how the program runs, and the endpoint, which
+// is applied after every flag has been read.
+struct ProgramFlags {
+  bool no_python = false, run_path = false;
+  std::string module, rdzv_endpoint;
+};
+
+void apply_flag(const Flag& flag, LaunchConfig& c, ProgramFlags& x) {
+  if (flag.name == "nproc_per_node")
+    c.nproc_per_node = flag.value;
+  else if (flag.name == "nnodes")
+    parse_nnodes(flag, c);
+  else if (flag.name == "node_rank")
+    c.node_rank = parse_int(flag, 0, 65535);
+  else if (flag.name == "master_addr")
+    c.master_addr = flag.value;
+  else if (flag.name == "master_port")
+    c.master_port = parse_int(flag, 1, 65535);
+  else if (flag.name == "rdzv_backend")
+    c.rdzv_backend = flag.value;
+  else if (flag.name == "rdzv_endpoint")
+    x.rdzv_endpoint = flag.value;
+  else if (flag.name == "rdzv_id" || flag.name == "run_id")
+    c.run_id = flag.value;
+  else if (flag.name == "rdzv_conf")
+    parse_rdzv_conf(flag, c);
+  else if (flag.name == "standalone")
+    c.standalone = detail::parse_flag_value<bool>(flag);
+  else if (flag.name == "max_restarts")
+    c.max_restarts = parse_int(flag, 0, 1000000);
+  else if (flag.name == "monitor_interval")
+    c.monitor_interval = parse_seconds(flag);
+  else if (flag.name == "log_dir")
+    c.log_dir = flag.value;
+  else if (flag.name == "redirects")
+    c.redirects = parse_streams(flag);
+  else if (flag.name == "tee")
+    c.tee = parse_streams(flag);
+  else if (flag.name == "local_ranks_filter")
+    for (const auto& rank : split(flag.value, ','))
+      c.local_ranks_filter.push_back(parse_int({flag.name, rank}, 0, 4095));
+  else if (flag.name == "role")
+    c.role = flag.value;
+  else if (flag.name == "local_addr")
+    c.local_addr = flag.value;
+  else if (flag.name == "no_python")
+    x.no_python = detail::parse_flag_value<bool>(flag);
+  else if (flag.name == "run_path")
+    x.run_path = detail::parse_flag_value<bool>(flag);
+  else if (flag.name == "module")
+    x.module = flag.value;
+  else if (flag.name == "shutdown_timeout")
+    c.shutdown_timeout = parse_seconds(flag);
+  else if (flag.name == "rdzv_timeout")
+    c.rendezvous_timeout = parse_seconds(flag);
+  else
+    throw std::invalid_argument(fmt::format("unknown flag --{} (see ntrun --help)", flag.name));
+}
+
 std::string random_run_id() {
   std::random_device device;
   return fmt::format("{:08x}{:08x}", device(), device());
@@ -175,97 +234,47 @@ LaunchConfig parse_launch_config(const std::vector<std::string>& command_line,
   std::vector<std::string> args = flags_from_environment(environment, &from_environment);
   args.insert(args.end(), command_line.begin(), command_line.end());
   LaunchConfig c;
-  bool no_python = false, run_path = false;
-  std::string module;
-  std::string rdzv_endpoint_flag;
+  ProgramFlags x;
   size_t i = 0;
   for (; i < args.size() && args[i].size() > 1 && args[i][0] == '-'; ++i) {
-    const size_t first = i;
+    Flag flag;
+    std::string body = args[i].compare(0, 2, "--") == 0 ? args[i].substr(2) : args[i].substr(1);
+    const size_t eq = body.find('=');
+    flag.name = body.substr(0, eq);
+    std::replace(flag.name.begin(), flag.name.end(), '-', '_');
+    if (flag.name == "m") flag.name = "module";
+    if (flag.name == "r") flag.name = "redirects";
+    if (flag.name == "t") flag.name = "tee";
+    const bool boolean =
+        flag.name == "standalone" || flag.name == "no_python" || flag.name == "run_path";
+    if (eq != std::string::npos) {
+      flag.value = body.substr(eq + 1);
+    } else if (boolean) {
+      flag.value = "true";
+    } else if (i + 1 < args.size()) {
+      flag.value = args[++i];
+    } else {
+      throw std::invalid_argument(fmt::format("--{}: expected a value", flag.name));
+    }
     try {
-      Flag flag;
-      std::string body = args[i].compare(0, 2, "--") == 0 ? args[i].substr(2) : args[i].substr(1);
-      const size_t eq = body.find('=');
-      flag.name = body.substr(0, eq);
-      std::replace(flag.name.begin(), flag.name.end(), '-', '_');
-      if (flag.name == "m") flag.name = "module";
-      if (flag.name == "r") flag.name = "redirects";
-      if (flag.name == "t") flag.name = "tee";
-      const bool boolean =
-          flag.name == "standalone" || flag.name == "no_python" || flag.name == "run_path";
-      if (eq != std::string::npos) {
-        flag.value = body.substr(eq + 1);
-      } else if (boolean) {
-        flag.value = "true";
-      } else if (i + 1 < args.size()) {
-        flag.value = args[++i];
-      } else {
-        throw std::invalid_argument(fmt::format("--{}: expected a value", flag.name));
-      }
-      if (flag.name == "nproc_per_node")
-        c.nproc_per_node = flag.value;
-      else if (flag.name == "nnodes")
-        parse_nnodes(flag, c);
-      else if (flag.name == "node_rank")
-        c.node_rank = parse_int(flag, 0, 65535);
-      else if (flag.name == "master_addr")
-        c.master_addr = flag.value;
-      else if (flag.name == "master_port")
-        c.master_port = parse_int(flag, 1, 65535);
-      else if (flag.name == "rdzv_backend")
-        c.rdzv_backend = flag.value;
-      else if (flag.name == "rdzv_endpoint")
-        rdzv_endpoint_flag = flag.value;
-      else if (flag.name == "rdzv_id" || flag.name == "run_id")
-        c.run_id = flag.value;
-      else if (flag.name == "rdzv_conf")
-        parse_rdzv_conf(flag, c);
-      else if (flag.name == "standalone")
-        c.standalone = detail::parse_flag_value<bool>(flag);
-      else if (flag.name == "max_restarts")
-        c.max_restarts = parse_int(flag, 0, 1000000);
-      else if (flag.name == "monitor_interval")
-        c.monitor_interval = parse_seconds(flag);
-      else if (flag.name == "log_dir")
-        c.log_dir = flag.value;
-      else if (flag.name == "redirects")
-        c.redirects = parse_streams(flag);
-      else if (flag.name == "tee")
-        c.tee = parse_streams(flag);
-      else if (flag.name == "local_ranks_filter")
-        for (const auto& rank : split(flag.value, ','))
-          c.local_ranks_filter.push_back(parse_int({flag.name, rank}, 0, 4095));
-      else if (flag.name == "role")
-        c.role = flag.value;
-      else if (flag.name == "local_addr")
-        c.local_addr = flag.value;
-      else if (flag.name == "no_python")
-        no_python = detail::parse_flag_value<bool>(flag);
-      else if (flag.name == "run_path")
-        run_path = detail::parse_flag_value<bool>(flag);
-      else if (flag.name == "module")
-        module = flag.value;
-      else if (flag.name == "shutdown_timeout")
-        c.shutdown_timeout = parse_seconds(flag);
-      else if (flag.name == "rdzv_timeout")
-        c.rendezvous_timeout = parse_seconds(flag);
-      else
-        throw std::invalid_argument(fmt::format("unknown flag --{} (see ntrun --help)", flag.name));
+      apply_flag(flag, c, x);
     } catch (const std::invalid_argument& e) {
-      if (first < from_environment.size())  // a PET_* variable's value
-        throw std::invalid_argument(fmt::format("{}: {}", from_environment[first], e.what()));
+      // The environment's flags come first, one token each: token i is variable i's.
+      if (i < from_environment.size())
+        throw std::invalid_argument(fmt::format("{}: {}", from_environment[i], e.what()));
       throw;
     }
   }
   // -m MODULE is torchrun's `python -m MODULE`; a .py script, or any program under --run_path,
   // runs with python; anything else (and everything under --no_python) runs as it is.
   const std::vector<std::string> rest(args.begin() + static_cast<long>(i), args.end());
-  if (!module.empty()) {
-    if (no_python) throw std::invalid_argument("--module cannot go with --no_python");
-    c.program = {"python3", "-u", "-m", module};
+  if (!x.module.empty()) {
+    if (x.no_python) throw std::invalid_argument("--module cannot go with --no_python");
+    c.program = {"python3", "-u", "-m", x.module};
   } else if (rest.empty()) {
     throw std::invalid_argument("expected a program to launch after the flags (see ntrun --help)");
-  } else if (!no_python && (run_path || (rest[0].size() > 3 &&
-                                         rest[0].compare(rest[0].size() - 3, 3, ".py") == 0))) {
+  } else if (!x.no_python && (x.run_path || (rest[0].size() > 3 &&
+                                             rest[0].compare(rest[0].size() - 3, 3, ".py") == 0))) {
     c.program = {"python3", "-u"};
   }
   c.program.insert(c.program.end(), rest.begin(), rest.end());
@@ -276,7 +285,7 @@ LaunchConfig parse_launch_config(const std::vector<std::string>& command_line,
         fmt::format("--rdzv_backend: expected static or c10d, found '{}' (etcd needs torchrun)",
                     c.rdzv_backend));
   // As with torchrun, the endpoint, when given, replaces --master_addr and --master_port.
-  if (!rdzv_endpoint_flag.empty()) parse_endpoint({"rdzv_endpoint", rdzv_endpoint_flag}, c);
+  if (!x.rdzv_endpoint.empty()) parse_endpoint({"rdzv_endpoint", x.rdzv_endpoint}, c);
   if (c.min_nodes != c.max_nodes && c.rdzv_backend != "c10d")
     throw std::invalid_argument(
         "--nnodes MIN:MAX needs --rdzv_backend=c10d and --rdzv_endpoint, as with torchrun");
