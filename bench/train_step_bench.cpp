@@ -77,6 +77,12 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--bf16")) bf16 = true;
     if (!std::strcmp(argv[i], "--no_overlap")) overlap = false;
   }
+  try {
+    optimizer_config.validate();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "train_step_bench: %s\n", e.what());
+    return 2;
+  }
   const int threads = nt::configure_process();
   const nt::DistEnv env = nt::read_dist_env();
   const auto collectives = nt::init_process_group(env, nt::ProcessGroupOptions{});
