@@ -13,6 +13,7 @@
 #include "checkpoint/meta.h"
 #include "checkpoint/resume_step.h"
 #include "checkpoint/sharded_checkpoint.h"
+#include "checkpoint/snapshot.h"
 #include "checkpoint/step_dir.h"
 #include "runtime/config_io.h"
 #include "runtime/crash_point.h"
@@ -49,29 +50,114 @@ Checkpointer::Checkpointer(CheckpointerOptions options, int rank, int world_size
       world_size_(world_size),
       collectives_(collectives) {
   options_.validate();
-  if (rank_ != 0) return;
-  lock_ = std::make_unique<DirLock>(options_.dir);
-  if (options_.async) async_saver_ = std::make_unique<AsyncSaver>();
+  if (rank_ == 0) {
+    lock_ = std::make_unique<DirLock>(options_.dir);
+    if (options_.async) async_saver_ = std::make_unique<AsyncSaver>();
+  }
+  if (options_.snapshot_every <= 0) return;
+  snapshots_ = std::make_unique<SnapshotStore>(
+      SnapshotOptions{snapshot_dir(options_.snapshot_root, options_.dir),
+                      snapshot_job_key(options_.job_secret, options_.dir), rank_, world_size_});
+  if (!snapshots_->enabled())
+    spdlog::info("warning: snapshots off: {}; recovery falls back to the disk",
+                 snapshots_->disabled_reason());
+  else if (!options_.restarted)
+    snapshots_->remove_files();  // a first start: what is there is an earlier job's
 }
 
-// The saver goes first: its thread may still be writing into the locked directory.
+// The saver and the snapshot copy go first: their threads may still be writing.
 Checkpointer::~Checkpointer() {
   async_saver_.reset();
+  snapshots_.reset();
 }
 
 std::optional<ResumePoint> Checkpointer::find_resume(int64_t resume_from_step,
                                                      const ResumeChecks& checks) {
   auto found = agree_on_resume_step(options_.dir, resume_from_step, options_.prune_abandoned, rank_,
                                     collectives_);
-  if (!found) return std::nullopt;
+  std::optional<ResumePoint> point;
+  if (resume_from_step == kResumeAuto && snapshots_ && options_.restarted)
+    point = find_snapshot(found ? found->step : -1);
+  if (!point && found) {
+    point.emplace();
+    point->step = found->step;
+    point->meta = std::move(found->meta);
+    point->source = options_.dir + "/" + meta_file_name(point->step);
+    // The model's shape comes from the checkpoint, so that models --depth cannot describe
+    // (nanochat's GQA ones) resume too.
+    point->model_config = model_config_from_meta(point->meta, point->source);
+  }
+  if (point) check_resume_point(*point, checks);
+  return point;
+}
+
+std::optional<ResumePoint> Checkpointer::find_snapshot(int64_t disk_step) {
+  const std::vector<int64_t> mine = snapshots_->complete_steps(rank_);
+  // Every rank's two newest steps, -1 where it has none. The copy of step s ends before any rank
+  // passes step s+1's collectives, so the ranks' newest steps differ by one at most and the two
+  // buffers always share a step, unless a rank's node lost them.
+  auto listed = torch::full({2}, int64_t{-1}, torch::kLong);
+  for (size_t i = 0; i < mine.size() && i < 2; ++i) listed[static_cast<int64_t>(i)] = mine[i];
+  if (collectives_) listed = collectives_->all_gather(listed, 2 * world_size_);
+  const auto held = listed.view({world_size_, 2});
+  // The newest step in every rank's list: the same on every rank, which all see the same table.
+  int64_t chosen = -1;
+  for (int64_t candidate : mine) {
+    bool everywhere = true;
+    for (int r = 0; r < world_size_ && everywhere; ++r)
+      everywhere = (held[r] == candidate).any().item<bool>();
+    if (everywhere && candidate > chosen) chosen = candidate;
+  }
+  const std::string disk = disk_step < 0 ? "none" : std::to_string(disk_step);
+  if (chosen < 0) {
+    log0(
+        "resume: no step that every rank's snapshot holds (rank 0 holds {}{}); from the disk "
+        "(newest complete step: {})",
+        mine.empty() ? "none" : fmt::format("[{}]", fmt::join(mine, ", ")),
+        snapshots_->enabled() ? "" : ", snapshots off: " + snapshots_->disabled_reason(), disk);
+    return std::nullopt;
+  }
+  if (chosen <= disk_step) {
+    log0("resume: the disk's step {} is not older than the snapshots' {}: from the disk", disk_step,
+         chosen);
+    return std::nullopt;
+  }
   ResumePoint point;
-  point.step = found->step;
-  point.meta = std::move(found->meta);
-  point.source = options_.dir + "/" + meta_file_name(point.step);
+  point.step = chosen;
+  point.source = fmt::format("{} (snapshots of step {})", snapshots_->dir(), chosen);
+  std::string error;
+  try {
+    auto own = snapshots_->read(chosen, rank_).toGenericDict();
+    const int holder = rank_ - options_.local_rank;  // local rank 0 of this node
+    const auto model = holder == rank_
+                           ? own.at("model")
+                           : snapshots_->read(chosen, holder).toGenericDict().at("model");
+    point.meta = nlohmann::json::parse(own.at("meta").toStringRef());
+    point.model_config = model_config_from_meta(point.meta, point.source);
+    c10::impl::GenericDict payload(c10::StringType::get(), c10::AnyType::get());
+    payload.insert("model", model);
+    payload.insert("optim", own.at("optim"));
+    point.snapshot = payload;
+  } catch (const std::exception& e) {
+    error = fmt::format("rank {}: {}", rank_, e.what());
+  }
+  if (on_any_rank(!error.empty(), collectives_)) {
+    if (!error.empty()) spdlog::info("warning: cannot read the snapshot: {}", error);
+    log0(
+        "resume: a rank could not read its snapshot of step {} (its log says why); from the "
+        "disk (newest complete step: {})",
+        chosen, disk);
+    return std::nullopt;
+  }
+  log0(
+      "resume: from memory, step {}: every rank's snapshot in {} (newest complete step on disk: "
+      "{})",
+      chosen, snapshots_->dir(), disk);
+  return point;
+}
+
+void Checkpointer::check_resume_point(const ResumePoint& point, const ResumeChecks& checks) const {
   const std::string& where = point.source;
-  // The model's shape comes from the checkpoint, so that models --depth cannot describe
-  // (nanochat's GQA ones) resume too.
-  point.model_config = model_config_from_meta(point.meta, where);
   const GPTConfig& saved = point.model_config;
   if (saved.vocab_size != checks.vocab_size)
     throw std::invalid_argument(
@@ -91,12 +177,12 @@ std::optional<ResumePoint> Checkpointer::find_resume(int64_t resume_from_step,
   if (config_to_json(saved) != config_to_json(checks.requested))
     log0("model: {} from {}, not the flags' {}", config_to_json(saved).dump(), where,
          config_to_json(checks.requested).dump());
-  return point;
 }
 
 // Every rank reads the files itself (a shared filesystem, as with nanochat).
 TrainState Checkpointer::load(const ResumePoint& point, GPT& model, Optimizers& optimizers,
                               DistributedTokenLoader& loader, torch::Device device) {
+  if (!point.snapshot.isNone()) return load_snapshot(point, model, optimizers, loader, device);
   const std::string& dir = options_.dir;
   const int64_t step = point.step;
   auto data = load_checkpoint(dir, step, point.meta, device, /*load_optimizer=*/true);
@@ -120,6 +206,27 @@ TrainState Checkpointer::load(const ResumePoint& point, GPT& model, Optimizers& 
   return state;
 }
 
+TrainState Checkpointer::load_snapshot(const ResumePoint& point, GPT& model, Optimizers& optimizers,
+                                       DistributedTokenLoader& loader, torch::Device device) {
+  const std::string& where = point.source;
+  const auto payload = point.snapshot.toGenericDict();
+  ModelData model_data;
+  for (const auto& item : payload.at("model").toGenericDict())
+    model_data.insert(item.key().toStringRef(), item.value().toTensor());
+  load_model_data(model, std::move(model_data), parameter_shapes(model), device, where);
+  optimizers.load_shard_state_dicts(payload.at("optim"), where);
+  TrainState state = read_train_state(point.meta, where);
+  try {
+    loader.load_state(*state.data);
+  } catch (const std::invalid_argument& e) {
+    throw std::runtime_error(fmt::format("{}: cannot resume: {}", where, e.what()));
+  }
+  restore_rng_state(state.rng_state, where);  // this rank's own
+  snapshots_->keep_only(point.step);
+  log0("resumed from memory at step {}", point.step);
+  return state;
+}
+
 bool Checkpointer::maybe_save(TrainState& state, const GPT& model, const Optimizers& optimizers,
                               const DistributedTokenLoader& loader, const nlohmann::json& run_meta,
                               bool force) {
@@ -130,12 +237,48 @@ bool Checkpointer::maybe_save(TrainState& state, const GPT& model, const Optimiz
   return true;
 }
 
-void Checkpointer::save(const TrainState& state, const GPT& model, const Optimizers& optimizers,
-                        const nlohmann::json& run_meta) {
+void Checkpointer::maybe_snapshot(const TrainState& state, const GPT& model,
+                                  const Optimizers& optimizers,
+                                  const DistributedTokenLoader& loader,
+                                  const nlohmann::json& run_meta) {
+  if (!snapshots_ || !snapshots_->enabled() || state.step % options_.snapshot_every != 0) return;
+  TrainState snapshot = state;
+  snapshot.data = loader.state();
+  nlohmann::json meta = step_meta(snapshot, run_meta);
+  // What read_train_state takes for nanotrain's own meta; the snapshot's header commits it.
+  meta["step"] = state.step;
+  meta["format_version"] = kMetaFormatVersion;
+  meta["files"] = nlohmann::json::object();
+  c10::impl::GenericDict payload(c10::StringType::get(), c10::AnyType::get());
+  payload.insert("meta", meta.dump());
+  payload.insert("optim", optimizers.shard_state_dicts());  // aliases: no copy here
+  if (options_.local_rank == 0) payload.insert("model", model_state_dict(model));
+  const bool first = snapshots_->buffer_bytes() == 0;
+  snapshots_->begin(state.step, payload);
+  if (first && rank_ == 0) {
+    snapshots_->wait();  // once, for its size
+    log0("snapshots: every {} step(s) into {}: two buffers of {:.1f} MB on rank 0",
+         options_.snapshot_every, snapshots_->dir(), snapshots_->buffer_bytes() / 1e6);
+  }
+}
+
+void Checkpointer::wait_for_snapshot() {
+  if (snapshots_) snapshots_->wait();
+}
+
+nlohmann::json Checkpointer::step_meta(const TrainState& state,
+                                       const nlohmann::json& run_meta) const {
   nlohmann::json meta = run_meta;
   TrainState saved = state;
-  saved.rng_state = rng_state_to_json();  // rank 0's is the one written: every rank seeds alike
+  saved.rng_state = rng_state_to_json();
   write_train_state(saved, world_size_, meta);
+  return meta;
+}
+
+void Checkpointer::save(const TrainState& state, const GPT& model, const Optimizers& optimizers,
+                        const nlohmann::json& run_meta) {
+  // Rank 0's RNG is the one written: every rank seeds alike.
+  const nlohmann::json meta = step_meta(state, run_meta);
   agree_on_save(options_.layout == CheckpointLayout::kSharded
                     ? save_sharded(state, model, optimizers, meta)
                     : save_gathered(state, model, optimizers, meta));
@@ -180,6 +323,7 @@ std::string Checkpointer::save_gathered(const TrainState& state, const GPT& mode
 
 void Checkpointer::finish() {
   agree_on_save(async_saver_ ? async_saver_->take_error() : "");
+  if (snapshots_) snapshots_->finish();
 }
 
 // A failed save stops all ranks at once rather than leaving the others waiting in a collective.

@@ -23,6 +23,7 @@ namespace nt {
 
 class AsyncSaver;
 class DirLock;
+class SnapshotStore;
 
 enum class OnSaveError { kStop, kContinue };
 
@@ -44,6 +45,12 @@ struct CheckpointerOptions {
   OnSaveError on_save_error = OnSaveError::kStop;  // kContinue: log a failed save, train on
   bool prune_abandoned = false;  // a rollback deletes the later steps (see resume_step.h)
   CheckpointLayout layout = CheckpointLayout::kGathered;
+  // Per-step snapshots in memory (checkpoint/snapshot.h), the first place a restart looks.
+  int64_t snapshot_every = 0;              // > 0: every this many steps; 0: none
+  std::string snapshot_root = "/dev/shm";  // a node-local tmpfs
+  std::string job_secret = "";             // DistEnv::job_secret: marks the job's snapshots
+  int local_rank = 0;                      // local rank 0's snapshot also holds the model
+  bool restarted = false;  // the launcher restarted the workers: this job's snapshots may exist
 
   // Throws std::invalid_argument for choices that do not go together (async with sharded).
   void validate() const;
@@ -58,12 +65,14 @@ struct ResumeChecks {
   std::string tokenizer_crc32c;  // must equal the meta's, when it recorded one
 };
 
-// Where the newest consistent state is: today a complete step on disk, read once.
+// Where the newest consistent state is: every rank's snapshot in memory, else a complete step on
+// disk; read once.
 struct ResumePoint {
   int64_t step = -1;
   nlohmann::json meta;     // the step's meta, as read_meta returns it
   GPTConfig model_config;  // the model to build before load()
-  std::string source;      // the meta's path, for messages
+  std::string source;      // the meta's path (or the snapshots'), for messages
+  c10::IValue snapshot;    // from memory: {"model", "optim"} of this rank; None: from disk
 };
 
 class Checkpointer {
@@ -78,9 +87,11 @@ class Checkpointer {
   const std::string& dir() const { return options_.dir; }
 
   // Every rank: where to resume, the same on all; nullopt for a fresh start.
-  // `resume_from_step` is -1, kResumeAuto or a step (see agree_on_resume_step). Each rank reads
-  // the step's meta once, here. Throws std::invalid_argument naming the meta when the step does
-  // not agree with `checks` (another tokenizer, a shorter sequence length).
+  // `resume_from_step` is -1, kResumeAuto or a step (see agree_on_resume_step). With kResumeAuto
+  // after a restart, the newest step whose snapshot every rank holds wins over an older step on
+  // disk; rank 0 logs which source it took and why. Each rank reads the step's meta once, here.
+  // Throws std::invalid_argument naming the meta when the step does not agree with `checks`
+  // (another tokenizer, a shorter sequence length).
   std::optional<ResumePoint> find_resume(int64_t resume_from_step, const ResumeChecks& checks);
   // Every rank: loads `point` into `model` (built from point.model_config) and `optimizers`
   // (tensors on `device`), moves `loader` to the recorded data position (a nanochat checkpoint
@@ -92,6 +103,13 @@ class Checkpointer {
   // save_every steps, with the loader's position. Returns whether it saved.
   bool maybe_save(TrainState& state, const GPT& model, const Optimizers& optimizers,
                   const DistributedTokenLoader& loader, const nlohmann::json& run_meta, bool force);
+  // Every rank, after maybe_save: every snapshot_every steps, starts copying this rank's part of
+  // the state (its optimizer shard, the loader, RNG and loop state; the model on local rank 0)
+  // into its snapshot, on a background thread.
+  void maybe_snapshot(const TrainState& state, const GPT& model, const Optimizers& optimizers,
+                      const DistributedTokenLoader& loader, const nlohmann::json& run_meta);
+  // Every rank, before optimizers.step() changes what the copy reads: waits for it.
+  void wait_for_snapshot();
   // Every rank: saves step state.step (state.data: the loader's position) in the layout chosen
   // (gathered: the optimizer state is gathered collectively and rank 0 writes; sharded: every
   // rank writes its own part) with `run_meta`'s keys (model_config,
@@ -100,10 +118,20 @@ class Checkpointer {
   // with kContinue is logged.
   void save(const TrainState& state, const GPT& model, const Optimizers& optimizers,
             const nlohmann::json& run_meta);
-  // Every rank, after the last save: waits for an asynchronous save and agrees on its outcome.
+  // Every rank, after the last save: waits for an asynchronous save and agrees on its outcome;
+  // removes this rank's snapshots, which the disk now supersedes.
   void finish();
 
  private:
+  // `run_meta` with the state's keys, this process's RNG and the world size.
+  nlohmann::json step_meta(const TrainState& state, const nlohmann::json& run_meta) const;
+  // Throws std::invalid_argument when `point` does not agree with `checks`.
+  void check_resume_point(const ResumePoint& point, const ResumeChecks& checks) const;
+  // Every rank: the newest step above `disk_step` whose snapshot every rank holds, read; else
+  // nullopt, with rank 0 logging why.
+  std::optional<ResumePoint> find_snapshot(int64_t disk_step);
+  TrainState load_snapshot(const ResumePoint& point, GPT& model, Optimizers& optimizers,
+                           DistributedTokenLoader& loader, torch::Device device);
   // Each returns this rank's error, "" when its part of the save worked.
   std::string save_gathered(const TrainState& state, const GPT& model, const Optimizers& optimizers,
                             const nlohmann::json& meta);
@@ -116,8 +144,9 @@ class Checkpointer {
   int rank_;
   int world_size_;
   Collectives* collectives_;
-  std::unique_ptr<DirLock> lock_;            // rank 0's
-  std::unique_ptr<AsyncSaver> async_saver_;  // rank 0's, when options.async
+  std::unique_ptr<DirLock> lock_;             // rank 0's
+  std::unique_ptr<AsyncSaver> async_saver_;   // rank 0's, when options.async
+  std::unique_ptr<SnapshotStore> snapshots_;  // every rank's, when options.snapshot_every > 0
 };
 
 }  // namespace nt

@@ -25,7 +25,7 @@ CompleteStep choose_on_rank_zero(const std::string& dir, int64_t step, bool prun
     try {
       return find_last_complete_step(dir);
     } catch (const std::runtime_error& e) {
-      log0("resume_from_step=auto: {}; starting from step 0", e.what());
+      log0("resume_from_step=auto: {} on disk", e.what());
       return {};
     }
   }

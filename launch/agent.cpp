@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <random>
 #include <thread>
 
 #include "launch/rendezvous.h"
@@ -108,6 +109,9 @@ int run_agent(LaunchConfig config) {
     config.master_addr = "127.0.0.1";
     config.master_port = find_free_port();
   }
+  std::random_device random;
+  config.job_secret =
+      fmt::format("{:08x}{:08x}{:08x}{:08x}", random(), random(), random(), random());
   if (!environment_has("OMP_NUM_THREADS") && config.nproc > 1)
     std::cerr << fmt::format(
         "ntrun: setting OMP_NUM_THREADS={} for each worker (allowed CPUs / nproc_per_node); set "

@@ -41,6 +41,9 @@ struct LaunchConfig {
   double rendezvous_timeout = 600.0;  // join_timeout: seconds to wait for the other nodes
   double last_call_timeout = 30.0;    // elastic: seconds to wait for more nodes after MIN
   std::vector<std::string> program;   // the command each worker runs, python included
+  // Not a flag: run_agent draws it (128 random bits, hex) once per launch, and every attempt's
+  // workers get it as NANOTRAIN_JOB_SECRET, which marks their per-step snapshots as this job's.
+  std::string job_secret;
 };
 
 // Parses argv after "ntrun" with torchrun's PET_<FLAG> variables from `environment` (name ->

@@ -149,7 +149,8 @@ void WorkerGroup::start() {
          {"TORCHELASTIC_RUN_ID", config_.run_id},
          {"TORCHELASTIC_USE_AGENT_STORE", "True"},
          {"TORCHELASTIC_SIGNALS_TO_HANDLE", kStopSignals},
-         {"TORCHELASTIC_ERROR_FILE", w.error_file}},
+         {"TORCHELASTIC_ERROR_FILE", w.error_file},
+         {"NANOTRAIN_JOB_SECRET", config_.job_secret}},
         {{"OMP_NUM_THREADS", omp_threads}, {"TORCH_NCCL_ASYNC_ERROR_HANDLING", "1"}});
     std::vector<char*> envp, argv;
     for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));

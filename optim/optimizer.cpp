@@ -269,6 +269,22 @@ c10::IValue Optimizer::with_param_groups(c10::impl::GenericDict state) const {
 }
 
 void Optimizer::load_state_dict(const c10::IValue& state_dict, const std::string& where) {
+  load(state_dict, where, /*own_shard=*/false);
+}
+
+void Optimizer::load_shard_state_dict(const c10::IValue& shard, const std::string& where) {
+  load(shard, where, /*own_shard=*/true);
+}
+
+std::vector<int64_t> Optimizer::shard_shape(const std::string& key,
+                                            const torch::Tensor& param) const {
+  auto shape = state_shape(key, param);
+  if (!collectives_ || shape.empty() || sharding() == Sharding::kWholeParam) return shape;
+  const auto [begin, end] = collectives_->shard_range(param.numel(), collectives_->rank());
+  return {end - begin};
+}
+
+void Optimizer::load(const c10::IValue& state_dict, const std::string& where, bool own_shard) {
   auto top = as_dict(state_dict, where);
   auto groups_v = dict_get(top, "param_groups", where);
   if (!groups_v.isList()) throw error(where, "param_groups: expected a list");
@@ -307,6 +323,10 @@ void Optimizer::load_state_dict(const c10::IValue& state_dict, const std::string
     auto it = id_to_index.find(id);
     if (it == id_to_index.end()) throw error(sw, "no parameter has this id");
     const torch::Tensor* param = flat_params[it->second];
+    if (own_shard && collectives_ && sharding() == Sharding::kWholeParam &&
+        owner(it->second) != collectives_->rank())
+      throw error(sw, fmt::format("the state of a parameter that rank {} owns, not rank {}",
+                                  owner(it->second), collectives_->rank()));
     auto entry = as_dict(item.value(), sw);
     if (entry.size() != state_keys().size())
       throw error(sw,
@@ -315,14 +335,15 @@ void Optimizer::load_state_dict(const c10::IValue& state_dict, const std::string
       auto v = dict_get(entry, key, sw);
       if (!v.isTensor()) throw error(sw, "key '" + key + "': expected a tensor");
       auto t = v.toTensor();
-      const auto expected = state_shape(key, *param);
+      const auto expected = own_shard ? shard_shape(key, *param) : state_shape(key, *param);
       if (t.sizes() != c10::IntArrayRef(expected))
         throw error(sw, fmt::format("key '{}': expected shape {}, found {}", key,
                                     c10::str(c10::IntArrayRef(expected)), c10::str(t.sizes())));
       loaded[it->second][key] = t.to(param->device()).clone();
     }
     // Distributed, only this rank's part stays: the whole state never sits on the device.
-    loaded[it->second] = local_part(it->second, *param, std::move(loaded[it->second]));
+    if (!own_shard)
+      loaded[it->second] = local_part(it->second, *param, std::move(loaded[it->second]));
   }
 
   for (size_t g = 0; g < groups_.size(); ++g) {

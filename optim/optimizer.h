@@ -85,6 +85,10 @@ class Optimizer {
   // duplicated, or its pieces do not add up to the parameter.
   c10::IValue merge_shard_state_dicts(const std::vector<c10::IValue>& shards,
                                       const std::string& where) const;
+  // load_state_dict of what shard_state_dict() returned on this rank of a job of the same world
+  // size: each state tensor has this rank's shape (its flat shard, or a whole parameter it owns),
+  // and nothing is communicated. Throws std::invalid_argument as load_state_dict does.
+  void load_shard_state_dict(const c10::IValue& shard, const std::string& where);
 
  protected:
   // Hyperparameters other than lr/initial_lr/params, written into each param group's dict.
@@ -105,6 +109,9 @@ class Optimizer {
   // {"state": state, "param_groups": every group with its options and parameter ids}.
   c10::IValue with_param_groups(c10::impl::GenericDict state) const;
   State local_part(size_t index, const torch::Tensor& param, State whole) const;
+  // The shape of this rank's part of state `key` of `param`, as shard_state_dict holds it.
+  std::vector<int64_t> shard_shape(const std::string& key, const torch::Tensor& param) const;
+  void load(const c10::IValue& state_dict, const std::string& where, bool own_shard);
   int owner(size_t index) const { return static_cast<int>(index % collectives_->world_size()); }
 
   std::vector<State> state_;

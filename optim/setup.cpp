@@ -91,6 +91,14 @@ void Optimizers::load_state_dicts(const c10::IValue& list, const std::string& wh
   muon->load_state_dict(items[1], where + "[1] (Muon)");
 }
 
+void Optimizers::load_shard_state_dicts(const c10::IValue& list, const std::string& where) {
+  if (!list.isList() || list.toListRef().size() != 2)
+    throw std::invalid_argument(where + ": expected a list of two optimizer shards [AdamW, Muon]");
+  const auto& items = list.toListRef();
+  adamw->load_shard_state_dict(items[0], where + "[0] (AdamW)");
+  muon->load_shard_state_dict(items[1], where + "[1] (Muon)");
+}
+
 c10::impl::GenericList Optimizers::shard_state_dicts() const {
   c10::impl::GenericList list(c10::AnyType::get());
   list.push_back(adamw->shard_state_dict());

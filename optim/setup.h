@@ -54,6 +54,9 @@ struct Optimizers {
   // [AdamW shard, Muon shard]: what this rank owns (Optimizer::shard_state_dict), no
   // communication.
   c10::impl::GenericList shard_state_dicts() const;
+  // Loads what shard_state_dicts() returned on this rank of a job of the same world size (a
+  // per-step snapshot): nothing is communicated. Throws std::invalid_argument naming `where`.
+  void load_shard_state_dicts(const c10::IValue& list, const std::string& where);
   // [AdamW, Muon] whole, from every rank's list of a job of shards.size() ranks (in rank order):
   // what shard_state_dicts() returned, or nanochat's per-rank [DistAdamW, DistMuon] state dicts
   // (optim/nanochat_layout.h, told apart by DistMuon's groups). Throws std::invalid_argument

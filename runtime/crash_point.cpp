@@ -7,6 +7,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <random>
 
 namespace nt {
@@ -32,6 +33,9 @@ void crash_point(const char* point) {
                            env_number("RANK") * 1009ull + env_number("TORCHELASTIC_RESTART_COUNT"));
   }();
   const double probability = std::strtod(target + 7, nullptr);
+  // A snapshot's copy reaches its point on a thread of its own.
+  static std::mutex mutex;
+  const std::lock_guard<std::mutex> lock(mutex);
   if (std::uniform_real_distribution<double>(0.0, 1.0)(rng) < probability)
     ::kill(::getpid(), SIGKILL);
 }

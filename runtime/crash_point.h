@@ -9,10 +9,11 @@ namespace nt {
 // with SIGKILL here ("point@K": the K-th time it gets there). Points of save_checkpoint:
 // "before_first_rename", "between_files", "before_meta", "before_dir_fsync"; of the sharded
 // save, on every rank: "after_shard" (its file written, before the ranks report); of the
-// training loop: "after_checkpoint"; of `nanotrain prepare`: "prepare_after_shard" (a shard
-// written into the staging directory), "prepare_before_publish" (manifest written, not renamed).
-// "random:P:SEED" kills at each point with probability P instead (chaos runs), drawing from a
-// generator seeded by SEED, the rank (RANK) and the restart count.
+// training loop: "after_checkpoint"; of a per-step snapshot, on its copying thread:
+// "snapshot_before_header" (the payload written, the header not yet); of `nanotrain prepare`:
+// "prepare_after_shard" (a shard written into the staging directory), "prepare_before_publish"
+// (manifest written, not renamed). "random:P:SEED" kills at each point with probability P instead
+// (chaos runs), drawing from a generator seeded by SEED, the rank (RANK) and the restart count.
 void crash_point(const char* point);
 
 }  // namespace nt

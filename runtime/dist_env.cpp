@@ -60,6 +60,7 @@ void read_torchrun(DistEnv& env) {
   env.local_world_size = env_int("LOCAL_WORLD_SIZE", env.world_size, 1);
   env.group_rank = env_int("GROUP_RANK", 0);
   env.restart_count = env_int("TORCHELASTIC_RESTART_COUNT", 0);
+  env.max_restarts = env_int("TORCHELASTIC_MAX_RESTARTS", 0, 0, 1 << 30);
   // torch.distributed compares with str(True), so "True" is the only value that means yes.
   const char* agent_store = get("TORCHELASTIC_USE_AGENT_STORE");
   env.agent_store = agent_store && std::string(agent_store) == "True";
@@ -149,6 +150,8 @@ DistEnv read_dist_env() {
   }
   // Set in every process of a requeued batch job, under ntrun and srun alike.
   env.requeue_count = env_int("SLURM_RESTART_COUNT", 0);
+  if (const char* secret = first_set({"NANOTRAIN_JOB_SECRET", "TORCHELASTIC_RUN_ID"}))
+    env.job_secret = get(secret);
   if (env.rank >= env.world_size)
     throw std::invalid_argument(fmt::format("{}: rank {} is not below the world size {}",
                                             env.source, env.rank, env.world_size));

@@ -36,6 +36,10 @@ struct DistEnv {
   bool agent_store = false;     // the launcher hosts the store; rank 0 does otherwise
   int restart_count = 0;        // TORCHELASTIC_RESTART_COUNT: the launcher's attempt
   int requeue_count = 0;        // SLURM_RESTART_COUNT: how often Slurm requeued the job
+  int max_restarts = 0;         // TORCHELASTIC_MAX_RESTARTS: restarts the launcher may still make
+  // What tells this job's per-step snapshots from another's: ntrun's NANOTRAIN_JOB_SECRET (random,
+  // the same for every attempt of one launch), else torchrun's TORCHELASTIC_RUN_ID, else "".
+  std::string job_secret;
 
   bool distributed() const { return world_size > 1; }
   // This process continues a job that ran before: the launcher restarted its workers, or Slurm

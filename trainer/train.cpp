@@ -1,7 +1,8 @@
 // `nanotrain train`: nanochat's base_train loop, on one process or many under ntrun/torchrun.
 // The flow reads top to bottom: config -> process group -> data -> model -> optimizers ->
 // resume -> steps (gradients averaged across ranks during backward, the optimizers' state
-// sharded across them; the Checkpointer decides when to save and who writes).
+// sharded across them; the Checkpointer decides when to save and who writes, and copies each
+// step's state into memory while the next step computes).
 #include <fmt/format.h>
 
 #include <chrono>
@@ -69,7 +70,7 @@ TrainResult train(const TrainConfig& requested) {
     log0("world: {} ranks ({} per node) from {}'s environment, store at {}:{} hosted by {}",
          env.world_size, env.local_world_size, env.source, env.master_addr, env.master_port,
          env.agent_store ? "the launcher" : "rank 0");
-  Checkpointer checkpointer(cfg.checkpointer_options(), env.rank, env.world_size,
+  Checkpointer checkpointer(cfg.checkpointer_options(env), env.rank, env.world_size,
                             collectives.get());
   if (cfg.deterministic) use_deterministic_algorithms();
   torch::manual_seed(cfg.seed);
@@ -166,6 +167,7 @@ TrainResult train(const TrainConfig& requested) {
       loss_sum += loss.detach();
     }
     if (reducer) reducer->finish();
+    checkpointer.wait_for_snapshot();  // the previous step's copy reads what step() changes
     const double lrm = schedule.multiplier(step);
     optimizers.set_schedule(lrm, muon_momentum(step));
     optimizers.step();
@@ -197,6 +199,7 @@ TrainResult train(const TrainConfig& requested) {
     const bool last = step + 1 == num_iterations || result.preempted;
     if (cfg.eval_every > 0 && (last || state.step % cfg.eval_every == 0)) evaluate();
     checkpointer.maybe_save(state, model, optimizers, loader, run_meta, /*force=*/last);
+    if (!last) checkpointer.maybe_snapshot(state, model, optimizers, loader, run_meta);
     if (result.preempted) {
       log0("preempted: saved step {}, stopping", state.step);
       break;

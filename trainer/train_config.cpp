@@ -65,6 +65,12 @@ void TrainConfig::validate() const {
     throw std::invalid_argument(
         fmt::format("keep_last: expected a positive integer or -1, found {}", keep_last));
   parse_resume_from_step(resume_from_step, /*restarted=*/false);
+  if (snapshot_every < -1)
+    throw std::invalid_argument(fmt::format(
+        "snapshot_every: expected a step count, 0 (never) or -1 (auto), found {}", snapshot_every));
+  if (snapshot_dir.empty() || snapshot_dir[0] != '/')
+    throw std::invalid_argument(
+        fmt::format("snapshot_dir: expected an absolute path, found '{}'", snapshot_dir));
   if (!(collective_timeout >= 1 && collective_timeout <= kMaxCollectiveTimeout))
     throw std::invalid_argument(
         fmt::format("collective_timeout: expected seconds in [1, {}], found {}",
@@ -91,7 +97,7 @@ torch::ScalarType TrainConfig::compute_dtype() const {
       fmt::format("dtype: expected float32 or bfloat16, found '{}'", dtype));
 }
 
-CheckpointerOptions TrainConfig::checkpointer_options() const {
+CheckpointerOptions TrainConfig::checkpointer_options(const DistEnv& env) const {
   CheckpointerOptions options;
   options.dir = checkpoint_dir();
   options.keep_last = keep_last;
@@ -100,6 +106,11 @@ CheckpointerOptions TrainConfig::checkpointer_options() const {
   options.on_save_error = parse_on_save_error(on_save_error);
   options.prune_abandoned = prune_abandoned;
   options.layout = parse_checkpoint_layout(checkpoint_layout);
+  options.snapshot_every = snapshot_every >= 0 ? snapshot_every : (env.max_restarts > 0 ? 1 : 0);
+  options.snapshot_root = snapshot_dir;
+  options.job_secret = env.job_secret;
+  options.local_rank = env.local_rank;
+  options.restarted = env.restart_count > 0;
   return options;
 }
 

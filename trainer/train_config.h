@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "optim/setup.h"
+#include "runtime/dist_env.h"
 
 namespace nt {
 
@@ -42,6 +43,8 @@ struct TrainConfig {
   std::string on_save_error = "stop";
   std::string resume_from_step = "";  // unset: -1, or auto when the job was restarted
   bool prune_abandoned = false;
+  int64_t snapshot_every = -1;  // -1: 1 when the launcher may restart the workers, else 0
+  std::string snapshot_dir = "/dev/shm";
   double collective_timeout = 600.0;
   std::string tensorboard_dir = "auto";
 
@@ -83,6 +86,10 @@ struct TrainConfig {
       "launcher restarted the workers or Slurm requeued the job");
     v("prune_abandoned", prune_abandoned,
       "resuming from N < the newest step: delete the later steps (else refuse to start)");
+    v("snapshot_every", snapshot_every,
+      "copy each rank's state to memory every N steps, for restarts; 0: never; -1: 1 when the "
+      "launcher may restart the workers (--max_restarts > 0), else never");
+    v("snapshot_dir", snapshot_dir, "node-local memory (a tmpfs) that holds the snapshots");
     v("collective_timeout", collective_timeout,
       "seconds (>= 1) a collective, the rendezvous or a synchronous save waits for every rank");
     v("tensorboard_dir", tensorboard_dir,
@@ -97,7 +104,8 @@ struct TrainConfig {
   // The choices parsed, each in one place (std::invalid_argument naming the field when bad):
   torch::DeviceType device_type() const;    // kCPU or kCUDA
   torch::ScalarType compute_dtype() const;  // kFloat32 or kBFloat16
-  CheckpointerOptions checkpointer_options() const;
+  // Snapshots as `env` allows: snapshot_every -1 resolved from its restarts, its rank and secret.
+  CheckpointerOptions checkpointer_options(const DistEnv& env = DistEnv()) const;
   // data_dir, or <base_dir>/base_data.
   std::string token_data_dir() const;
   // Where TensorBoard event files go: tensorboard_dir, <checkpoint dir>/tb for "auto", or ""

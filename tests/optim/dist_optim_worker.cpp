@@ -182,19 +182,37 @@ int main() {
   nt::Optimizers from_shards = nt::setup_optimizers(from_shards_model, nt::OptimizerConfig{});
   from_shards.set_collectives(coll.get());
   from_shards.load_state_dict_shards(shards, "shards");
+  // A per-step snapshot: each rank loads only its own shard, with no communication.
+  nt::GPT own_shard_model = copy_of(ref_model);
+  nt::Optimizers own_shard = nt::setup_optimizers(own_shard_model, nt::OptimizerConfig{});
+  own_shard.set_collectives(coll.get());
+  own_shard.load_shard_state_dicts(dist.shard_state_dicts(), "own shard");
+  // Another rank's shard has other shapes (AdamW) or parameters (Muon): refused, naming them.
+  bool refused = false;
+  try {
+    nt::GPT other_model = copy_of(ref_model);
+    nt::Optimizers other = nt::setup_optimizers(other_model, nt::OptimizerConfig{});
+    other.set_collectives(coll.get());
+    other.load_shard_state_dicts(shards[(env.rank + 1) % env.world_size], "other rank's shard");
+  } catch (const std::invalid_argument& e) {
+    refused = std::string(e.what()).find("other rank's shard") != std::string::npos;
+  }
+  checks.expect(refused, "another rank's shard refused");
 
   // A whole state dict loaded on every rank, each keeping its part, continues exactly.
   nt::GPT resumed_model = copy_of(ref_model);
   nt::Optimizers resumed = nt::setup_optimizers(resumed_model, nt::OptimizerConfig{});
   resumed.set_collectives(coll.get());
   resumed.load_state_dicts(ref.state_dicts(), "reference");
-  for (const auto* model : {&resumed_model, &from_shards_model, &ref_model})
+  for (const auto* model : {&resumed_model, &from_shards_model, &own_shard_model, &ref_model})
     fake_gradients(*model, 20);
   resumed.step();
   from_shards.step();
+  own_shard.step();
   ref.step();
   checks.expect(same_params(resumed_model, ref_model), "parameters after resuming");
   checks.expect(same_params(from_shards_model, ref_model), "parameters after resuming shards");
+  checks.expect(same_params(own_shard_model, ref_model), "parameters after loading own shards");
   check_overlapped_reduction(*coll, checks);
   return checks.exit_code();
 }

@@ -1,7 +1,8 @@
 # Compares what two launchers set in their workers' environments: every variable that torchrun
 # sets (absent from, or different in, the parent's environment) must be set by ntrun with the
 # same value, and ntrun must set nothing torchrun does not, except the variables listed in
-# DELIBERATELY_DIFFERENT (docs/launching.md, "ntrun: the launcher") whose values differ by design.
+# DELIBERATELY_DIFFERENT (docs/launching.md, "ntrun: the launcher") whose values differ by design,
+# and those in NTRUN_ONLY.
 # Usage: compare_launcher_env.py PARENT_ENV_JSON TORCHRUN_DIR NTRUN_DIR WORLD_SIZE
 import json
 import sys
@@ -14,6 +15,10 @@ DELIBERATELY_DIFFERENT = {
     "OMP_NUM_THREADS": "torchrun gives 1, ntrun the allowed CPUs shared out",
     "_": "the shell's last command, not a launcher's",
 }
+# Set by ntrun alone, for nanotrain's workers.
+NTRUN_ONLY = {
+    "NANOTRAIN_JOB_SECRET": "marks the job's per-step snapshots (docs/checkpoints.md)",
+}
 
 parent_path, torchrun_dir, ntrun_dir, world = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 parent = json.load(open(parent_path))
@@ -25,6 +30,10 @@ for rank in range(world):
         envs[name] = {k: v for k, v in env.items() if parent.get(k) != v}
     t, n = envs["torchrun"], envs["ntrun"]
     for key in sorted(set(t) | set(n)):
+        if key in NTRUN_ONLY:
+            if key in t or key not in n:
+                failures.append(f"rank {rank}: {key} must be set by ntrun alone")
+            continue
         if key in DELIBERATELY_DIFFERENT:
             if key != "_" and (key in t) != (key in n):
                 failures.append(f"rank {rank}: {key} set by only one launcher")

@@ -56,6 +56,9 @@ class ScopedLauncherEnv {
                              "MPI_LOCALRANKID",
                              "MPI_LOCALNRANKS",
                              "TORCHELASTIC_RESTART_COUNT",
+                             "TORCHELASTIC_MAX_RESTARTS",
+                             "TORCHELASTIC_RUN_ID",
+                             "NANOTRAIN_JOB_SECRET",
                              "SLURM_RESTART_COUNT"})
       unsetenv(name);
   }
@@ -97,6 +100,32 @@ TEST(DistEnv, KnowsARestartedJob) {
     ScopedLauncherEnv vars(std::map<std::string, std::string>{{"SLURM_RESTART_COUNT", "x"}});
     testing::expect_error([] { read_dist_env(); },
                           "SLURM_RESTART_COUNT: expected an integer in [0, 1048576], found 'x'");
+  }
+}
+
+// Snapshots are on by default when restarts are left, and belong to the launch that made them.
+TEST(DistEnv, ReadsTheRestartsLeftAndTheJobSecret) {
+  {
+    ScopedLauncherEnv vars({{"RANK", "0"},
+                            {"WORLD_SIZE", "2"},
+                            {"TORCHELASTIC_MAX_RESTARTS", "3"},
+                            {"TORCHELASTIC_RUN_ID", "job7"}});
+    const auto env = read_dist_env();
+    EXPECT_EQ(env.max_restarts, 3);
+    EXPECT_EQ(env.job_secret, "job7");
+  }
+  {
+    ScopedLauncherEnv vars({{"RANK", "0"},
+                            {"WORLD_SIZE", "2"},
+                            {"TORCHELASTIC_RUN_ID", "none"},
+                            {"NANOTRAIN_JOB_SECRET", "5f0e"}});
+    EXPECT_EQ(read_dist_env().job_secret, "5f0e");
+  }
+  {
+    ScopedLauncherEnv vars(
+        {{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"TORCHELASTIC_MAX_RESTARTS", "-1"}});
+    testing::expect_error([] { read_dist_env(); },
+                          "TORCHELASTIC_MAX_RESTARTS: expected an integer");
   }
 }
 

@@ -1,0 +1,312 @@
+// The snapshot buffers: a header that commits the payload before it, a private directory, and
+// the background copy. The header is the only commit record, so it is cleared before a buffer
+// is rewritten and written after the payload: a kill at any point leaves either the previous
+// snapshot of that buffer (header intact) or a buffer that does not count.
+#include "checkpoint/snapshot.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+#include <stdexcept>
+
+#include "runtime/crash_point.h"
+#include "runtime/log.h"
+#include "serialize/crc32c.h"
+#include "serialize/torch_file.h"
+
+namespace nt {
+namespace {
+
+constexpr uint64_t kHeaderBytes = 4096;  // the payload starts page-aligned
+constexpr std::array<char, 8> kMagic = {'N', 'T', 'S', 'N', 'A', 'P', '0', '1'};
+
+// The header as it lies on the file: magic, then the fields, then a CRC-32C of all before it.
+struct RawHeader {
+  std::array<char, 8> magic;
+  uint64_t job_key;
+  int64_t step;
+  uint32_t rank;
+  uint32_t world_size;
+  uint64_t payload_bytes;
+  uint32_t payload_crc32c;
+  uint32_t header_crc32c;
+};
+static_assert(sizeof(RawHeader) == 48, "RawHeader has no padding");
+
+uint64_t fnv1a(uint64_t hash, const std::string& text) {
+  for (unsigned char c : text) hash = (hash ^ c) * 1099511628211ull;
+  return hash;
+}
+
+std::string absolute(const std::string& path) {
+  if (!path.empty() && path[0] == '/') return path;
+  char cwd[PATH_MAX];
+  return ::getcwd(cwd, sizeof(cwd)) ? std::string(cwd) + "/" + path : path;
+}
+
+std::string errno_text() {
+  return std::strerror(errno);
+}
+
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+void pwrite_all(int fd, const void* data, size_t size, uint64_t offset, const std::string& path) {
+  const char* p = static_cast<const char*>(data);
+  while (size > 0) {
+    const ssize_t n = ::pwrite(fd, p, size, static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw std::runtime_error(fmt::format("cannot write '{}': {}", path, errno_text()));
+    p += n;
+    size -= static_cast<size_t>(n);
+    offset += static_cast<uint64_t>(n);
+  }
+}
+
+// The header of `path` when it is whole and its payload's CRC-32C is right; else nullopt.
+std::optional<SnapshotHeader> read_header(const std::string& path) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (fd.get() < 0) return std::nullopt;
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+  RawHeader raw{};
+  if (::pread(fd.get(), &raw, sizeof(raw), 0) != static_cast<ssize_t>(sizeof(raw)))
+    return std::nullopt;
+  if (raw.magic != kMagic ||
+      crc32c_extend(0, &raw, offsetof(RawHeader, header_crc32c)) != raw.header_crc32c)
+    return std::nullopt;
+  if (raw.payload_bytes > static_cast<uint64_t>(st.st_size) - kHeaderBytes ||
+      static_cast<uint64_t>(st.st_size) < kHeaderBytes)
+    return std::nullopt;
+  std::vector<char> chunk(1 << 20);
+  uint32_t crc = 0;
+  for (uint64_t done = 0; done < raw.payload_bytes;) {
+    const size_t want =
+        static_cast<size_t>(std::min<uint64_t>(chunk.size(), raw.payload_bytes - done));
+    const ssize_t n =
+        ::pread(fd.get(), chunk.data(), want, static_cast<off_t>(kHeaderBytes + done));
+    if (n <= 0) return std::nullopt;
+    crc = crc32c_extend(crc, chunk.data(), static_cast<size_t>(n));
+    done += static_cast<uint64_t>(n);
+  }
+  if (crc != raw.payload_crc32c) return std::nullopt;
+  return SnapshotHeader{raw.job_key,    raw.step,          raw.rank,
+                        raw.world_size, raw.payload_bytes, raw.payload_crc32c};
+}
+
+// An upper bound on a payload's archive: its tensors' bytes plus room for the pickle and zip.
+uint64_t estimated_bytes(const c10::IValue& value) {
+  if (value.isTensor()) return value.toTensor().nbytes() + 256;
+  uint64_t sum = 64;
+  if (value.isGenericDict())
+    for (const auto& item : value.toGenericDict()) sum += estimated_bytes(item.value()) + 64;
+  else if (value.isList())
+    for (const auto& item : value.toListRef()) sum += estimated_bytes(item);
+  else if (value.isString())
+    sum += value.toStringRef().size();
+  return sum;
+}
+
+// "" when `dir` exists (or was created) as a directory that only this user can reach: /dev/shm is
+// shared by every user of the node, and nobody else may plant, read or replace a snapshot.
+std::string private_dir_problem(const std::string& dir) {
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+    return fmt::format("cannot create '{}': {}", dir, errno_text());
+  struct stat st {};
+  if (::lstat(dir.c_str(), &st) != 0) return fmt::format("'{}': {}", dir, errno_text());
+  if (!S_ISDIR(st.st_mode)) return fmt::format("'{}' is not a directory", dir);
+  if (st.st_uid != ::geteuid())
+    return fmt::format("'{}' belongs to uid {}, not to this user ({})", dir, st.st_uid,
+                       ::geteuid());
+  if ((st.st_mode & 077) != 0)
+    return fmt::format("'{}' has mode {:o}: others could reach it (expected 700)", dir,
+                       st.st_mode & 0777);
+  return "";
+}
+
+std::string megabytes(uint64_t bytes) {
+  return fmt::format("{:.1f} MB", bytes / 1e6);
+}
+
+}  // namespace
+
+std::string snapshot_dir(const std::string& root, const std::string& checkpoint_dir) {
+  return fmt::format("{}/nanotrain-{}-{:016x}", root, ::geteuid(),
+                     fnv1a(14695981039346656037ull, absolute(checkpoint_dir)));
+}
+
+uint64_t snapshot_job_key(const std::string& job_secret, const std::string& checkpoint_dir) {
+  return fnv1a(fnv1a(14695981039346656037ull, job_secret) ^ 0x9e3779b97f4a7c15ull,
+               absolute(checkpoint_dir));
+}
+
+SnapshotStore::SnapshotStore(SnapshotOptions options)
+    : options_(std::move(options)), disabled_reason_(private_dir_problem(options_.dir)) {}
+
+SnapshotStore::~SnapshotStore() {
+  if (worker_.joinable()) worker_.join();
+}
+
+std::string SnapshotStore::buffer_path(int rank, int index) const {
+  return fmt::format("{}/rank{}.{}", options_.dir, rank, index);
+}
+
+std::vector<int64_t> SnapshotStore::complete_steps(int rank) const {
+  std::vector<int64_t> steps;
+  if (!enabled()) return steps;
+  for (int index = 0; index < 2; ++index) {
+    const auto header = read_header(buffer_path(rank, index));
+    if (header && header->job_key == options_.job_key &&
+        header->rank == static_cast<uint32_t>(rank) &&
+        header->world_size == static_cast<uint32_t>(options_.world_size))
+      steps.push_back(header->step);
+  }
+  std::sort(steps.rbegin(), steps.rend());
+  return steps;
+}
+
+c10::IValue SnapshotStore::read(int64_t step, int rank) const {
+  for (int index = 0; index < 2; ++index) {
+    const std::string path = buffer_path(rank, index);
+    const auto header = read_header(path);
+    if (header && header->job_key == options_.job_key && header->step == step &&
+        header->rank == static_cast<uint32_t>(rank) &&
+        header->world_size == static_cast<uint32_t>(options_.world_size))
+      return load_torch_file(path, c10::kCPU, kHeaderBytes, header->payload_bytes);
+  }
+  throw std::runtime_error(
+      fmt::format("{}: no complete snapshot of step {} for rank {}", options_.dir, step, rank));
+}
+
+void SnapshotStore::keep_only(int64_t step) {
+  wait();
+  for (int index = 0; index < 2; ++index) {
+    const auto header = read_header(buffer_path(options_.rank, index));
+    if (header && header->step == step && header->job_key == options_.job_key) {
+      next_ = 1 - index;
+      // The other buffer may hold a later step of the attempt that died: it must not count.
+      ::unlink(buffer_path(options_.rank, next_).c_str());
+      return;
+    }
+  }
+}
+
+void SnapshotStore::begin(int64_t step, c10::IValue payload) {
+  wait();
+  if (!enabled()) return;
+  if (buffer_bytes_ == 0) {
+    // Before the first copy: two buffers must fit beside what this rank's files hold already.
+    struct statvfs fs {};
+    if (::statvfs(options_.dir.c_str(), &fs) == 0) {
+      uint64_t held = 0;
+      for (int index = 0; index < 2; ++index) {
+        struct stat st {};
+        if (::lstat(buffer_path(options_.rank, index).c_str(), &st) == 0)
+          held += static_cast<uint64_t>(st.st_blocks) * 512;
+      }
+      const uint64_t need = 2 * (kHeaderBytes + estimated_bytes(payload));
+      const uint64_t free_bytes = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize + held;
+      if (need > free_bytes) {
+        disabled_reason_ =
+            fmt::format("two snapshot buffers need {} for rank {}, {} has {} free", megabytes(need),
+                        options_.rank, options_.dir, megabytes(free_bytes));
+        spdlog::info("warning: snapshots off: {}; recovery falls back to the disk",
+                     disabled_reason_);
+        remove_files();
+        return;
+      }
+    }
+  }
+  const int index = next_;
+  next_ = 1 - next_;
+  worker_ = std::thread([this, index, step, payload = std::move(payload)] {
+    try {
+      write(index, step, payload);
+    } catch (const std::exception& e) {
+      error_ = e.what();
+    }
+  });
+}
+
+void SnapshotStore::write(int index, int64_t step, const c10::IValue& payload) {
+  const std::string path = buffer_path(options_.rank, index);
+  // The directory is ours alone (checked when opened); O_NOFOLLOW and O_EXCL guard the rest.
+  int raw_fd = ::open(path.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+  if (raw_fd < 0 && errno == ENOENT)
+    raw_fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  Fd fd(raw_fd);
+  if (fd.get() < 0)
+    throw std::runtime_error(fmt::format("cannot open '{}': {}", path, errno_text()));
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
+      st.st_uid != ::geteuid())
+    throw std::runtime_error(fmt::format("'{}' is not a private regular file", path));
+  const std::array<char, sizeof(RawHeader)> cleared{};
+  pwrite_all(fd.get(), cleared.data(), cleared.size(), 0, path);
+  uint64_t offset = kHeaderBytes;
+  uint32_t crc = 0;
+  write_torch_archive(
+      payload,
+      [&](const void* data, size_t size) {
+        pwrite_all(fd.get(), data, size, offset, path);
+        crc = crc32c_extend(crc, data, size);
+        offset += size;
+      },
+      path);
+  crash_point("snapshot_before_header");
+  RawHeader raw{kMagic,
+                options_.job_key,
+                step,
+                static_cast<uint32_t>(options_.rank),
+                static_cast<uint32_t>(options_.world_size),
+                offset - kHeaderBytes,
+                crc,
+                0};
+  raw.header_crc32c = crc32c_extend(0, &raw, offsetof(RawHeader, header_crc32c));
+  pwrite_all(fd.get(), &raw, sizeof(raw), 0, path);
+  buffer_bytes_ = offset;
+}
+
+void SnapshotStore::wait() {
+  if (!worker_.joinable()) return;
+  worker_.join();
+  if (error_.empty()) return;
+  disabled_reason_ = std::move(error_);
+  error_.clear();
+  spdlog::info("warning: snapshots off: {}; recovery falls back to the disk", disabled_reason_);
+  remove_files();  // a full tmpfs is shared with the node: give its pages back
+}
+
+void SnapshotStore::remove_files() {
+  if (worker_.joinable()) worker_.join();
+  for (int index = 0; index < 2; ++index) ::unlink(buffer_path(options_.rank, index).c_str());
+}
+
+void SnapshotStore::finish() {
+  remove_files();
+  ::rmdir(options_.dir.c_str());  // fails until the node's last rank has removed its files
+}
+
+}  // namespace nt
