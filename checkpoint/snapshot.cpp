@@ -4,6 +4,8 @@
 // snapshot of that buffer (header intact) or a buffer that does not count.
 #include "checkpoint/snapshot.h"
 
+#include <ATen/ATen.h>
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -20,10 +22,10 @@
 #include <optional>
 #include <stdexcept>
 
+#include "checkpoint/flat_ivalue.h"
 #include "runtime/crash_point.h"
 #include "runtime/log.h"
 #include "serialize/crc32c.h"
-#include "serialize/torch_file.h"
 
 namespace nt {
 namespace {
@@ -116,7 +118,53 @@ std::optional<SnapshotHeader> read_header(const std::string& path) {
                         raw.world_size, raw.payload_bytes, raw.payload_crc32c};
 }
 
-// An upper bound on a payload's archive: its tensors' bytes plus room for the pickle and zip.
+void pread_all(int fd, void* data, size_t size, uint64_t offset, const std::string& path) {
+  char* p = static_cast<char*>(data);
+  while (size > 0) {
+    const ssize_t n = ::pread(fd, p, size, static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw std::runtime_error(fmt::format("cannot read '{}': {}", path, errno_text()));
+    p += n;
+    size -= static_cast<size_t>(n);
+    offset += static_cast<uint64_t>(n);
+  }
+}
+
+// The value a checked payload of `payload_bytes` describes, its tensors read into memory of
+// their own. Throws std::runtime_error naming the file when the description does not fit.
+c10::IValue read_payload(const std::string& path, uint64_t payload_bytes) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (fd.get() < 0) throw std::runtime_error(fmt::format("cannot open '{}': {}", path, errno_text()));
+  uint64_t length = 0;
+  pread_all(fd.get(), &length, sizeof(length), kHeaderBytes, path);
+  if (length > payload_bytes - sizeof(length))
+    throw std::runtime_error(fmt::format("{}: a description of {} bytes in a payload of {}", path,
+                                         length, payload_bytes));
+  std::string text(length, '\0');
+  pread_all(fd.get(), text.data(), length, kHeaderBytes + sizeof(length), path);
+  try {
+    const auto description = nlohmann::json::parse(text);
+    const uint64_t start = (sizeof(length) + length + 63) / 64 * 64;  // where the tensors begin
+    std::vector<at::Tensor> tensors;
+    for (const auto& entry : description.at("tensors")) {
+      const auto offset = start + entry.at("offset").get<uint64_t>();
+      const auto bytes = entry.at("bytes").get<uint64_t>();
+      auto t = at::empty(entry.at("shape").get<std::vector<int64_t>>(),
+                         at::TensorOptions().dtype(
+                             dtype_from_name(entry.at("dtype").get<std::string>(), path)));
+      if (t.nbytes() != bytes || offset > payload_bytes || bytes > payload_bytes - offset)
+        throw std::runtime_error(fmt::format("{}: a tensor of {} bytes at {} does not fit", path,
+                                             bytes, offset));
+      pread_all(fd.get(), t.data_ptr(), bytes, kHeaderBytes + offset, path);
+      tensors.push_back(std::move(t));
+    }
+    return unflatten_ivalue(description.at("value"), tensors, path);
+  } catch (const nlohmann::json::exception& e) {
+    throw std::runtime_error(fmt::format("{}: {}", path, e.what()));
+  }
+}
+
+// An upper bound on a payload's size: its tensors' bytes plus room for the pickle and zip.
 uint64_t estimated_bytes(const c10::IValue& value) {
   if (value.isTensor()) return value.toTensor().nbytes() + 256;
   uint64_t sum = 64;
@@ -194,10 +242,10 @@ c10::IValue SnapshotStore::read(int64_t step, int rank) const {
     if (header && header->job_key == options_.job_key && header->step == step &&
         header->rank == static_cast<uint32_t>(rank) &&
         header->world_size == static_cast<uint32_t>(options_.world_size))
-      return load_torch_file(path, c10::kCPU, kHeaderBytes, header->payload_bytes);
+      return read_payload(path, header->payload_bytes);
   }
-  throw std::runtime_error(
-      fmt::format("{}: no complete snapshot of step {} for rank {}", options_.dir, step, rank));
+  throw std::runtime_error(fmt::format("{}: no complete snapshot of step {} for rank {}",
+                                       options_.dir, step, rank));
 }
 
 void SnapshotStore::keep_only(int64_t step) {
@@ -265,28 +313,50 @@ void SnapshotStore::write(int index, int64_t step, const c10::IValue& payload) {
     throw std::runtime_error(fmt::format("'{}' is not a private regular file", path));
   const std::array<char, sizeof(RawHeader)> cleared{};
   pwrite_all(fd.get(), cleared.data(), cleared.size(), 0, path);
-  uint64_t offset = kHeaderBytes;
+  // The payload: the description's length and JSON, then each tensor's bytes, every part
+  // starting 64-byte aligned; the CRC-32C covers it all, padding included.
+  const FlatIValue flat = flatten_ivalue(payload);
+  auto aligned = [](uint64_t n) { return (n + 63) / 64 * 64; };
+  nlohmann::json tensors = nlohmann::json::array();
+  uint64_t offset = 0;  // from the start of the tensors, after the description
+  for (const auto& t : flat.tensors) {
+    tensors.push_back({{"dtype", dtype_to_name(t.scalar_type())},
+                       {"shape", t.sizes().vec()},
+                       {"offset", offset},
+                       {"bytes", t.nbytes()}});
+    offset = aligned(offset + t.nbytes());
+  }
+  const std::string description =
+      nlohmann::json{{"value", flat.structure}, {"tensors", tensors}}.dump();
+  uint64_t written = 0;
   uint32_t crc = 0;
-  write_torch_archive(
-      payload,
-      [&](const void* data, size_t size) {
-        pwrite_all(fd.get(), data, size, offset, path);
-        crc = crc32c_extend(crc, data, size);
-        offset += size;
-      },
-      path);
+  const std::array<char, 64> zeros{};
+  auto emit = [&](const void* data, size_t size) {
+    pwrite_all(fd.get(), data, size, kHeaderBytes + written, path);
+    crc = crc32c_extend(crc, data, size);
+    written += size;
+  };
+  auto pad = [&] { emit(zeros.data(), aligned(written) - written); };
+  const uint64_t length = description.size();
+  emit(&length, sizeof(length));
+  emit(description.data(), description.size());
+  pad();
+  for (const auto& t : flat.tensors) {
+    emit(t.data_ptr(), t.nbytes());
+    pad();
+  }
   crash_point("snapshot_before_header");
   RawHeader raw{kMagic,
                 options_.job_key,
                 step,
                 static_cast<uint32_t>(options_.rank),
                 static_cast<uint32_t>(options_.world_size),
-                offset - kHeaderBytes,
+                written,
                 crc,
                 0};
   raw.header_crc32c = crc32c_extend(0, &raw, offsetof(RawHeader, header_crc32c));
   pwrite_all(fd.get(), &raw, sizeof(raw), 0, path);
-  buffer_bytes_ = offset;
+  buffer_bytes_ = kHeaderBytes + written;
 }
 
 void SnapshotStore::wait() {

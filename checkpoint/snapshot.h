@@ -1,8 +1,10 @@
 // Per-step snapshots of one rank's training state in memory that outlives the worker: files in
 // a node-local tmpfs (/dev/shm), two per rank, written alternately, so that a worker killed
 // while writing one leaves the other whole. Each file is a 4 KiB header (written last, and
-// cleared before the payload is rewritten) followed by a torch.save archive. The copy runs on a
-// background thread while training goes on; the caller waits for it before the tensors change.
+// cleared before the payload is rewritten) followed by the payload: a JSON description
+// (checkpoint/flat_ivalue.h) and the tensors' raw bytes, written straight from their memory.
+// The copy runs on a background thread while training goes on; the caller waits for it before
+// the tensors change.
 #pragma once
 
 #include <ATen/core/ivalue.h>

@@ -70,7 +70,8 @@ TEST_F(SnapshotTest, TwoBuffersHoldTheTwoNewestSteps) {
 
 // The kill comes between the payload and the header, in the buffer that held step 2.
 TEST_F(SnapshotTest, ACopyKilledBeforeItsHeaderLeavesTheOtherBuffer) {
-  GTEST_FLAG_SET(death_test_style, "threadsafe");  // LibTorch may have started threads
+  // The fast (fork) style: the child must write into this fixture's directory, which a
+  // re-executed ("threadsafe") child would name after its own pid.
   {
     SnapshotStore store(options());
     write_steps(store, {2, 3});
