@@ -60,23 +60,38 @@ def main():
         try:
             os.kill(pid, signal.SIGKILL)
             kills.append((time.monotonic(), pid))
+            lines.append((kills[-1][0], f"goodput: SIGKILL to worker pid {pid}"))
         except ProcessLookupError:
             pass
     job.wait()
     reader.join()
     wall = time.monotonic() - start
-    with open(args.log, "w") as log:
-        for t, text in lines:
+    with open(args.log, "w") as log:  # the stamped lines, kills included
+        for t, text in sorted(lines, key=lambda line: line[0]):
             log.write(f"{t - start:9.3f} {text}\n")
     steps = [(t, int(m.group(1)), float(m.group(3))) for t, text in lines
              if "[rank 0]" in text and (m := STEP.search(text))]
     recoveries = []
+    # Each recovery's phases: the kill to ntrun's restart (detection and stopping the others),
+    # to the first worker's first line (process start), to the resume line (rendezvous, data,
+    # model, loading the state), to the first completed step.
+    marks = ["restarting workers", "config:", "resumed from", "step "]
+    phases = {m: [] for m in marks}
     for killed_at, _ in kills:
         after = [t for t, _, _ in steps if t > killed_at]
         restarted = [t for t, text in lines if t > killed_at and "restarting workers" in text]
         # Only a kill that caused a restart counts (a worker already exiting does not).
-        if after and restarted and restarted[0] < after[0]:
-            recoveries.append(after[0] - killed_at)
+        if not (after and restarted and restarted[0] < after[0]):
+            continue
+        recoveries.append(after[0] - killed_at)
+        previous = killed_at
+        for mark in marks:
+            found = [t for t, text in lines if previous <= t <= after[0] and mark in text and
+                     (mark != "step " or STEP.search(text))]
+            if not found:
+                break
+            phases[mark].append(found[0] - previous)
+            previous = found[0]
     dts = sorted(dt for _, step, dt in steps if step > 3)
     print(json.dumps({
         "exit": job.returncode,
@@ -86,6 +101,7 @@ def main():
         "steps_executed": len(steps),
         "last_step": steps[-1][1] if steps else 0,
         "recovery_s": recoveries,
+        "recovery_phases_median_s": {m: sorted(v)[len(v) // 2] for m, v in phases.items() if v},
         "median_step_ms": dts[len(dts) // 2] if dts else None,
         "resumed_from_memory": sum("resumed from memory" in text for _, text in lines),
         "resumed_from_disk": sum(bool(re.search(r"resumed from /", text)) for _, text in lines),

@@ -5,14 +5,16 @@
 # (--save_every 20 and 5, no snapshots) and per-step snapshots in memory (--snapshot_every 1,
 # with --save_every 20 as persistence). Goodput is the failure-free run's wall time (no
 # snapshots) over the run's own; recovery is a kill to the next completed step.
-# Usage: bench/goodput.sh [SEED]   (data from `nanotrain prepare` in $NANOTRAIN_BASE_DIR)
+# Usage: bench/goodput.sh [SEED]   (data from `nanotrain prepare` in $NANOTRAIN_BASE_DIR;
+# GOODPUT_LOGS=DIR keeps every run's stamped log and JSON summary there)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seed=${1:-1}
 prepared=${NANOTRAIN_BASE_DIR:-$HOME/.cache/nanotrain}
 [ -f "$prepared/base_data/manifest.json" ] || { echo "run nanotrain prepare first" >&2; exit 1; }
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+trap '[ -n "${GOODPUT_LOGS:-}" ] && mkdir -p "$GOODPUT_LOGS" && cp "$work"/*.log "$work"/*.json \
+  "$GOODPUT_LOGS"/; rm -rf "$work"' EXIT
 echo "cpu: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores," \
   "$(grep -q avx512_bf16 /proc/cpuinfo && echo 'avx512_bf16' || echo 'no avx512_bf16')"
 args=(--config configs/cpu_tiny.json --num_iterations 120 --deterministic true --model_tag goodput)

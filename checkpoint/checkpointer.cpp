@@ -5,7 +5,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <stdexcept>
+#include <utility>
+#include <vector>
 
 #include "checkpoint/async_saver.h"
 #include "checkpoint/checkpoint_manager.h"
@@ -42,6 +45,28 @@ void CheckpointerOptions::validate() const {
         "async_save: not available with checkpoint_layout=sharded, whose commit needs every "
         "rank's report (a collective, which a background thread cannot issue beside training's)");
 }
+
+namespace {
+
+// Local rank `part`'s share of the model's parameters among `parts`: each parameter, largest
+// first, goes to the share holding the fewest bytes so far, so that every rank copies about as
+// much and none waits for a larger copy. The same on every rank, from the shapes alone.
+ModelData model_share(const ModelData& all, int part, int parts) {
+  std::vector<std::pair<int64_t, std::string>> by_size;
+  for (const auto& item : all)
+    by_size.emplace_back(-static_cast<int64_t>(item.value().nbytes()), item.key());
+  std::sort(by_size.begin(), by_size.end());
+  std::vector<int64_t> held(static_cast<size_t>(parts), 0);
+  ModelData share;
+  for (const auto& [negative_bytes, name] : by_size) {
+    const auto least = std::min_element(held.begin(), held.end()) - held.begin();
+    held[static_cast<size_t>(least)] -= negative_bytes;
+    if (least == part) share.insert(name, all.at(name));
+  }
+  return share;
+}
+
+}  // namespace
 
 Checkpointer::Checkpointer(CheckpointerOptions options, int rank, int world_size,
                            Collectives* collectives)
@@ -128,10 +153,14 @@ std::optional<ResumePoint> Checkpointer::find_snapshot(int64_t disk_step) {
   std::string error;
   try {
     auto own = snapshots_->read(chosen, rank_).toGenericDict();
-    const int holder = rank_ - options_.local_rank;  // local rank 0 of this node
-    const auto model = holder == rank_
-                           ? own.at("model")
-                           : snapshots_->read(chosen, holder).toGenericDict().at("model");
+    // The model's parameters, from every rank of this node.
+    c10::impl::GenericDict model(c10::StringType::get(), c10::AnyType::get());
+    for (int r = rank_ - options_.local_rank;
+         r < rank_ - options_.local_rank + options_.local_world_size; ++r) {
+      const auto part = r == rank_ ? own : snapshots_->read(chosen, r).toGenericDict();
+      for (const auto& item : part.at("model").toGenericDict())
+        model.insert(item.key(), item.value());
+    }
     point.meta = nlohmann::json::parse(own.at("meta").toStringRef());
     point.model_config = model_config_from_meta(point.meta, point.source);
     c10::impl::GenericDict payload(c10::StringType::get(), c10::AnyType::get());
@@ -252,7 +281,8 @@ void Checkpointer::maybe_snapshot(const TrainState& state, const GPT& model,
   c10::impl::GenericDict payload(c10::StringType::get(), c10::AnyType::get());
   payload.insert("meta", meta.dump());
   payload.insert("optim", optimizers.shard_state_dicts());  // aliases: no copy here
-  if (options_.local_rank == 0) payload.insert("model", model_state_dict(model));
+  payload.insert("model", model_share(model_state_dict(model), options_.local_rank,
+                                      options_.local_world_size));
   const bool first = snapshots_->buffer_bytes() == 0;
   snapshots_->begin(state.step, payload);
   if (first && rank_ == 0) {

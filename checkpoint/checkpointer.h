@@ -49,8 +49,9 @@ struct CheckpointerOptions {
   int64_t snapshot_every = 0;              // > 0: every this many steps; 0: none
   std::string snapshot_root = "/dev/shm";  // a node-local tmpfs
   std::string job_secret = "";             // DistEnv::job_secret: marks the job's snapshots
-  int local_rank = 0;                      // local rank 0's snapshot also holds the model
-  bool restarted = false;  // the launcher restarted the workers: this job's snapshots may exist
+  int local_rank = 0;        // this node's ranks share the model's parameters out among their
+  int local_world_size = 1;  // snapshots (ranks rank - local_rank ... + local_world_size - 1)
+  bool restarted = false;    // the launcher restarted the workers: this job's snapshots may exist
 
   // Throws std::invalid_argument for choices that do not go together (async with sharded).
   void validate() const;
@@ -72,7 +73,7 @@ struct ResumePoint {
   nlohmann::json meta;     // the step's meta, as read_meta returns it
   GPTConfig model_config;  // the model to build before load()
   std::string source;      // the meta's path (or the snapshots'), for messages
-  c10::IValue snapshot;    // from memory: {"model", "optim"} of this rank; None: from disk
+  c10::IValue snapshot;    // from memory: {"model": whole, "optim": this rank's}; None: disk
 };
 
 class Checkpointer {
@@ -104,8 +105,8 @@ class Checkpointer {
   bool maybe_save(TrainState& state, const GPT& model, const Optimizers& optimizers,
                   const DistributedTokenLoader& loader, const nlohmann::json& run_meta, bool force);
   // Every rank, after maybe_save: every snapshot_every steps, starts copying this rank's part of
-  // the state (its optimizer shard, the loader, RNG and loop state; the model on local rank 0)
-  // into its snapshot, on a background thread.
+  // the state (its optimizer shard, the loader, RNG and loop state, and its node-local share of
+  // the model's parameters) into its snapshot, on a background thread.
   void maybe_snapshot(const TrainState& state, const GPT& model, const Optimizers& optimizers,
                       const DistributedTokenLoader& loader, const nlohmann::json& run_meta);
   // Every rank, before optimizers.step() changes what the copy reads: waits for it.

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <string>
 
 #include "runtime/cpu_info.h"
 
@@ -13,6 +14,11 @@ namespace nt {
 
 void use_passive_openmp_wait(char** argv) {
   if (std::getenv("OMP_WAIT_POLICY")) return;
+  // One thread starts no OpenMP team, so how its threads wait cannot matter: skipping the
+  // re-execution saves a restarted worker (one thread each under ntrun on a full node) the
+  // second load of LibTorch, about 0.3 s.
+  const char* threads = std::getenv("OMP_NUM_THREADS");
+  if (threads && std::string(threads) == "1") return;
   setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
   setenv("GOMP_SPINCOUNT", kOpenMPSpinCount, /*overwrite=*/0);
   execv("/proc/self/exe", argv);

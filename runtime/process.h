@@ -14,7 +14,7 @@ namespace nt {
 // of libgomp's wait loop (about 0.3 ms) first. libgomp reads OMP_WAIT_POLICY and GOMP_SPINCOUNT
 // once, when it is loaded, so when the policy is unset this sets PASSIVE (and the spin count, if
 // unset) and re-executes the program (/proc/self/exe, same pid, arguments and descriptors); a
-// policy the user set is kept. Call first thing in main, before any thread exists. Returns only
+// policy the user set is kept, and OMP_NUM_THREADS=1 (no OpenMP team) needs none. Call first thing in main, before any thread exists. Returns only
 // when no re-execution was needed or it failed (the program then runs as it is).
 inline constexpr char kOpenMPSpinCount[] = "30000";
 void use_passive_openmp_wait(char** argv);

@@ -110,6 +110,7 @@ CheckpointerOptions TrainConfig::checkpointer_options(const DistEnv& env) const 
   options.snapshot_root = snapshot_dir;
   options.job_secret = env.job_secret;
   options.local_rank = env.local_rank;
+  options.local_world_size = env.local_world_size;
   options.restarted = env.restart_count > 0;
   return options;
 }

@@ -6,8 +6,9 @@
 # RESUME_NPROC ranks instead: its mean loss over steps 5-8 must stay within 0.3 of the
 # uninterrupted run's (other ranks see other batches, so the values cannot be identical), and its
 # step-8 optimizer state must count all 8 updates (tests/reference/check_optimizer_steps.py).
-# Both runs also check the OpenMP wait policy: unset, nanotrain re-executes itself with PASSIVE;
-# a value the user set (the resumed run's) is kept, and the numbers do not depend on it.
+# Both runs also check the OpenMP wait policy: unset, nanotrain re-executes itself with PASSIVE
+# when it runs more than one thread (a one-step run with 2 threads) and not with one (the runs
+# compared); a value the user set (the resumed run's) is kept, and the numbers do not depend on it.
 # LAYOUT=sharded saves with --checkpoint_layout=sharded (every rank's optimizer file compared);
 # its killed run dies after writing its shards of step 8 and before the commit (the crash point
 # after_shard), so step 4 stays the last complete one.
@@ -19,7 +20,7 @@ prepared=$3  # a base dir written by `nanotrain prepare`
 nproc=$4
 resume_nproc=${5:-$4}
 source "$(dirname "$0")/../support/harness.sh"
-base_dirs a b
+base_dirs a b p
 layout=${LAYOUT:-gathered}
 args=("${tiny[@]}" --device_batch_size 4 --num_iterations 8 --save_every 4 --model_tag resume
       --checkpoint_layout "$layout")
@@ -31,9 +32,13 @@ run() {  # run BASE_DIR NPROC EXTRA...
 }
 losses() { grep -o 'step 0000[5-8]/00008 ([0-9.]*%) | loss: [0-9.]*' "$1"; }
 
-(unset OMP_WAIT_POLICY GOMP_SPINCOUNT; run "$work/a" "$nproc") > "$work/a.log" || fail "uninterrupted run"
-grep -q "OpenMP wait policy: PASSIVE; GOMP_SPINCOUNT: 30000;" "$work/a.log" ||
+(unset OMP_WAIT_POLICY GOMP_SPINCOUNT; OMP_NUM_THREADS=2 run "$work/p" 1 --num_iterations 1 \
+  --model_tag passive) > "$work/p.log" || fail "the run with 2 threads"
+grep -q "OpenMP wait policy: PASSIVE; GOMP_SPINCOUNT: 30000;" "$work/p.log" ||
   fail "OMP_WAIT_POLICY unset did not give PASSIVE with a spin count of 30000"
+(unset OMP_WAIT_POLICY GOMP_SPINCOUNT; run "$work/a" "$nproc") > "$work/a.log" || fail "uninterrupted run"
+grep -q "intra-op threads: 1, OpenMP wait policy: default;" "$work/a.log" ||
+  fail "one thread per worker re-executed nanotrain for an OpenMP policy it cannot use"
 dir=$work/b/base_checkpoints/resume
 if [ "$layout" = sharded ]; then
   # Killed at its second save: every shard of step 8 written, its meta not.
