@@ -76,7 +76,12 @@ args=(--data_dir "$work/data/base_data" --depth 1 --max_seq_len 32 --device_batc
       --keep_last 2 --model_tag chaos --resume_from_step=auto --checkpoint_layout "$layout"
       --peak_flops 1e11)  # a fixed MFU denominator: measuring the peak costs 1.5 s per start
 [ "$snapshots" = off ] && args+=(--snapshot_every 0)
-max_restarts=$((kills * 3 + 10))  # timed kills plus the save-point kills, with room to spare
+# Timed kills plus the save-point kills, with room to spare; with snapshots each rank passes a
+# kill point of the snapshot copy every step, about steps * 2 * P more kills, taken twice over.
+max_restarts=$((kills * 3 + 10))
+[ "$snapshots" = off ] ||
+  max_restarts=$((max_restarts + $(awk -v s="$steps" -v p="$probability" \
+    'BEGIN { print int(s * 2 * p * 2 + 0.5) }')))
 
 # Every worker runs under a shell that records its attempt, rank and exit status, so deaths are
 # counted from what the workers' statuses say rather than from the launcher's messages. The
