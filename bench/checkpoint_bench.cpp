@@ -3,7 +3,8 @@
 // size in the same run; build_model's peak resident memory against the model's bytes; async save's
 // blocking time against the full save time. Usage: build/bin/checkpoint_bench [DIR]   (default: a
 // fresh folder under /tmp). With --layouts DIR, one rank of a job under ntrun (see
-// bench/checkpoint_layouts.sh): the gathered and the sharded layout saving the same state.
+// bench/checkpoint_layouts.sh): the gathered and the sharded layout saving the same state,
+// synchronously and with async_save.
 #include <malloc.h>
 #include <unistd.h>
 
@@ -54,7 +55,8 @@ int child_build_model(const std::string& dir) {
 }
 
 // One rank: how long a save blocks training (until every rank agrees it is done, as in the
-// training loop) and how much rank 0's resident memory grows meanwhile, for each layout in turn.
+// training loop; with async_save until the writers have started) and how much rank 0's resident
+// memory grows meanwhile, for each layout in turn, and when an asynchronous save is committed.
 int compare_layouts(const std::string& dir) {
   const nt::DistEnv env = nt::read_dist_env();
   const auto collectives = nt::init_process_group(env, nt::ProcessGroupOptions{});
@@ -66,11 +68,14 @@ int compare_layouts(const std::string& dir) {
   opt.step();  // populates every optimizer state tensor, each rank its own part
   opt.zero_grad();
   const nlohmann::json meta = {{"model_config", nt::config_to_json(model->config())}};
-  // Twice each, alternating, so that neither layout always meets a cold or a warm disk.
-  for (const char* layout : {"gathered", "sharded", "gathered", "sharded"}) {
+  // The layouts alternate, so that neither always meets a cold or a warm disk.
+  for (int round = 0; round < 4; ++round) {
+    const std::string layout = round % 2 == 0 ? "gathered" : "sharded";
+    const bool async = round >= 2;
     nt::CheckpointerOptions options;
     options.dir = dir + "/" + layout;
     options.layout = nt::parse_checkpoint_layout(layout);
+    options.async = async;
     nt::Checkpointer checkpointer(options, env.rank, env.world_size, collectives.get());
     nt::TrainState state;
     state.step = 1;
@@ -81,14 +86,17 @@ int compare_layouts(const std::string& dir) {
     const auto t0 = std::chrono::steady_clock::now();
     checkpointer.save(state, model, opt, meta);
     const double blocked_s = seconds_since(t0);
+    checkpointer.finish();  // waits for the background writers and commits
+    const double saved_s = seconds_since(t0);
     const long peak = status_kb("VmHWM");
     if (env.rank == 0)
       std::printf(
-          "%d rank(s), %-8s: %.1f MB in %zu files, training blocked %.2f s, rank 0 "
-          "memory +%.0f MB\n",
-          env.world_size, layout, nt::step_bytes(options.dir, 1) / 1e6,
+          "%d rank(s), %-8s %-5s: %.1f MB in %zu files, training blocked %.2f s, saved after "
+          "%.2f s, rank 0 memory +%.0f MB\n",
+          env.world_size, layout.c_str(), async ? "async" : "sync",
+          nt::step_bytes(options.dir, 1) / 1e6,
           nt::read_meta(options.dir + "/" + nt::meta_file_name(1)).at("files").size() + 1,
-          blocked_s, (peak - before) / 1e3);
+          blocked_s, saved_s, (peak - before) / 1e3);
     if (collectives) collectives->barrier();
     if (env.rank == 0) fs::remove_all(options.dir);
   }

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <iostream>
+#include <stdexcept>
 
 namespace nt {
 
@@ -89,6 +90,36 @@ std::string AsyncSaver::take_error() {
   }
   error_ = nullptr;
   return save_failure(error_step_, what);
+}
+
+AsyncShardWriter::~AsyncShardWriter() {
+  if (worker_.joinable()) worker_.join();
+}
+
+void AsyncShardWriter::start(const std::string& checkpoint_dir, int64_t step,
+                             const ModelData& model_data, const c10::IValue& optimizer_shard,
+                             nlohmann::json meta_data, int rank) {
+  if (in_flight())
+    throw std::logic_error(fmt::format("AsyncShardWriter: step {} is still being written", step_));
+  ModelData model_copy;
+  if (rank == 0)
+    for (const auto& item : model_data)
+      model_copy.insert(item.key(), item.value().to(torch::kCPU, false, /*copy=*/true));
+  c10::IValue shard_copy = copy_to_host(optimizer_shard);
+  step_ = step;
+  meta_ = std::move(meta_data);
+  done_ = false;
+  worker_ = std::thread([this, checkpoint_dir, step, rank, model_copy = std::move(model_copy),
+                         shard_copy = std::move(shard_copy)] {
+    result_ = write_shard(checkpoint_dir, step, model_copy, shard_copy, rank);
+    done_ = true;
+  });
+}
+
+ShardWrite AsyncShardWriter::take() {
+  if (worker_.joinable()) worker_.join();
+  done_ = false;
+  return std::move(result_);
 }
 
 }  // namespace nt

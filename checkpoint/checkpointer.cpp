@@ -39,13 +39,6 @@ CheckpointLayout parse_checkpoint_layout(const std::string& text) {
       fmt::format("checkpoint_layout: expected gathered or sharded, found '{}'", text));
 }
 
-void CheckpointerOptions::validate() const {
-  if (async && layout == CheckpointLayout::kSharded)
-    throw std::invalid_argument(
-        "async_save: not available with checkpoint_layout=sharded, whose commit needs every "
-        "rank's report (a collective, which a background thread cannot issue beside training's)");
-}
-
 namespace {
 
 // Local rank `part`'s share of the model's parameters among `parts`: each parameter, largest
@@ -74,10 +67,11 @@ Checkpointer::Checkpointer(CheckpointerOptions options, int rank, int world_size
       rank_(rank),
       world_size_(world_size),
       collectives_(collectives) {
-  options_.validate();
+  const bool sharded = options_.layout == CheckpointLayout::kSharded;
+  if (options_.async && sharded) shard_writer_ = std::make_unique<AsyncShardWriter>();
   if (rank_ == 0) {
     lock_ = std::make_unique<DirLock>(options_.dir);
-    if (options_.async) async_saver_ = std::make_unique<AsyncSaver>();
+    if (options_.async && !sharded) async_saver_ = std::make_unique<AsyncSaver>();
   }
   if (options_.snapshot_every <= 0) return;
   snapshots_ = std::make_unique<SnapshotStore>(
@@ -90,9 +84,10 @@ Checkpointer::Checkpointer(CheckpointerOptions options, int rank, int world_size
     snapshots_->remove_files();  // a first start: what is there is an earlier job's
 }
 
-// The saver and the snapshot copy go first: their threads may still be writing.
+// The savers and the snapshot copy go first: their threads may still be writing.
 Checkpointer::~Checkpointer() {
   async_saver_.reset();
+  shard_writer_.reset();
   snapshots_.reset();
 }
 
@@ -259,9 +254,14 @@ TrainState Checkpointer::load_snapshot(const ResumePoint& point, GPT& model, Opt
 bool Checkpointer::maybe_save(TrainState& state, const GPT& model, const Optimizers& optimizers,
                               const DistributedTokenLoader& loader, const nlohmann::json& run_meta,
                               bool force) {
-  if (!force && (options_.save_every <= 0 || state.step % options_.save_every != 0)) return false;
+  const bool due = force || (options_.save_every > 0 && state.step % options_.save_every == 0);
+  // Every rank has the same save in flight, so all ask together whether every writer is done.
+  if (shard_writer_ && shard_writer_->in_flight() &&
+      (due || !on_any_rank(!shard_writer_->done(), collectives_)))
+    agree_on_save(commit_shard_write());
+  if (!due) return false;
   state.data = loader.state();
-  save(state, model, optimizers, run_meta);
+  save(state, model, optimizers, run_meta, /*wait=*/force);
   if (rank_ == 0) crash_point("after_checkpoint");
   return true;
 }
@@ -306,23 +306,44 @@ nlohmann::json Checkpointer::step_meta(const TrainState& state,
 }
 
 void Checkpointer::save(const TrainState& state, const GPT& model, const Optimizers& optimizers,
-                        const nlohmann::json& run_meta) {
+                        const nlohmann::json& run_meta, bool wait) {
   // Rank 0's RNG is the one written: every rank seeds alike.
   const nlohmann::json meta = step_meta(state, run_meta);
   agree_on_save(options_.layout == CheckpointLayout::kSharded
-                    ? save_sharded(state, model, optimizers, meta)
+                    ? save_sharded(state, model, optimizers, meta, wait)
                     : save_gathered(state, model, optimizers, meta));
 }
 
 std::string Checkpointer::save_sharded(const TrainState& state, const GPT& model,
-                                       const Optimizers& optimizers, const nlohmann::json& meta) {
+                                       const Optimizers& optimizers, const nlohmann::json& meta,
+                                       bool wait) {
+  if (shard_writer_) agree_on_save(commit_shard_write());  // the previous save comes first
   try {
+    if (shard_writer_ && !wait) {
+      prepare_sharded_step(options_.dir, state.step, rank_, collectives_);
+      shard_writer_->start(options_.dir, state.step, model_state_dict(model),
+                           optimizers.shard_state_dicts(), meta, rank_);
+      return "";
+    }
     save_sharded_checkpoint(options_.dir, state.step, model_state_dict(model),
                             optimizers.shard_state_dicts(), meta, rank_, world_size_, collectives_);
     if (rank_ == 0 && options_.keep_last > 0) prune_checkpoints(options_.dir, options_.keep_last);
     return "";
   } catch (const std::exception& e) {
     return save_failure(state.step, e.what());
+  }
+}
+
+std::string Checkpointer::commit_shard_write() {
+  if (!shard_writer_ || !shard_writer_->in_flight()) return "";
+  const int64_t step = shard_writer_->step();
+  try {
+    commit_sharded_step(options_.dir, step, shard_writer_->meta(), shard_writer_->take(), rank_,
+                        world_size_, collectives_);
+    if (rank_ == 0 && options_.keep_last > 0) prune_checkpoints(options_.dir, options_.keep_last);
+    return "";
+  } catch (const std::exception& e) {
+    return save_failure(step, e.what());
   }
 }
 
@@ -352,7 +373,7 @@ std::string Checkpointer::save_gathered(const TrainState& state, const GPT& mode
 }
 
 void Checkpointer::finish() {
-  agree_on_save(async_saver_ ? async_saver_->take_error() : "");
+  agree_on_save(async_saver_ ? async_saver_->take_error() : commit_shard_write());
   if (snapshots_) snapshots_->finish();
 }
 

@@ -1,8 +1,8 @@
 // The trainer's one door to its checkpoint directory. Told its rank and world, it owns the
 // directory's lock, where to resume (the step every rank agrees on, its meta read once and
 // checked against the run), loading it, when to save (save_every, the last step, preemption),
-// which ranks write what (gathered: rank 0 alone, synchronously or on a background thread;
-// sharded: every rank its own optimizer state, at once), retention after each save, and the
+// which ranks write what (gathered: rank 0 alone; sharded: every rank its own optimizer state, at
+// once; either synchronously or on background threads), retention after each save, and the
 // ranks' agreement on a failed save. The meta's training keys come from TrainState.
 #pragma once
 
@@ -22,6 +22,7 @@
 namespace nt {
 
 class AsyncSaver;
+class AsyncShardWriter;
 class DirLock;
 class SnapshotStore;
 
@@ -41,7 +42,7 @@ struct CheckpointerOptions {
   std::string dir;          // the run's checkpoint directory, the same for every rank
   int64_t keep_last = -1;   // steps kept after each save; -1: all
   int64_t save_every = -1;  // maybe_save saves every this many steps; <= 0: only when forced
-  bool async = false;       // rank 0 writes on a background thread
+  bool async = false;       // the writers work on background threads; the loop goes on
   OnSaveError on_save_error = OnSaveError::kStop;  // kContinue: log a failed save, train on
   bool prune_abandoned = false;  // a rollback deletes the later steps (see resume_step.h)
   CheckpointLayout layout = CheckpointLayout::kGathered;
@@ -52,9 +53,6 @@ struct CheckpointerOptions {
   int local_rank = 0;        // this node's ranks share the model's parameters out among their
   int local_world_size = 1;  // snapshots (ranks rank - local_rank ... + local_world_size - 1)
   bool restarted = false;    // the launcher restarted the workers: this job's snapshots may exist
-
-  // Throws std::invalid_argument for choices that do not go together (async with sharded).
-  void validate() const;
 };
 
 // What a resumed run must agree with: the model the flags describe and the tokenizer it reads.
@@ -101,7 +99,9 @@ class Checkpointer {
   TrainState load(const ResumePoint& point, GPT& model, Optimizers& optimizers,
                   DistributedTokenLoader& loader, torch::Device device);
   // Every rank, after each step: saves when `force` (the last step, a preemption) or every
-  // save_every steps, with the loader's position. Returns whether it saved.
+  // save_every steps, with the loader's position. Returns whether it saved. With async and the
+  // sharded layout it first commits an earlier save whose writers have all finished (or, when
+  // saving now, waits for them); a forced save is written before it returns.
   bool maybe_save(TrainState& state, const GPT& model, const Optimizers& optimizers,
                   const DistributedTokenLoader& loader, const nlohmann::json& run_meta, bool force);
   // Every rank, after maybe_save: every snapshot_every steps, starts copying this rank's part of
@@ -116,9 +116,9 @@ class Checkpointer {
   // rank writes its own part) with `run_meta`'s keys (model_config,
   // user_config, ...), the state's and this process's RNG states, then applies keep_last. A failed
   // save (this one, or an asynchronous one before it) throws std::runtime_error on every rank, or
-  // with kContinue is logged.
+  // with kContinue is logged. `wait`: write now even when async (the last step, a preemption).
   void save(const TrainState& state, const GPT& model, const Optimizers& optimizers,
-            const nlohmann::json& run_meta);
+            const nlohmann::json& run_meta, bool wait = false);
   // Every rank, after the last save: waits for an asynchronous save and agrees on its outcome;
   // removes this rank's snapshots, which the disk now supersedes.
   void finish();
@@ -137,7 +137,10 @@ class Checkpointer {
   std::string save_gathered(const TrainState& state, const GPT& model, const Optimizers& optimizers,
                             const nlohmann::json& meta);
   std::string save_sharded(const TrainState& state, const GPT& model, const Optimizers& optimizers,
-                           const nlohmann::json& meta);
+                           const nlohmann::json& meta, bool wait);
+  // Every rank: waits for this rank's shard writer and commits its step (round three); returns
+  // this rank's error, "" when the step was committed or nothing was in flight.
+  std::string commit_shard_write();
   // Every rank: a failed save on any rank (`error` not "" here) decides for all.
   void agree_on_save(const std::string& error);
 
@@ -145,9 +148,10 @@ class Checkpointer {
   int rank_;
   int world_size_;
   Collectives* collectives_;
-  std::unique_ptr<DirLock> lock_;             // rank 0's
-  std::unique_ptr<AsyncSaver> async_saver_;   // rank 0's, when options.async
-  std::unique_ptr<SnapshotStore> snapshots_;  // every rank's, when options.snapshot_every > 0
+  std::unique_ptr<DirLock> lock_;                   // rank 0's
+  std::unique_ptr<AsyncSaver> async_saver_;         // rank 0's, when options.async and gathered
+  std::unique_ptr<AsyncShardWriter> shard_writer_;  // every rank's, when async and sharded
+  std::unique_ptr<SnapshotStore> snapshots_;        // every rank's, when options.snapshot_every > 0
 };
 
 }  // namespace nt

@@ -1,6 +1,7 @@
 // The sharded save is three rounds: rank 0 prepares the directory (all wait for it), every rank
-// writes its file (no communication while writing), every rank reports [failed, bytes, CRC-32C]
-// (one small broadcast per rank, byte-exact on Gloo and NCCL alike); then rank 0 commits.
+// writes its file (no communication while writing, so it may run on a background thread), every
+// rank reports [failed, bytes, CRC-32C] (one small broadcast per rank, byte-exact on Gloo and
+// NCCL alike); then rank 0 commits.
 #include "checkpoint/sharded_checkpoint.h"
 
 #include <fmt/format.h>
@@ -49,10 +50,8 @@ bool is_sharded_step(const nlohmann::json& meta) {
   return meta.contains("optim_shards");
 }
 
-void save_sharded_checkpoint(const std::string& checkpoint_dir, int64_t step,
-                             const ModelData& model_data, const c10::IValue& optimizer_shard,
-                             const nlohmann::json& meta_data, int rank, int world_size,
-                             Collectives* collectives) {
+void prepare_sharded_step(const std::string& checkpoint_dir, int64_t step, int rank,
+                          Collectives* collectives) {
   if (step < 0) throw std::invalid_argument(fmt::format("save_checkpoint: step {} < 0", step));
   std::string error;
   if (rank == 0) {
@@ -62,28 +61,37 @@ void save_sharded_checkpoint(const std::string& checkpoint_dir, int64_t step,
       error = e.what();
     }
   }
-  // No rank may write before rank 0 has cleared what an earlier attempt at this step left.
   if (on_any_rank(!error.empty(), collectives)) {
     if (rank == 0) throw std::runtime_error(error);
     throw std::runtime_error(
         fmt::format("rank 0 could not prepare '{}' for step {}", checkpoint_dir, step));
   }
+}
 
-  ShardReport mine;
-  WrittenFile model_file;
+ShardWrite write_shard(const std::string& checkpoint_dir, int64_t step, const ModelData& model_data,
+                       const c10::IValue& optimizer_shard, int rank) {
+  ShardWrite mine;
   try {
     if (rank == 0) {
-      model_file = save_torch_file(model_data, checkpoint_dir + "/" + model_file_name(step));
+      mine.model = save_torch_file(model_data, checkpoint_dir + "/" + model_file_name(step));
       log0("Saved model parameters to: {}/{}", checkpoint_dir, model_file_name(step));
     }
-    const std::string name = rank_optim_file_name(step, rank);
-    mine.file = save_torch_file(optimizer_shard, checkpoint_dir + "/" + name);
-    mine.failed = false;
+    mine.shard =
+        save_torch_file(optimizer_shard, checkpoint_dir + "/" + rank_optim_file_name(step, rank));
     crash_point("after_shard");
   } catch (const std::exception& e) {
-    error = e.what();
+    mine.error = e.what();
   }
-  const auto reports = exchange_reports(mine, rank, world_size, collectives);
+  return mine;
+}
+
+void commit_sharded_step(const std::string& checkpoint_dir, int64_t step,
+                         const nlohmann::json& meta_data, const ShardWrite& mine, int rank,
+                         int world_size, Collectives* collectives) {
+  ShardReport report;
+  report.failed = !mine.error.empty();
+  report.file = mine.shard;
+  const auto reports = exchange_reports(report, rank, world_size, collectives);
   std::vector<int> failed;
   for (int r = 0; r < world_size; ++r)
     if (reports[r].failed) failed.push_back(r);
@@ -95,7 +103,7 @@ void save_sharded_checkpoint(const std::string& checkpoint_dir, int64_t step,
         // The writers' errors are the ones to report.
       }
     }
-    if (!error.empty()) throw std::runtime_error(error);
+    if (!mine.error.empty()) throw std::runtime_error(mine.error);
     throw std::runtime_error(
         fmt::format("rank(s) [{}] could not write their optimizer shard (their logs say why)",
                     fmt::join(failed, ", ")));
@@ -106,9 +114,18 @@ void save_sharded_checkpoint(const std::string& checkpoint_dir, int64_t step,
   CommitRecord record;
   record.world_size = world_size;
   record.optim_shards = world_size;
-  record.add(model_file_name(step), model_file);
+  record.add(model_file_name(step), mine.model);
   for (int r = 0; r < world_size; ++r) record.add(rank_optim_file_name(step, r), reports[r].file);
   commit_step(checkpoint_dir, step, meta_data, record);
+}
+
+void save_sharded_checkpoint(const std::string& checkpoint_dir, int64_t step,
+                             const ModelData& model_data, const c10::IValue& optimizer_shard,
+                             const nlohmann::json& meta_data, int rank, int world_size,
+                             Collectives* collectives) {
+  prepare_sharded_step(checkpoint_dir, step, rank, collectives);
+  const ShardWrite mine = write_shard(checkpoint_dir, step, model_data, optimizer_shard, rank);
+  commit_sharded_step(checkpoint_dir, step, meta_data, mine, rank, world_size, collectives);
 }
 
 std::vector<c10::IValue> load_optimizer_shards(const std::string& checkpoint_dir, int64_t step,

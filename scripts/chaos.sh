@@ -13,17 +13,19 @@
 # are on, as under any launcher with restarts, and a kill point of the snapshot copy joins the
 # random ones; the run then says how many restarts resumed from memory and must count at least
 # one (a restart whose newest state is on disk, or in no rank's memory, resumes from the disk).
+# --async_save on writes the saves on background threads, so kills land in them mid-write too.
 # Before training, `nanotrain prepare` is rerun --prepare_kills times over the data (each time
 # with another validation draw) and killed at a random moment or at a random point of its own
 # (after a shard, before publishing); after every kill the data must be the old dataset or the
 # new one, whole, and the trainer must accept it:
 #   chaos: prepare runs=N killed=K data_accepted=N
 # Usage: scripts/chaos.sh [--kills N] [--seed S] [--steps N] [--save_probability P]
-#                         [--layout gathered|sharded] [--snapshots on|off] [--prepare_kills N]
-#                         [--bin DIR]
+#                         [--layout gathered|sharded] [--snapshots on|off] [--async_save on|off]
+#                         [--prepare_kills N] [--bin DIR]
 set -u
 cd "$(dirname "$0")/.."
-kills=20 seed=$RANDOM steps=600 probability=0.04 layout=gathered snapshots=on prepare_kills=4
+kills=20 seed=$RANDOM steps=600 probability=0.04 layout=gathered snapshots=on async=off
+prepare_kills=4
 bin=build/bin
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -33,16 +35,18 @@ while [ $# -gt 0 ]; do
     --save_probability) probability=$2 ;;
     --layout) layout=$2 ;;
     --snapshots) snapshots=$2 ;;
+    --async_save) async=$2 ;;
     --prepare_kills) prepare_kills=$2 ;;
     --bin) bin=$2 ;;
     *) echo "usage: scripts/chaos.sh [--kills N] [--seed S] [--steps N] [--save_probability P]" \
-         "[--layout gathered|sharded] [--snapshots on|off] [--prepare_kills N] [--bin DIR]"
+         "[--layout gathered|sharded] [--snapshots on|off] [--async_save on|off]" \
+         "[--prepare_kills N] [--bin DIR]"
        exit 2 ;;
   esac
   shift 2
 done
 echo "chaos: seed $seed, $kills timed kills, save-point kill probability $probability, $steps steps," \
-  "$layout layout, snapshots $snapshots"
+  "$layout layout, snapshots $snapshots, async saves $async"
 RANDOM=$seed
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -76,6 +80,7 @@ args=(--data_dir "$work/data/base_data" --depth 1 --max_seq_len 32 --device_batc
       --keep_last 2 --model_tag chaos --resume_from_step=auto --checkpoint_layout "$layout"
       --peak_flops 1e11)  # a fixed MFU denominator: measuring the peak costs 1.5 s per start
 [ "$snapshots" = off ] && args+=(--snapshot_every 0)
+[ "$async" = on ] && args+=(--async_save true)
 # Timed kills plus the save-point kills, with room to spare; with snapshots each rank passes a
 # kill point of the snapshot copy every step, about steps * 2 * P more kills, taken twice over.
 max_restarts=$((kills * 3 + 10))

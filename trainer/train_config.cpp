@@ -75,7 +75,8 @@ void TrainConfig::validate() const {
     throw std::invalid_argument(
         fmt::format("collective_timeout: expected seconds in [1, {}], found {}",
                     kMaxCollectiveTimeout, collective_timeout));
-  checkpointer_options().validate();
+  parse_on_save_error(on_save_error);
+  parse_checkpoint_layout(checkpoint_layout);
   optim.validate();
 }
 

@@ -77,7 +77,7 @@ struct TrainConfig {
     v("eval_tokens", eval_tokens, "validation tokens per evaluation, all ranks together");
     v("save_every", save_every, "save every N steps; 0: as eval_every; -1: last step only");
     v("keep_last", keep_last, "keep the newest K steps; -1: keep all");
-    v("async_save", async_save, "write checkpoints on a background thread (gathered only)");
+    v("async_save", async_save, "write checkpoints on background threads while training goes on");
     v("checkpoint_layout", checkpoint_layout,
       "gathered: rank 0 writes nanochat's files | sharded: every rank writes its part");
     v("on_save_error", on_save_error, "a failed save (disk full, ...): stop | continue");
@@ -105,7 +105,7 @@ struct TrainConfig {
   torch::DeviceType device_type() const;    // kCPU or kCUDA
   torch::ScalarType compute_dtype() const;  // kFloat32 or kBFloat16
   // Snapshots as `env` allows: snapshot_every -1 resolved from its restarts, its rank and secret.
-  CheckpointerOptions checkpointer_options(const DistEnv& env = DistEnv()) const;
+  CheckpointerOptions checkpointer_options(const DistEnv& env) const;
   // data_dir, or <base_dir>/base_data.
   std::string token_data_dir() const;
   // Where TensorBoard event files go: tensorboard_dir, <checkpoint dir>/tb for "auto", or ""

@@ -5,7 +5,9 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <fstream>
+#include <thread>
 
 #include "checkpoint/meta.h"
 #include "checkpoint/model_export.h"
@@ -324,10 +326,54 @@ TEST_F(CheckpointerTest, DamagedShardsAreNamed) {
   checkpointer.save(state_at(2, loader), model_, *optimizers_, meta_for(model_));
   EXPECT_FALSE(std::filesystem::exists(dir_ + "/optim_000002_rank1.pt"));
   EXPECT_TRUE(is_complete_step(dir_, 2));
-  CheckpointerOptions async = options;
-  async.async = true;
-  testing::expect_error<std::invalid_argument>(
-      [&] { async.validate(); }, "async_save: not available with checkpoint_layout=sharded");
+}
+
+// Async with the sharded layout: the files are written on a background thread and the step is
+// committed once the writer is done, at a later step's maybe_save or at finish(); a forced save
+// is complete when maybe_save returns; a failed write is named at its commit.
+TEST_F(CheckpointerTest, AsyncShardedSavesCommitLaterAndResumeExactly) {
+  auto loader = make_loader();
+  train_steps(1);
+  CheckpointerOptions options{dir_};
+  options.layout = CheckpointLayout::kSharded;
+  options.async = true;
+  options.save_every = 2;
+  std::map<std::string, torch::Tensor> saved;
+  {
+    Checkpointer checkpointer(options, 0, 1, nullptr);
+    TrainState state = state_at(2, loader);
+    ASSERT_TRUE(checkpointer.maybe_save(state, model_, *optimizers_, loader, meta_for(model_),
+                                        /*force=*/false));
+    for (const auto& entry : model_state_dict(model_)) saved[entry.key()] = entry.value().clone();
+    train_steps(1);  // changes what the writer copied before it started: it must not see this
+    // Step 3 saves nothing; it commits step 2 once the writer is done.
+    state.step = 3;
+    for (int i = 0; i < 200 && !is_complete_step(dir_, 2); ++i) {
+      EXPECT_FALSE(checkpointer.maybe_save(state, model_, *optimizers_, loader, meta_for(model_),
+                                           /*force=*/false));
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    EXPECT_TRUE(is_complete_step(dir_, 2));
+    state.step = 4;
+    ASSERT_TRUE(checkpointer.maybe_save(state, model_, *optimizers_, loader, meta_for(model_),
+                                        /*force=*/true));
+    EXPECT_TRUE(is_complete_step(dir_, 4));  // forced: written before maybe_save returned
+    checkpointer.finish();
+  }
+  const auto step_2 = load_checkpoint(dir_, 2, torch::kCPU, /*load_optimizer=*/false);
+  for (const auto& entry : step_2.model_data)
+    EXPECT_TRUE(torch::equal(entry.value(), saved.at(entry.key()))) << entry.key();
+  EXPECT_EQ(read_meta(dir_ + "/meta_000002.json").at("optim_shards"), 1);
+
+  // A failed background write leaves no step behind and is named when it is committed.
+  std::filesystem::create_directories(dir_ + "/optim_000006_rank0.pt/x");
+  Checkpointer checkpointer(options, 0, 1, nullptr);
+  TrainState state = state_at(6, loader);
+  checkpointer.maybe_save(state, model_, *optimizers_, loader, meta_for(model_), false);
+  testing::expect_error<std::runtime_error>([&] { checkpointer.finish(); },
+                                            "checkpoint of step 6 failed: ");
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/model_000006.pt"));
+  EXPECT_EQ(find_last_step(dir_), 4);
 }
 
 TEST(CheckpointerOptions, ChoicesParseOnceWithNamedErrors) {
