@@ -130,11 +130,14 @@ std::optional<ResumePoint> Checkpointer::find_snapshot(int64_t disk_step) {
   }
   const std::string disk = disk_step < 0 ? "none" : std::to_string(disk_step);
   if (chosen < 0) {
+    // A restart at another world size: the buffers' split of the state is not this world's.
+    const std::string other = snapshots_->other_world_sizes(rank_);
     log0(
-        "resume: no step that every rank's snapshot holds (rank 0 holds {}{}); from the disk "
+        "resume: no step that every rank's snapshot holds (rank 0 holds {}{}{}); from the disk "
         "(newest complete step: {})",
         mine.empty() ? "none" : fmt::format("[{}]", fmt::join(mine, ", ")),
-        snapshots_->enabled() ? "" : ", snapshots off: " + snapshots_->disabled_reason(), disk);
+        snapshots_->enabled() ? "" : ", snapshots off: " + snapshots_->disabled_reason(),
+        other.empty() ? "" : ", " + other, disk);
     return std::nullopt;
   }
   if (chosen <= disk_step) {

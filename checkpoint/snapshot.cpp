@@ -134,7 +134,8 @@ void pread_all(int fd, void* data, size_t size, uint64_t offset, const std::stri
 // their own. Throws std::runtime_error naming the file when the description does not fit.
 c10::IValue read_payload(const std::string& path, uint64_t payload_bytes) {
   Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-  if (fd.get() < 0) throw std::runtime_error(fmt::format("cannot open '{}': {}", path, errno_text()));
+  if (fd.get() < 0)
+    throw std::runtime_error(fmt::format("cannot open '{}': {}", path, errno_text()));
   uint64_t length = 0;
   pread_all(fd.get(), &length, sizeof(length), kHeaderBytes, path);
   if (length > payload_bytes - sizeof(length))
@@ -149,12 +150,12 @@ c10::IValue read_payload(const std::string& path, uint64_t payload_bytes) {
     for (const auto& entry : description.at("tensors")) {
       const auto offset = start + entry.at("offset").get<uint64_t>();
       const auto bytes = entry.at("bytes").get<uint64_t>();
-      auto t = at::empty(entry.at("shape").get<std::vector<int64_t>>(),
-                         at::TensorOptions().dtype(
-                             dtype_from_name(entry.at("dtype").get<std::string>(), path)));
+      auto t = at::empty(
+          entry.at("shape").get<std::vector<int64_t>>(),
+          at::TensorOptions().dtype(dtype_from_name(entry.at("dtype").get<std::string>(), path)));
       if (t.nbytes() != bytes || offset > payload_bytes || bytes > payload_bytes - offset)
-        throw std::runtime_error(fmt::format("{}: a tensor of {} bytes at {} does not fit", path,
-                                             bytes, offset));
+        throw std::runtime_error(
+            fmt::format("{}: a tensor of {} bytes at {} does not fit", path, bytes, offset));
       pread_all(fd.get(), t.data_ptr(), bytes, kHeaderBytes + offset, path);
       tensors.push_back(std::move(t));
     }
@@ -235,6 +236,20 @@ std::vector<int64_t> SnapshotStore::complete_steps(int rank) const {
   return steps;
 }
 
+std::string SnapshotStore::other_world_sizes(int rank) const {
+  std::vector<std::string> found;
+  if (!enabled()) return "";
+  for (int index = 0; index < 2; ++index) {
+    const auto header = read_header(buffer_path(rank, index));
+    if (header && header->job_key == options_.job_key &&
+        header->rank == static_cast<uint32_t>(rank) &&
+        header->world_size != static_cast<uint32_t>(options_.world_size))
+      found.push_back(fmt::format("rank{}.{} holds step {} of a world of {} ranks, not {}", rank,
+                                  index, header->step, header->world_size, options_.world_size));
+  }
+  return fmt::format("{}", fmt::join(found, "; "));
+}
+
 c10::IValue SnapshotStore::read(int64_t step, int rank) const {
   for (int index = 0; index < 2; ++index) {
     const std::string path = buffer_path(rank, index);
@@ -244,8 +259,8 @@ c10::IValue SnapshotStore::read(int64_t step, int rank) const {
         header->world_size == static_cast<uint32_t>(options_.world_size))
       return read_payload(path, header->payload_bytes);
   }
-  throw std::runtime_error(fmt::format("{}: no complete snapshot of step {} for rank {}",
-                                       options_.dir, step, rank));
+  throw std::runtime_error(
+      fmt::format("{}: no complete snapshot of step {} for rank {}", options_.dir, step, rank));
 }
 
 void SnapshotStore::keep_only(int64_t step) {

@@ -60,6 +60,9 @@ class SnapshotStore {
   // The steps of `rank`'s complete snapshots of this job and world size, newest first (at
   // most two); each payload's CRC-32C is checked.
   std::vector<int64_t> complete_steps(int rank) const;
+  // Why `rank`'s complete snapshots of this job do not count, if any do not: "rank0.1 holds step
+  // 41 of a world of 4 ranks, not 2" (a restart at another world size); "" otherwise.
+  std::string other_world_sizes(int rank) const;
   // The payload of `rank`'s snapshot of `step`, tensors on the CPU. Throws std::runtime_error
   // naming the file when no complete snapshot of that step is there.
   c10::IValue read(int64_t step, int rank) const;

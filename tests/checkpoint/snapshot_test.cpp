@@ -107,6 +107,11 @@ TEST_F(SnapshotTest, AnotherJobsOrWorldSizesSnapshotIsNeverTaken) {
   }
   EXPECT_TRUE(SnapshotStore(options(/*key=*/8, 2)).complete_steps(1).empty());
   EXPECT_TRUE(SnapshotStore(options(7, /*world_size=*/4)).complete_steps(1).empty());
+  // A restart at another world size is told why its snapshots do not count.
+  const std::string other = SnapshotStore(options(7, 4)).other_world_sizes(1);
+  EXPECT_NE(other.find("holds step 2 of a world of 2 ranks, not 4"), std::string::npos) << other;
+  EXPECT_EQ(SnapshotStore(options(7, 2)).other_world_sizes(1), "");
+  EXPECT_EQ(SnapshotStore(options(8, 4)).other_world_sizes(1), "");  // another job's: not named
   EXPECT_TRUE(SnapshotStore(options(7, 2)).complete_steps(/*rank=*/0).empty());
   EXPECT_NE(snapshot_job_key("secret-a", "/ckpt"), snapshot_job_key("secret-b", "/ckpt"));
   EXPECT_NE(snapshot_job_key("secret-a", "/ckpt/d4"), snapshot_job_key("secret-a", "/ckpt/d6"));
