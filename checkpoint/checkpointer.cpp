@@ -13,6 +13,7 @@
 #include "checkpoint/async_saver.h"
 #include "checkpoint/checkpoint_manager.h"
 #include "checkpoint/dir_lock.h"
+#include "checkpoint/host_staging.h"
 #include "checkpoint/meta.h"
 #include "checkpoint/resume_step.h"
 #include "checkpoint/sharded_checkpoint.h"
@@ -74,6 +75,7 @@ Checkpointer::Checkpointer(CheckpointerOptions options, int rank, int world_size
     if (options_.async && !sharded) async_saver_ = std::make_unique<AsyncSaver>();
   }
   if (options_.snapshot_every <= 0) return;
+  staging_ = std::make_unique<HostStaging>();
   snapshots_ = std::make_unique<SnapshotStore>(
       SnapshotOptions{snapshot_dir(options_.snapshot_root, options_.dir),
                       snapshot_job_key(options_.job_secret, options_.dir), rank_, world_size_});
@@ -89,6 +91,7 @@ Checkpointer::~Checkpointer() {
   async_saver_.reset();
   shard_writer_.reset();
   snapshots_.reset();
+  staging_.reset();
 }
 
 std::optional<ResumePoint> Checkpointer::find_resume(int64_t resume_from_step,
@@ -287,7 +290,8 @@ void Checkpointer::maybe_snapshot(const TrainState& state, const GPT& model,
   payload.insert("model", model_share(model_state_dict(model), options_.local_rank,
                                       options_.local_world_size));
   const bool first = snapshots_->buffer_bytes() == 0;
-  snapshots_->begin(state.step, payload);
+  snapshots_->wait();  // the previous copy reads the staging buffers until it ends
+  snapshots_->begin(state.step, staging_->stage(payload), [this] { staging_->synchronize(); });
   if (first && rank_ == 0) {
     snapshots_->wait();  // once, for its size
     log0("snapshots: every {} step(s) into {}: two buffers of {:.1f} MB on rank 0",

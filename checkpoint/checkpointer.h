@@ -24,6 +24,7 @@ namespace nt {
 class AsyncSaver;
 class AsyncShardWriter;
 class DirLock;
+class HostStaging;
 class SnapshotStore;
 
 enum class OnSaveError { kStop, kContinue };
@@ -152,6 +153,7 @@ class Checkpointer {
   std::unique_ptr<AsyncSaver> async_saver_;         // rank 0's, when options.async and gathered
   std::unique_ptr<AsyncShardWriter> shard_writer_;  // every rank's, when async and sharded
   std::unique_ptr<SnapshotStore> snapshots_;        // every rank's, when options.snapshot_every > 0
+  std::unique_ptr<HostStaging> staging_;            // its device-to-host copies (CUDA)
 };
 
 }  // namespace nt

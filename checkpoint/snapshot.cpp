@@ -276,7 +276,7 @@ void SnapshotStore::keep_only(int64_t step) {
   }
 }
 
-void SnapshotStore::begin(int64_t step, c10::IValue payload) {
+void SnapshotStore::begin(int64_t step, c10::IValue payload, std::function<void()> before_reading) {
   wait();
   if (!enabled()) return;
   if (buffer_bytes_ == 0) {
@@ -304,8 +304,10 @@ void SnapshotStore::begin(int64_t step, c10::IValue payload) {
   }
   const int index = next_;
   next_ = 1 - next_;
-  worker_ = std::thread([this, index, step, payload = std::move(payload)] {
+  worker_ = std::thread([this, index, step, payload = std::move(payload),
+                         before_reading = std::move(before_reading)] {
     try {
+      if (before_reading) before_reading();
       write(index, step, payload);
     } catch (const std::exception& e) {
       error_ = e.what();

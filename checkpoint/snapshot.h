@@ -10,6 +10,7 @@
 #include <ATen/core/ivalue.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -70,10 +71,11 @@ class SnapshotStore {
   void keep_only(int64_t step);
 
   // Starts copying `payload` (dicts, lists, strings, numbers and tensors) as this rank's
-  // snapshot of `step` into the older buffer, on a background thread. Its tensors must not
-  // change until wait() returns. The first copy checks that two buffers fit in the directory's
-  // free space; one that does not disables the store.
-  void begin(int64_t step, c10::IValue payload);
+  // snapshot of `step` into the older buffer, on a background thread, which first calls
+  // `before_reading` (when given: HostStaging::synchronize). Its tensors must not change until
+  // wait() returns. The first copy checks that two buffers fit in the directory's free space;
+  // one that does not disables the store.
+  void begin(int64_t step, c10::IValue payload, std::function<void()> before_reading = nullptr);
   // Blocks until the copy in flight is written. A failed copy (the tmpfs full) is logged and
   // disables the store, never throws: the disk remains.
   void wait();
