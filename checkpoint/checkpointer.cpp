@@ -22,6 +22,7 @@
 #include "runtime/config_io.h"
 #include "runtime/crash_point.h"
 #include "runtime/log.h"
+#include "runtime/preemption.h"
 #include "runtime/rng_state.h"
 
 namespace nt {
@@ -314,6 +315,9 @@ nlohmann::json Checkpointer::step_meta(const TrainState& state,
 
 void Checkpointer::save(const TrainState& state, const GPT& model, const Optimizers& optimizers,
                         const nlohmann::json& run_meta, bool wait) {
+  // A stop for a failed group lets this rank finish the files it is writing (the step may
+  // complete on disk); background writers are not waited for.
+  const CheckpointWriteGuard writing;
   // Rank 0's RNG is the one written: every rank seeds alike.
   const nlohmann::json meta = step_meta(state, run_meta);
   agree_on_save(options_.layout == CheckpointLayout::kSharded

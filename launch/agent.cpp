@@ -150,9 +150,16 @@ int run_agent(LaunchConfig config) {
       return 0;
     }
     rendezvous->fail(generation);
-    group.stop(config.shutdown_timeout);
-    // Workers that saved and stopped because they were asked to are not a failure to restart.
-    if (group.first_failure() && group.first_failure()->exit_code == kExitPreempted) {
+    // Workers that saved and stopped because they were asked to are not a failure to restart
+    // (nor told that their group failed); one may also exit so while the others are stopped.
+    const auto preempted = [&] {
+      return group.first_failure() && group.first_failure()->exit_code == kExitPreempted;
+    };
+    if (preempted())
+      group.stop(config.shutdown_timeout);
+    else
+      group.stop_failed(config.shutdown_timeout);
+    if (preempted()) {
       std::cerr << fmt::format("ntrun: workers stopped for preemption (exit {})\n", kExitPreempted);
       rendezvous->leave(generation);
       return kExitPreempted;

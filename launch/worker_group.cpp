@@ -105,6 +105,10 @@ void WorkerGroup::start() {
   const int world_size = config_.nproc * membership_.nnodes;
   const std::string omp_threads = std::to_string(threads_per_worker(config_.nproc));
   const pid_t agent = getpid();
+  // An attempt directory reused under --log_dir may hold an earlier run's marker.
+  group_failed_file_ = fmt::format("{}/attempt_{}/group_failed", run_dir_, restart_count_);
+  std::error_code removed;
+  std::filesystem::remove(group_failed_file_, removed);
   for (int local_rank = 0; local_rank < config_.nproc; ++local_rank) {
     Worker w;
     w.local_rank = local_rank;
@@ -150,7 +154,8 @@ void WorkerGroup::start() {
          {"TORCHELASTIC_USE_AGENT_STORE", "True"},
          {"TORCHELASTIC_SIGNALS_TO_HANDLE", kStopSignals},
          {"TORCHELASTIC_ERROR_FILE", w.error_file},
-         {"NANOTRAIN_JOB_SECRET", config_.job_secret}},
+         {"NANOTRAIN_JOB_SECRET", config_.job_secret},
+         {"NANOTRAIN_GROUP_FAILED_FILE", group_failed_file_}},
         {{"OMP_NUM_THREADS", omp_threads}, {"TORCH_NCCL_ASYNC_ERROR_HANDLING", "1"}});
     std::vector<char*> envp, argv;
     for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
@@ -297,6 +302,15 @@ WorkerGroup::State WorkerGroup::poll(double wait_s) {
 void WorkerGroup::signal_all(int sig) {
   for (const auto& w : workers_)
     if (w.alive) kill(-w.pid, sig);
+}
+
+void WorkerGroup::stop_failed(double timeout_s) {
+  try {
+    ::close(create_new_file(group_failed_file_));
+  } catch (const std::exception&) {
+    // Without the marker the workers stop the slow way: at their next collective.
+  }
+  stop(timeout_s);
 }
 
 void WorkerGroup::stop(double timeout_s, int sig) {

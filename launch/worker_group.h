@@ -60,6 +60,10 @@ class WorkerGroup {
   void signal_all(int sig);
   // `sig` (once) to every live worker, up to `timeout_s` for them to exit, then SIGKILL.
   void stop(double timeout_s, int sig = SIGTERM);
+  // stop() for a group that failed: first creates the file the workers know as
+  // NANOTRAIN_GROUP_FAILED_FILE, so that a nanotrain worker ends at its SIGTERM instead of
+  // training on to a collective that cannot complete (other programs see a plain SIGTERM).
+  void stop_failed(double timeout_s);
 
   const std::optional<WorkerFailure>& first_failure() const { return failure_; }
 
@@ -84,6 +88,7 @@ class WorkerGroup {
   int restart_count_;
   Membership membership_;
   std::string run_dir_;
+  std::string group_failed_file_;  // <run_dir>/attempt_<restart_count>/group_failed
   std::vector<Worker> workers_;
   std::optional<WorkerFailure> failure_;
 };

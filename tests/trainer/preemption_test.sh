@@ -3,6 +3,8 @@
 # finish the step, agree, rank 0 saves, and ntrun exits 75. The next start with
 # --resume_from_step=auto continues from the saved step to the end. A signal while the workers
 # are still loading (after the rendezvous, before the first step) stops the job as cleanly.
+# A SIGTERM while the file NANOTRAIN_GROUP_FAILED_FILE names exists (ntrun stopping a group whose
+# worker died) ends a worker at once, exit 143, without a save; without that file it preempts.
 # Usage: preemption_test.sh NTRUN NANOTRAIN PREPARED_DIR
 set -u
 ntrun=$1
@@ -46,3 +48,24 @@ step=$(grep -o 'preempted: saved step [0-9]*' "$work/first.log" | grep -o '[0-9]
 grep -q "resumed from .* at step $step" "$work/second.log" || fail "did not resume at step $step"
 grep -q 'step 00400/00400' "$work/second.log" || fail "the resumed run did not finish"
 echo "preempted while loading and at step $step, resumed and finished: ok"
+
+# sigterm_worker NAME: one worker with NANOTRAIN_GROUP_FAILED_FILE=$work/group_failed, sent SIGTERM
+# once it logs step 10; sets rc.
+sigterm_worker() {
+  NANOTRAIN_GROUP_FAILED_FILE=$work/group_failed "$nanotrain" train "${args[@]}" --model_tag "$1" \
+    > "$work/$1.log" 2>&1 &
+  local pid=$!
+  for _ in $(seq 6000); do grep -q 'step 00010/' "$work/$1.log" && break; sleep 0.01; done
+  grep -q 'step 00010/' "$work/$1.log" || fail "$1: the worker never reached step 10"
+  kill -TERM $pid
+  wait $pid
+  rc=$?
+}
+sigterm_worker preempted_alone
+[ $rc = 75 ] || fail "SIGTERM without the group-failed file: exit $rc, expected 75 (preempted)"
+grep -q 'preempted: saved step' "$work/preempted_alone.log" || fail "no preemption save"
+touch "$work/group_failed"
+sigterm_worker group_failed
+[ $rc = 143 ] || fail "SIGTERM with the group-failed file: exit $rc, expected 143 at once"
+grep -q 'preempted: saved step' "$work/group_failed.log" && fail "a failed group's worker saved"
+echo "SIGTERM: a preemption alone, an immediate exit once the group failed: ok"
