@@ -290,14 +290,14 @@ void Checkpointer::maybe_snapshot(const TrainState& state, const GPT& model,
   payload.insert("optim", optimizers.shard_state_dicts());  // aliases: no copy here
   payload.insert("model", model_share(model_state_dict(model), options_.local_rank,
                                       options_.local_world_size));
-  const bool first = snapshots_->buffer_bytes() == 0;
   snapshots_->wait();  // the previous copy reads the staging buffers until it ends
-  snapshots_->begin(state.step, staging_->stage(payload), [this] { staging_->synchronize(); });
-  if (first && rank_ == 0) {
-    snapshots_->wait();  // once, for its size
+  // The first copy's size, once it is known: waiting for it would stall a restart's first step.
+  if (rank_ == 0 && !sizes_logged_ && snapshots_->buffer_bytes() > 0) {
+    sizes_logged_ = true;
     log0("snapshots: every {} step(s) into {}: two buffers of {:.1f} MB on rank 0",
          options_.snapshot_every, snapshots_->dir(), snapshots_->buffer_bytes() / 1e6);
   }
+  snapshots_->begin(state.step, staging_->stage(payload), [this] { staging_->synchronize(); });
 }
 
 void Checkpointer::wait_for_snapshot() {

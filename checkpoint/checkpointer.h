@@ -154,6 +154,7 @@ class Checkpointer {
   std::unique_ptr<AsyncShardWriter> shard_writer_;  // every rank's, when async and sharded
   std::unique_ptr<SnapshotStore> snapshots_;        // every rank's, when options.snapshot_every > 0
   std::unique_ptr<HostStaging> staging_;            // its device-to-host copies (CUDA)
+  bool sizes_logged_ = false;                       // rank 0 logged the snapshots' size
 };
 
 }  // namespace nt
