@@ -7,6 +7,8 @@
 #include <iostream>
 #include <stdexcept>
 
+#include "checkpoint/flat_ivalue.h"
+
 namespace nt {
 
 std::string save_failure(int64_t step, const std::string& what) {
@@ -14,27 +16,9 @@ std::string save_failure(int64_t step, const std::string& what) {
 }
 
 c10::IValue copy_to_host(const c10::IValue& value) {
-  if (value.isTensor())
-    return value.toTensor().to(torch::kCPU, /*non_blocking=*/false,
-                               /*copy=*/true);
-  if (value.isGenericDict()) {
-    const auto dict = value.toGenericDict();
-    c10::impl::GenericDict out(dict.keyType(), dict.valueType());
-    for (const auto& item : dict) out.insert(item.key(), copy_to_host(item.value()));
-    return out;
-  }
-  if (value.isList()) {
-    const auto list = value.toList();
-    c10::impl::GenericList out(list.elementType());
-    for (const c10::IValue& item : list.vec()) out.push_back(copy_to_host(item));
-    return out;
-  }
-  if (value.isTuple()) {
-    std::vector<c10::IValue> items;
-    for (const auto& item : value.toTupleRef().elements()) items.push_back(copy_to_host(item));
-    return c10::ivalue::Tuple::create(std::move(items));
-  }
-  return value;  // numbers, strings, bools, None: immutable
+  return map_tensors(value, [](const at::Tensor& t) {
+    return t.to(torch::kCPU, /*non_blocking=*/false, /*copy=*/true);
+  });
 }
 
 AsyncSaver::~AsyncSaver() {

@@ -11,11 +11,11 @@
 namespace nt {
 namespace {
 
-constexpr c10::ScalarType kDtypes[] = {
-    c10::ScalarType::Float, c10::ScalarType::BFloat16, c10::ScalarType::Half,
-    c10::ScalarType::Double, c10::ScalarType::Long, c10::ScalarType::Int,
-    c10::ScalarType::Short, c10::ScalarType::Char, c10::ScalarType::Byte,
-    c10::ScalarType::Bool};
+constexpr c10::ScalarType kDtypes[] = {c10::ScalarType::Float, c10::ScalarType::BFloat16,
+                                       c10::ScalarType::Half,  c10::ScalarType::Double,
+                                       c10::ScalarType::Long,  c10::ScalarType::Int,
+                                       c10::ScalarType::Short, c10::ScalarType::Char,
+                                       c10::ScalarType::Byte,  c10::ScalarType::Bool};
 
 nlohmann::json flatten(const c10::IValue& value, std::vector<at::Tensor>& tensors) {
   if (value.isTensor()) {
@@ -97,13 +97,36 @@ FlatIValue flatten_ivalue(const c10::IValue& value) {
   return flat;
 }
 
-c10::IValue unflatten_ivalue(const nlohmann::json& structure, const std::vector<at::Tensor>& tensors,
-                             const std::string& where) {
+c10::IValue unflatten_ivalue(const nlohmann::json& structure,
+                             const std::vector<at::Tensor>& tensors, const std::string& where) {
   try {
     return unflatten(structure, tensors, where);
   } catch (const nlohmann::json::exception& e) {
     throw std::runtime_error(fmt::format("{}: {}", where, e.what()));
   }
+}
+
+c10::IValue map_tensors(const c10::IValue& value,
+                        const std::function<at::Tensor(const at::Tensor&)>& f) {
+  if (value.isTensor()) return f(value.toTensor());
+  if (value.isGenericDict()) {
+    const auto dict = value.toGenericDict();
+    c10::impl::GenericDict out(dict.keyType(), dict.valueType());
+    for (const auto& item : dict) out.insert(item.key(), map_tensors(item.value(), f));
+    return out;
+  }
+  if (value.isList()) {
+    const auto list = value.toList();
+    c10::impl::GenericList out(list.elementType());
+    for (const c10::IValue& item : list.vec()) out.push_back(map_tensors(item, f));
+    return out;
+  }
+  if (value.isTuple()) {
+    std::vector<c10::IValue> items;
+    for (const auto& item : value.toTupleRef().elements()) items.push_back(map_tensors(item, f));
+    return c10::ivalue::Tuple::create(std::move(items));
+  }
+  return value;
 }
 
 std::string dtype_to_name(c10::ScalarType type) {

@@ -1,5 +1,5 @@
-// The walk over the value is the same with and without CUDA; only a CUDA tensor's copy needs
-// the side stream, the event and the pinned buffer, compiled where LibTorch has CUDA.
+// The walk over the value (map_tensors) is the same with and without CUDA; only a CUDA tensor's
+// copy needs the side stream, the event and the pinned buffer, compiled where LibTorch has CUDA.
 #include "checkpoint/host_staging.h"
 
 #include <ATen/ATen.h>
@@ -9,6 +9,8 @@
 #include <stdexcept>
 #include <utility>
 #include <vector>
+
+#include "checkpoint/flat_ivalue.h"
 
 #ifdef NANOTRAIN_WITH_CUDA
 #include <ATen/cuda/CUDAEvent.h>
@@ -55,31 +57,6 @@ struct HostStaging::Impl {
         fmt::format("snapshot staging: a tensor on {} in a build without CUDA", t.device().str()));
 #endif
   }
-
-  c10::IValue walk(const c10::IValue& value) {
-    if (value.isTensor()) {
-      const at::Tensor& t = value.toTensor();
-      return t.is_cuda() ? c10::IValue(copy_to_host(t.detach())) : value;
-    }
-    if (value.isGenericDict()) {
-      const auto dict = value.toGenericDict();
-      c10::impl::GenericDict out(dict.keyType(), dict.valueType());
-      for (const auto& item : dict) out.insert(item.key(), walk(item.value()));
-      return out;
-    }
-    if (value.isList()) {
-      const auto list = value.toList();
-      c10::impl::GenericList out(list.elementType());
-      for (const c10::IValue& item : list.vec()) out.push_back(walk(item));
-      return out;
-    }
-    if (value.isTuple()) {
-      std::vector<c10::IValue> items;
-      for (const auto& item : value.toTupleRef().elements()) items.push_back(walk(item));
-      return c10::ivalue::Tuple::create(std::move(items));
-    }
-    return value;  // numbers, strings, bools, None
-  }
 };
 
 HostStaging::HostStaging() : impl_(std::make_unique<Impl>()) {}
@@ -94,7 +71,9 @@ c10::IValue HostStaging::stage(const c10::IValue& value) {
   impl_->side.reset();  // a fresh wait on the training stream for every stage()
   impl_->done.reset();
 #endif
-  c10::IValue staged = impl_->walk(value);
+  c10::IValue staged = map_tensors(value, [this](const at::Tensor& t) {
+    return t.is_cuda() ? impl_->copy_to_host(t.detach()) : t;
+  });
 #ifdef NANOTRAIN_WITH_CUDA
   if (impl_->side) {
     impl_->done.emplace();
