@@ -18,6 +18,7 @@ DELIBERATELY_DIFFERENT = {
 # Set by ntrun alone, for nanotrain's workers.
 NTRUN_ONLY = {
     "NANOTRAIN_JOB_SECRET": "marks the job's per-step snapshots (docs/checkpoints.md)",
+    "NANOTRAIN_GROUP_FAILED_FILE": "ends a failed group's workers at SIGTERM (docs/launching.md)",
 }
 
 parent_path, torchrun_dir, ntrun_dir, world = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])

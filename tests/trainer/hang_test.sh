@@ -4,8 +4,8 @@
 # stops the group (the stopped worker gets SIGKILL after --shutdown_timeout). Without restarts
 # the job fails within the timeout plus the shutdown grace (plus slack for a loaded machine, far
 # below the 600 s default); with --max_restarts=1 and --resume_from_step=auto it restarts from
-# the newest per-step snapshot in memory (on by default under restarts), at or after the last
-# save before the stop and no earlier than the step rank 1 had passed, and finishes.
+# the newest per-step snapshot in memory (on by default under restarts), or from the disk when
+# the last save is that step, no earlier than the step rank 1 had passed, and finishes.
 # Usage: hang_test.sh NTRUN NANOTRAIN PREPARED_DIR
 set -u
 ntrun=$1
@@ -50,7 +50,7 @@ grep -q 'rank 0: .* failed: .*; rank 1 did not reach it within the timeout' "$wo
 for pid in $workers; do kill -0 "$pid" 2> /dev/null && fail "worker $pid outlived the job"; done
 echo "stopped rank 1: the job failed after ${elapsed_ms} ms naming it"
 
-# 2. One restart allowed: the job resumes from memory, no older than the last save, and finishes.
+# 2. One restart allowed: the job resumes from the newest state, memory or disk, and finishes.
 NANOTRAIN_BASE_DIR=$work/restart "$ntrun" --standalone --nproc_per_node=2 --max_restarts=1 \
   --shutdown_timeout=$grace "$nanotrain" train "${args[@]}" > "$work/restart.log" 2>&1 &
 job=$!
@@ -59,11 +59,15 @@ wait $job || fail "the restarted job failed"
 saved=$(sed -n '/resumed from/q; s/.*Saved metadata to: .*meta_0*\([0-9][0-9]*\)\.json/\1/p' \
   "$work/restart.log" | tail -1)
 [ -n "$saved" ] || fail "no save before the stop"
-resumed=$(sed -n 's/.*resumed from memory at step \([0-9][0-9]*\)$/\1/p' "$work/restart.log")
-[ -n "$resumed" ] || fail "the restart did not resume from memory"
+resumed=$(sed -n 's/.*resumed from .* at step \([0-9][0-9]*\)$/\1/p' "$work/restart.log")
+[ -n "$resumed" ] || fail "the restart did not resume"
+# From memory, or from the disk when its step is as new as every rank's newest snapshot.
+grep -q "resumed from memory at step $resumed\$" "$work/restart.log" ||
+  grep -q "resume: the disk's step $resumed is not older than the snapshots'" "$work/restart.log" ||
+  fail "the restart resumed at step $resumed from the disk though the snapshots were newer"
 # Rank 0 logged step 15 before rank 1 stopped, so both ranks' snapshots hold step 14 or newer.
 [ "$resumed" -ge "$saved" ] && [ "$resumed" -ge 14 ] \
   || fail "the restart resumed at step $resumed: older than the last save ($saved) or step 14"
 grep -q 'step 00060/00060' "$work/restart.log" || fail "the restarted job did not finish"
-echo "stopped rank 1 with a restart allowed: resumed from memory at step $resumed" \
-  "(last save $saved) and finished"
+echo "stopped rank 1 with a restart allowed: resumed at step $resumed (last save $saved) and" \
+  "finished"
