@@ -21,6 +21,17 @@ c10::IValue copy_to_host(const c10::IValue& value) {
   });
 }
 
+namespace {
+
+ModelData copy_model_to_host(const ModelData& model_data) {
+  ModelData copy;
+  for (const auto& item : model_data)
+    copy.insert(item.key(), item.value().to(torch::kCPU, /*non_blocking=*/false, /*copy=*/true));
+  return copy;
+}
+
+}  // namespace
+
 AsyncSaver::~AsyncSaver() {
   try {
     wait();
@@ -34,9 +45,7 @@ void AsyncSaver::save(const std::string& checkpoint_dir, int64_t step, const Mod
                       const nlohmann::json& meta_data, int rank, int world_size) {
   wait();
   require_rank_zero("save_checkpoint", rank);
-  ModelData model_copy;
-  for (const auto& item : model_data)
-    model_copy.insert(item.key(), item.value().to(torch::kCPU, false, /*copy=*/true));
+  ModelData model_copy = copy_model_to_host(model_data);
   std::optional<c10::IValue> optimizer_copy;
   if (optimizer_data) optimizer_copy = copy_to_host(*optimizer_data);
   worker_ = std::thread([this, checkpoint_dir, step, model_copy = std::move(model_copy),
@@ -85,10 +94,7 @@ void AsyncShardWriter::start(const std::string& checkpoint_dir, int64_t step,
                              nlohmann::json meta_data, int rank) {
   if (in_flight())
     throw std::logic_error(fmt::format("AsyncShardWriter: step {} is still being written", step_));
-  ModelData model_copy;
-  if (rank == 0)
-    for (const auto& item : model_data)
-      model_copy.insert(item.key(), item.value().to(torch::kCPU, false, /*copy=*/true));
+  ModelData model_copy = rank == 0 ? copy_model_to_host(model_data) : ModelData();
   c10::IValue shard_copy = copy_to_host(optimizer_shard);
   step_ = step;
   meta_ = std::move(meta_data);

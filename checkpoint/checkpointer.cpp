@@ -338,7 +338,7 @@ std::string Checkpointer::save_sharded(const TrainState& state, const GPT& model
     }
     save_sharded_checkpoint(options_.dir, state.step, model_state_dict(model),
                             optimizers.shard_state_dicts(), meta, rank_, world_size_, collectives_);
-    if (rank_ == 0 && options_.keep_last > 0) prune_checkpoints(options_.dir, options_.keep_last);
+    if (rank_ == 0) prune();
     return "";
   } catch (const std::exception& e) {
     return save_failure(state.step, e.what());
@@ -351,7 +351,7 @@ std::string Checkpointer::commit_shard_write() {
   try {
     commit_sharded_step(options_.dir, step, shard_writer_->meta(), shard_writer_->take(), rank_,
                         world_size_, collectives_);
-    if (rank_ == 0 && options_.keep_last > 0) prune_checkpoints(options_.dir, options_.keep_last);
+    if (rank_ == 0) prune();
     return "";
   } catch (const std::exception& e) {
     return save_failure(step, e.what());
@@ -373,14 +373,18 @@ std::string Checkpointer::save_gathered(const TrainState& state, const GPT& mode
         else
           save_checkpoint(options_.dir, state.step, model_state_dict(model), optimizer_data, meta,
                           rank_, world_size_);
-        // Only complete steps are pruned, so a step still being written is never touched.
-        if (options_.keep_last > 0) prune_checkpoints(options_.dir, options_.keep_last);
+        prune();
       } catch (const std::exception& e) {
         error += (error.empty() ? "" : "; ") + save_failure(state.step, e.what());
       }
     }
   }
   return error;
+}
+
+// Only complete steps are pruned, so a step still being written is never touched.
+void Checkpointer::prune() const {
+  if (options_.keep_last > 0) prune_checkpoints(options_.dir, options_.keep_last);
 }
 
 void Checkpointer::finish() {

@@ -142,6 +142,8 @@ class Checkpointer {
   // Every rank: waits for this rank's shard writer and commits its step (round three); returns
   // this rank's error, "" when the step was committed or nothing was in flight.
   std::string commit_shard_write();
+  // Rank 0, after a committed save: applies keep_last.
+  void prune() const;
   // Every rank: a failed save on any rank (`error` not "" here) decides for all.
   void agree_on_save(const std::string& error);
 

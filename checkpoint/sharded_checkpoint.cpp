@@ -61,6 +61,7 @@ void prepare_sharded_step(const std::string& checkpoint_dir, int64_t step, int r
       error = e.what();
     }
   }
+  // No rank may write before rank 0 has cleared what an earlier attempt at this step left.
   if (on_any_rank(!error.empty(), collectives)) {
     if (rank == 0) throw std::runtime_error(error);
     throw std::runtime_error(
