@@ -55,6 +55,8 @@ def load(rank, world, store, dcp_dir, config_file, tokens_file):
         with torch.no_grad():
             _, loss = gpt_forward(weights, ids[:, :-1], ids[:, 1:], cfg)
         print(f"loss: {loss.item():.6f}", flush=True)
+    # No rank leaves while rank 0 still computes: a peer gone early aborted Gloo's teardown.
+    dist.barrier()
     dist.destroy_process_group()
 
 
