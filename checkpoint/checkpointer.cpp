@@ -18,6 +18,7 @@
 #include "checkpoint/resume_step.h"
 #include "checkpoint/sharded_checkpoint.h"
 #include "checkpoint/snapshot.h"
+#include "checkpoint/snapshot_replicas.h"
 #include "checkpoint/step_dir.h"
 #include "runtime/config_io.h"
 #include "runtime/crash_point.h"
@@ -41,28 +42,6 @@ CheckpointLayout parse_checkpoint_layout(const std::string& text) {
       fmt::format("checkpoint_layout: expected gathered or sharded, found '{}'", text));
 }
 
-namespace {
-
-// Local rank `part`'s share of the model's parameters among `parts`: each parameter, largest
-// first, goes to the share holding the fewest bytes so far, so that every rank copies about as
-// much and none waits for a larger copy. The same on every rank, from the shapes alone.
-ModelData model_share(const ModelData& all, int part, int parts) {
-  std::vector<std::pair<int64_t, std::string>> by_size;
-  for (const auto& item : all)
-    by_size.emplace_back(-static_cast<int64_t>(item.value().nbytes()), item.key());
-  std::sort(by_size.begin(), by_size.end());
-  std::vector<int64_t> held(static_cast<size_t>(parts), 0);
-  ModelData share;
-  for (const auto& [negative_bytes, name] : by_size) {
-    const auto least = std::min_element(held.begin(), held.end()) - held.begin();
-    held[static_cast<size_t>(least)] -= negative_bytes;
-    if (least == part) share.insert(name, all.at(name));
-  }
-  return share;
-}
-
-}  // namespace
-
 Checkpointer::Checkpointer(CheckpointerOptions options, int rank, int world_size,
                            Collectives* collectives)
     : options_(std::move(options)),
@@ -75,22 +54,14 @@ Checkpointer::Checkpointer(CheckpointerOptions options, int rank, int world_size
     lock_ = std::make_unique<DirLock>(options_.dir);
     if (options_.async && !sharded) async_saver_ = std::make_unique<AsyncSaver>();
   }
-  if (options_.snapshot_every <= 0) return;
-  staging_ = std::make_unique<HostStaging>();
-  snapshots_ = std::make_unique<SnapshotStore>(
-      SnapshotOptions{snapshot_dir(options_.snapshot_root, options_.dir),
-                      snapshot_job_key(options_.job_secret, options_.dir), rank_, world_size_});
-  if (!snapshots_->enabled())
-    spdlog::info("warning: snapshots off: {}; recovery falls back to the disk",
-                 snapshots_->disabled_reason());
-  else if (!options_.restarted)
-    snapshots_->remove_files();  // a first start: what is there is an earlier job's
+  if (options_.snapshot_every > 0) open_snapshots();
 }
 
 // The savers and the snapshot copy go first: their threads may still be writing.
 Checkpointer::~Checkpointer() {
   async_saver_.reset();
   shard_writer_.reset();
+  replicas_.reset();
   snapshots_.reset();
   staging_.reset();
 }
@@ -111,79 +82,8 @@ std::optional<ResumePoint> Checkpointer::find_resume(int64_t resume_from_step,
     // (nanochat's GQA ones) resume too.
     point->model_config = model_config_from_meta(point->meta, point->source);
   }
+  if (replicas_) replicas_->start(point && !point->snapshot.isNone() ? point->step : -1);
   if (point) check_resume_point(*point, checks);
-  return point;
-}
-
-std::optional<ResumePoint> Checkpointer::find_snapshot(int64_t disk_step) {
-  const std::vector<int64_t> mine = snapshots_->complete_steps(rank_);
-  // Every rank's two newest steps, -1 where it has none. The copy of step s ends before any rank
-  // passes step s+1's collectives, so the ranks' newest steps differ by one at most and the two
-  // buffers always share a step, unless a rank's node lost them.
-  auto listed = torch::full({2}, int64_t{-1}, torch::kLong);
-  for (size_t i = 0; i < mine.size() && i < 2; ++i) listed[static_cast<int64_t>(i)] = mine[i];
-  if (collectives_) listed = collectives_->all_gather(listed, 2 * world_size_);
-  const auto held = listed.view({world_size_, 2});
-  // The newest step in every rank's list: the same on every rank, which all see the same table.
-  int64_t chosen = -1;
-  for (int64_t candidate : mine) {
-    bool everywhere = true;
-    for (int r = 0; r < world_size_ && everywhere; ++r)
-      everywhere = (held[r] == candidate).any().item<bool>();
-    if (everywhere && candidate > chosen) chosen = candidate;
-  }
-  const std::string disk = disk_step < 0 ? "none" : std::to_string(disk_step);
-  if (chosen < 0) {
-    // A restart at another world size: the buffers' split of the state is not this world's.
-    const std::string other = snapshots_->other_world_sizes(rank_);
-    log0(
-        "resume: no step that every rank's snapshot holds (rank 0 holds {}{}{}); from the disk "
-        "(newest complete step: {})",
-        mine.empty() ? "none" : fmt::format("[{}]", fmt::join(mine, ", ")),
-        snapshots_->enabled() ? "" : ", snapshots off: " + snapshots_->disabled_reason(),
-        other.empty() ? "" : ", " + other, disk);
-    return std::nullopt;
-  }
-  if (chosen <= disk_step) {
-    log0("resume: the disk's step {} is not older than the snapshots' {}: from the disk", disk_step,
-         chosen);
-    return std::nullopt;
-  }
-  ResumePoint point;
-  point.step = chosen;
-  point.source = fmt::format("{} (snapshots of step {})", snapshots_->dir(), chosen);
-  std::string error;
-  try {
-    auto own = snapshots_->read(chosen, rank_).toGenericDict();
-    // The model's parameters, from every rank of this node.
-    c10::impl::GenericDict model(c10::StringType::get(), c10::AnyType::get());
-    for (int r = rank_ - options_.local_rank;
-         r < rank_ - options_.local_rank + options_.local_world_size; ++r) {
-      const auto part = r == rank_ ? own : snapshots_->read(chosen, r).toGenericDict();
-      for (const auto& item : part.at("model").toGenericDict())
-        model.insert(item.key(), item.value());
-    }
-    point.meta = nlohmann::json::parse(own.at("meta").toStringRef());
-    point.model_config = model_config_from_meta(point.meta, point.source);
-    c10::impl::GenericDict payload(c10::StringType::get(), c10::AnyType::get());
-    payload.insert("model", model);
-    payload.insert("optim", own.at("optim"));
-    point.snapshot = payload;
-  } catch (const std::exception& e) {
-    error = fmt::format("rank {}: {}", rank_, e.what());
-  }
-  if (on_any_rank(!error.empty(), collectives_)) {
-    if (!error.empty()) spdlog::info("warning: cannot read the snapshot: {}", error);
-    log0(
-        "resume: a rank could not read its snapshot of step {} (its log says why); from the "
-        "disk (newest complete step: {})",
-        chosen, disk);
-    return std::nullopt;
-  }
-  log0(
-      "resume: from memory, step {}: every rank's snapshot in {} (newest complete step on disk: "
-      "{})",
-      chosen, snapshots_->dir(), disk);
   return point;
 }
 
@@ -237,27 +137,6 @@ TrainState Checkpointer::load(const ResumePoint& point, GPT& model, Optimizers& 
   return state;
 }
 
-TrainState Checkpointer::load_snapshot(const ResumePoint& point, GPT& model, Optimizers& optimizers,
-                                       DistributedTokenLoader& loader, torch::Device device) {
-  const std::string& where = point.source;
-  const auto payload = point.snapshot.toGenericDict();
-  ModelData model_data;
-  for (const auto& item : payload.at("model").toGenericDict())
-    model_data.insert(item.key().toStringRef(), item.value().toTensor());
-  load_model_data(model, std::move(model_data), parameter_shapes(model), device, where);
-  optimizers.load_shard_state_dicts(payload.at("optim"), where);
-  TrainState state = read_train_state(point.meta, where);
-  try {
-    loader.load_state(*state.data);
-  } catch (const std::invalid_argument& e) {
-    throw std::runtime_error(fmt::format("{}: cannot resume: {}", where, e.what()));
-  }
-  restore_rng_state(state.rng_state, where);  // this rank's own
-  snapshots_->keep_only(point.step);
-  log0("resumed from memory at step {}", point.step);
-  return state;
-}
-
 bool Checkpointer::maybe_save(TrainState& state, const GPT& model, const Optimizers& optimizers,
                               const DistributedTokenLoader& loader, const nlohmann::json& run_meta,
                               bool force) {
@@ -271,37 +150,6 @@ bool Checkpointer::maybe_save(TrainState& state, const GPT& model, const Optimiz
   save(state, model, optimizers, run_meta, /*wait=*/force);
   if (rank_ == 0) crash_point("after_checkpoint");
   return true;
-}
-
-void Checkpointer::maybe_snapshot(const TrainState& state, const GPT& model,
-                                  const Optimizers& optimizers,
-                                  const DistributedTokenLoader& loader,
-                                  const nlohmann::json& run_meta) {
-  if (!snapshots_ || !snapshots_->enabled() || state.step % options_.snapshot_every != 0) return;
-  TrainState snapshot = state;
-  snapshot.data = loader.state();
-  nlohmann::json meta = step_meta(snapshot, run_meta);
-  // What read_train_state takes for nanotrain's own meta; the snapshot's header commits it.
-  meta["step"] = state.step;
-  meta["format_version"] = kMetaFormatVersion;
-  meta["files"] = nlohmann::json::object();
-  c10::impl::GenericDict payload(c10::StringType::get(), c10::AnyType::get());
-  payload.insert("meta", meta.dump());
-  payload.insert("optim", optimizers.shard_state_dicts());  // aliases: no copy here
-  payload.insert("model", model_share(model_state_dict(model), options_.local_rank,
-                                      options_.local_world_size));
-  snapshots_->wait();  // the previous copy reads the staging buffers until it ends
-  // The first copy's size, once it is known: waiting for it would stall a restart's first step.
-  if (rank_ == 0 && !sizes_logged_ && snapshots_->buffer_bytes() > 0) {
-    sizes_logged_ = true;
-    log0("snapshots: every {} step(s) into {}: two buffers of {:.1f} MB on rank 0",
-         options_.snapshot_every, snapshots_->dir(), snapshots_->buffer_bytes() / 1e6);
-  }
-  snapshots_->begin(state.step, staging_->stage(payload), [this] { staging_->synchronize(); });
-}
-
-void Checkpointer::wait_for_snapshot() {
-  if (snapshots_) snapshots_->wait();
 }
 
 nlohmann::json Checkpointer::step_meta(const TrainState& state,
@@ -389,6 +237,8 @@ void Checkpointer::prune() const {
 
 void Checkpointer::finish() {
   agree_on_save(async_saver_ ? async_saver_->take_error() : commit_shard_write());
+  if (snapshots_) wait_for_snapshot();
+  if (replicas_) replicas_->finish();
   if (snapshots_) snapshots_->finish();
 }
 

@@ -25,6 +25,7 @@ class AsyncSaver;
 class AsyncShardWriter;
 class DirLock;
 class HostStaging;
+class SnapshotReplicas;
 class SnapshotStore;
 
 enum class OnSaveError { kStop, kContinue };
@@ -110,7 +111,8 @@ class Checkpointer {
   // the model's parameters) into its snapshot, on a background thread.
   void maybe_snapshot(const TrainState& state, const GPT& model, const Optimizers& optimizers,
                       const DistributedTokenLoader& loader, const nlohmann::json& run_meta);
-  // Every rank, before optimizers.step() changes what the copy reads: waits for it.
+  // Every rank, before optimizers.step() changes what the copy reads: waits for it (and hands the
+  // finished buffer to the replica sender, when the job spans nodes).
   void wait_for_snapshot();
   // Every rank: saves step state.step (state.data: the loader's position) in the layout chosen
   // (gathered: the optimizer state is gathered collectively and rank 0 writes; sharded: every
@@ -125,13 +127,24 @@ class Checkpointer {
   void finish();
 
  private:
+  // Every rank, when snapshot_every > 0: the store (and the replicas' channel, a collective, when
+  // the job spans nodes); a first start removes an earlier job's buffers.
+  void open_snapshots();
   // `run_meta` with the state's keys, this process's RNG and the world size.
   nlohmann::json step_meta(const TrainState& state, const nlohmann::json& run_meta) const;
   // Throws std::invalid_argument when `point` does not agree with `checks`.
   void check_resume_point(const ResumePoint& point, const ResumeChecks& checks) const;
-  // Every rank: the newest step above `disk_step` whose snapshot every rank holds, read; else
-  // nullopt, with rank 0 logging why.
+  // Every rank: the newest step above `disk_step` whose snapshot every rank holds (its own, or
+  // the replica another node keeps of it, which is first sent back), read; else nullopt, with
+  // rank 0 logging why.
   std::optional<ResumePoint> find_snapshot(int64_t disk_step);
+  // Every rank: the step every rank's snapshot can provide (its own, or a replica) among the
+  // all-gathered `held` (world_size x 4: two own steps, two steps of the replica it keeps);
+  // -1 when none.
+  int64_t agreed_snapshot_step(const at::Tensor& held) const;
+  // Every rank: sends each rank of `chosen` that lost its buffers its replica back; the ranks
+  // agree on a failure (logged), after which the disk is used.
+  bool restore_lost_snapshots(const at::Tensor& held, int64_t chosen);
   TrainState load_snapshot(const ResumePoint& point, GPT& model, Optimizers& optimizers,
                            DistributedTokenLoader& loader, torch::Device device);
   // Each returns this rank's error, "" when its part of the save worked.
@@ -155,7 +168,9 @@ class Checkpointer {
   std::unique_ptr<AsyncSaver> async_saver_;         // rank 0's, when options.async and gathered
   std::unique_ptr<AsyncShardWriter> shard_writer_;  // every rank's, when async and sharded
   std::unique_ptr<SnapshotStore> snapshots_;        // every rank's, when options.snapshot_every > 0
+  std::unique_ptr<SnapshotReplicas> replicas_;      // when the job spans nodes
   std::unique_ptr<HostStaging> staging_;            // its device-to-host copies (CUDA)
+  bool copy_in_flight_ = false;                     // a snapshot copy not yet waited for
   bool sizes_logged_ = false;                       // rank 0 logged the snapshots' size
 };
 

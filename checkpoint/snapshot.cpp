@@ -23,28 +23,13 @@
 #include <stdexcept>
 
 #include "checkpoint/flat_ivalue.h"
+#include "checkpoint/snapshot_file.h"
 #include "runtime/crash_point.h"
 #include "runtime/log.h"
 #include "serialize/crc32c.h"
 
 namespace nt {
 namespace {
-
-constexpr uint64_t kHeaderBytes = 4096;  // the payload starts page-aligned
-constexpr std::array<char, 8> kMagic = {'N', 'T', 'S', 'N', 'A', 'P', '0', '1'};
-
-// The header as it lies on the file: magic, then the fields, then a CRC-32C of all before it.
-struct RawHeader {
-  std::array<char, 8> magic;
-  uint64_t job_key;
-  int64_t step;
-  uint32_t rank;
-  uint32_t world_size;
-  uint64_t payload_bytes;
-  uint32_t payload_crc32c;
-  uint32_t header_crc32c;
-};
-static_assert(sizeof(RawHeader) == 48, "RawHeader has no padding");
 
 uint64_t fnv1a(uint64_t hash, const std::string& text) {
   for (unsigned char c : text) hash = (hash ^ c) * 1099511628211ull;
@@ -61,75 +46,6 @@ std::string errno_text() {
   return std::strerror(errno);
 }
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
-void pwrite_all(int fd, const void* data, size_t size, uint64_t offset, const std::string& path) {
-  const char* p = static_cast<const char*>(data);
-  while (size > 0) {
-    const ssize_t n = ::pwrite(fd, p, size, static_cast<off_t>(offset));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) throw std::runtime_error(fmt::format("cannot write '{}': {}", path, errno_text()));
-    p += n;
-    size -= static_cast<size_t>(n);
-    offset += static_cast<uint64_t>(n);
-  }
-}
-
-// The header of `path` when it is whole and its payload's CRC-32C is right; else nullopt.
-std::optional<SnapshotHeader> read_header(const std::string& path) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-  if (fd.get() < 0) return std::nullopt;
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
-  RawHeader raw{};
-  if (::pread(fd.get(), &raw, sizeof(raw), 0) != static_cast<ssize_t>(sizeof(raw)))
-    return std::nullopt;
-  if (raw.magic != kMagic ||
-      crc32c_extend(0, &raw, offsetof(RawHeader, header_crc32c)) != raw.header_crc32c)
-    return std::nullopt;
-  if (raw.payload_bytes > static_cast<uint64_t>(st.st_size) - kHeaderBytes ||
-      static_cast<uint64_t>(st.st_size) < kHeaderBytes)
-    return std::nullopt;
-  std::vector<char> chunk(1 << 20);
-  uint32_t crc = 0;
-  for (uint64_t done = 0; done < raw.payload_bytes;) {
-    const size_t want =
-        static_cast<size_t>(std::min<uint64_t>(chunk.size(), raw.payload_bytes - done));
-    const ssize_t n =
-        ::pread(fd.get(), chunk.data(), want, static_cast<off_t>(kHeaderBytes + done));
-    if (n <= 0) return std::nullopt;
-    crc = crc32c_extend(crc, chunk.data(), static_cast<size_t>(n));
-    done += static_cast<uint64_t>(n);
-  }
-  if (crc != raw.payload_crc32c) return std::nullopt;
-  return SnapshotHeader{raw.job_key,    raw.step,          raw.rank,
-                        raw.world_size, raw.payload_bytes, raw.payload_crc32c};
-}
-
-void pread_all(int fd, void* data, size_t size, uint64_t offset, const std::string& path) {
-  char* p = static_cast<char*>(data);
-  while (size > 0) {
-    const ssize_t n = ::pread(fd, p, size, static_cast<off_t>(offset));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) throw std::runtime_error(fmt::format("cannot read '{}': {}", path, errno_text()));
-    p += n;
-    size -= static_cast<size_t>(n);
-    offset += static_cast<uint64_t>(n);
-  }
-}
-
 // The value a checked payload of `payload_bytes` describes, its tensors read into memory of
 // their own. Throws std::runtime_error naming the file when the description does not fit.
 c10::IValue read_payload(const std::string& path, uint64_t payload_bytes) {
@@ -137,12 +53,12 @@ c10::IValue read_payload(const std::string& path, uint64_t payload_bytes) {
   if (fd.get() < 0)
     throw std::runtime_error(fmt::format("cannot open '{}': {}", path, errno_text()));
   uint64_t length = 0;
-  pread_all(fd.get(), &length, sizeof(length), kHeaderBytes, path);
+  pread_all(fd.get(), &length, sizeof(length), kSnapshotHeaderBytes, path);
   if (length > payload_bytes - sizeof(length))
     throw std::runtime_error(fmt::format("{}: a description of {} bytes in a payload of {}", path,
                                          length, payload_bytes));
   std::string text(length, '\0');
-  pread_all(fd.get(), text.data(), length, kHeaderBytes + sizeof(length), path);
+  pread_all(fd.get(), text.data(), length, kSnapshotHeaderBytes + sizeof(length), path);
   try {
     const auto description = nlohmann::json::parse(text);
     const uint64_t start = (sizeof(length) + length + 63) / 64 * 64;  // where the tensors begin
@@ -156,7 +72,7 @@ c10::IValue read_payload(const std::string& path, uint64_t payload_bytes) {
       if (t.nbytes() != bytes || offset > payload_bytes || bytes > payload_bytes - offset)
         throw std::runtime_error(
             fmt::format("{}: a tensor of {} bytes at {} does not fit", path, bytes, offset));
-      pread_all(fd.get(), t.data_ptr(), bytes, kHeaderBytes + offset, path);
+      pread_all(fd.get(), t.data_ptr(), bytes, kSnapshotHeaderBytes + offset, path);
       tensors.push_back(std::move(t));
     }
     return unflatten_ivalue(description.at("value"), tensors, path);
@@ -218,19 +134,22 @@ SnapshotStore::~SnapshotStore() {
   if (worker_.joinable()) worker_.join();
 }
 
-std::string SnapshotStore::buffer_path(int rank, int index) const {
-  return fmt::format("{}/rank{}.{}", options_.dir, rank, index);
+std::string SnapshotStore::buffer_path(int rank, int index, Kind kind) const {
+  return fmt::format("{}/{}{}.{}", options_.dir, kind == Kind::kOwn ? "rank" : "replica", rank,
+                     index);
 }
 
-std::vector<int64_t> SnapshotStore::complete_steps(int rank) const {
+bool SnapshotStore::is_ours(const SnapshotHeader& header, int rank) const {
+  return header.job_key == options_.job_key && header.rank == static_cast<uint32_t>(rank) &&
+         header.world_size == static_cast<uint32_t>(options_.world_size);
+}
+
+std::vector<int64_t> SnapshotStore::complete_steps(int rank, Kind kind) const {
   std::vector<int64_t> steps;
   if (!enabled()) return steps;
   for (int index = 0; index < 2; ++index) {
-    const auto header = read_header(buffer_path(rank, index));
-    if (header && header->job_key == options_.job_key &&
-        header->rank == static_cast<uint32_t>(rank) &&
-        header->world_size == static_cast<uint32_t>(options_.world_size))
-      steps.push_back(header->step);
+    const auto header = read_snapshot_header(buffer_path(rank, index, kind));
+    if (header && is_ours(*header, rank)) steps.push_back(header->step);
   }
   std::sort(steps.rbegin(), steps.rend());
   return steps;
@@ -240,7 +159,7 @@ std::string SnapshotStore::other_world_sizes(int rank) const {
   std::vector<std::string> found;
   if (!enabled()) return "";
   for (int index = 0; index < 2; ++index) {
-    const auto header = read_header(buffer_path(rank, index));
+    const auto header = read_snapshot_header(buffer_path(rank, index));
     if (header && header->job_key == options_.job_key &&
         header->rank == static_cast<uint32_t>(rank) &&
         header->world_size != static_cast<uint32_t>(options_.world_size))
@@ -253,10 +172,8 @@ std::string SnapshotStore::other_world_sizes(int rank) const {
 c10::IValue SnapshotStore::read(int64_t step, int rank) const {
   for (int index = 0; index < 2; ++index) {
     const std::string path = buffer_path(rank, index);
-    const auto header = read_header(path);
-    if (header && header->job_key == options_.job_key && header->step == step &&
-        header->rank == static_cast<uint32_t>(rank) &&
-        header->world_size == static_cast<uint32_t>(options_.world_size))
+    const auto header = read_snapshot_header(path);
+    if (header && is_ours(*header, rank) && header->step == step)
       return read_payload(path, header->payload_bytes);
   }
   throw std::runtime_error(
@@ -266,9 +183,10 @@ c10::IValue SnapshotStore::read(int64_t step, int rank) const {
 void SnapshotStore::keep_only(int64_t step) {
   wait();
   for (int index = 0; index < 2; ++index) {
-    const auto header = read_header(buffer_path(options_.rank, index));
+    const auto header = read_snapshot_header(buffer_path(options_.rank, index));
     if (header && header->step == step && header->job_key == options_.job_key) {
       next_ = 1 - index;
+      newest_ = index;
       // The other buffer may hold a later step of the attempt that died: it must not count.
       ::unlink(buffer_path(options_.rank, next_).c_str());
       return;
@@ -289,7 +207,7 @@ void SnapshotStore::begin(int64_t step, c10::IValue payload, std::function<void(
         if (::lstat(buffer_path(options_.rank, index).c_str(), &st) == 0)
           held += static_cast<uint64_t>(st.st_blocks) * 512;
       }
-      const uint64_t need = 2 * (kHeaderBytes + estimated_bytes(payload));
+      const uint64_t need = 2 * (kSnapshotHeaderBytes + estimated_bytes(payload));
       const uint64_t free_bytes = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize + held;
       if (need > free_bytes) {
         disabled_reason_ =
@@ -304,6 +222,7 @@ void SnapshotStore::begin(int64_t step, c10::IValue payload, std::function<void(
   }
   const int index = next_;
   next_ = 1 - next_;
+  newest_ = -1;  // until this copy ends; the other buffer keeps the older step
   worker_ = std::thread([this, index, step, payload = std::move(payload),
                          before_reading = std::move(before_reading)] {
     try {
@@ -318,17 +237,8 @@ void SnapshotStore::begin(int64_t step, c10::IValue payload, std::function<void(
 void SnapshotStore::write(int index, int64_t step, const c10::IValue& payload) {
   const std::string path = buffer_path(options_.rank, index);
   // The directory is ours alone (checked when opened); O_NOFOLLOW and O_EXCL guard the rest.
-  int raw_fd = ::open(path.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-  if (raw_fd < 0 && errno == ENOENT)
-    raw_fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  Fd fd(raw_fd);
-  if (fd.get() < 0)
-    throw std::runtime_error(fmt::format("cannot open '{}': {}", path, errno_text()));
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
-      st.st_uid != ::geteuid())
-    throw std::runtime_error(fmt::format("'{}' is not a private regular file", path));
-  const std::array<char, sizeof(RawHeader)> cleared{};
+  const Fd fd = open_snapshot_buffer(path);
+  const SnapshotHeaderRecord cleared{};
   pwrite_all(fd.get(), cleared.data(), cleared.size(), 0, path);
   // The payload: the description's length and JSON, then each tensor's bytes, every part
   // starting 64-byte aligned; the CRC-32C covers it all, padding included.
@@ -349,7 +259,7 @@ void SnapshotStore::write(int index, int64_t step, const c10::IValue& payload) {
   uint32_t crc = 0;
   const std::array<char, 64> zeros{};
   auto emit = [&](const void* data, size_t size) {
-    pwrite_all(fd.get(), data, size, kHeaderBytes + written, path);
+    pwrite_all(fd.get(), data, size, kSnapshotHeaderBytes + written, path);
     crc = crc32c_extend(crc, data, size);
     written += size;
   };
@@ -363,25 +273,26 @@ void SnapshotStore::write(int index, int64_t step, const c10::IValue& payload) {
     pad();
   }
   crash_point("snapshot_before_header");
-  RawHeader raw{kMagic,
-                options_.job_key,
-                step,
-                static_cast<uint32_t>(options_.rank),
-                static_cast<uint32_t>(options_.world_size),
-                written,
-                crc,
-                0};
-  raw.header_crc32c = crc32c_extend(0, &raw, offsetof(RawHeader, header_crc32c));
-  pwrite_all(fd.get(), &raw, sizeof(raw), 0, path);
-  buffer_bytes_ = kHeaderBytes + written;
+  const auto record =
+      encode_snapshot_header({options_.job_key, step, static_cast<uint32_t>(options_.rank),
+                              static_cast<uint32_t>(options_.world_size), written, crc});
+  pwrite_all(fd.get(), record.data(), record.size(), 0, path);
+  buffer_bytes_ = kSnapshotHeaderBytes + written;
+  newest_ = index;
 }
 
 void SnapshotStore::wait() {
   if (!worker_.joinable()) return;
   worker_.join();
   if (error_.empty()) return;
-  disabled_reason_ = std::move(error_);
+  disable(error_);
   error_.clear();
+}
+
+void SnapshotStore::disable(const std::string& reason) {
+  if (!enabled()) return;
+  disabled_reason_ = reason;
+  newest_ = -1;
   spdlog::info("warning: snapshots off: {}; recovery falls back to the disk", disabled_reason_);
   remove_files();  // a full tmpfs is shared with the node: give its pages back
 }

@@ -15,6 +15,8 @@
 #include <thread>
 #include <vector>
 
+#include "checkpoint/snapshot_file.h"
+
 namespace nt {
 
 // The job's snapshots of the checkpoint directory `checkpoint_dir` under `root` (/dev/shm):
@@ -24,17 +26,6 @@ std::string snapshot_dir(const std::string& root, const std::string& checkpoint_
 // What makes a snapshot this job's: its launcher's secret (or run id) and its checkpoint
 // directory. A file with another key is never read.
 uint64_t snapshot_job_key(const std::string& job_secret, const std::string& checkpoint_dir);
-
-// What a header says; a file's snapshot counts only when every field matches what the reader
-// expects and the payload's CRC-32C is right.
-struct SnapshotHeader {
-  uint64_t job_key = 0;
-  int64_t step = -1;
-  uint32_t rank = 0;
-  uint32_t world_size = 1;
-  uint64_t payload_bytes = 0;
-  uint32_t payload_crc32c = 0;
-};
 
 struct SnapshotOptions {
   std::string dir;  // snapshot_dir(...): created 0700 when missing
@@ -58,9 +49,16 @@ class SnapshotStore {
   const std::string& disabled_reason() const { return disabled_reason_; }
   const std::string& dir() const { return options_.dir; }
 
-  // The steps of `rank`'s complete snapshots of this job and world size, newest first (at
-  // most two); each payload's CRC-32C is checked.
-  std::vector<int64_t> complete_steps(int rank) const;
+  // The node's buffers: each rank's own, and the replicas it keeps for a rank of another node
+  // (checkpoint/snapshot_replicas.h).
+  enum class Kind { kOwn, kReplica };
+  // "<dir>/rank{R}.{index}" or "<dir>/replica{R}.{index}".
+  std::string buffer_path(int rank, int index, Kind kind = Kind::kOwn) const;
+  // The steps of `rank`'s complete snapshots (own or replicas) of this job and world size, newest
+  // first (at most two); each payload's CRC-32C is checked.
+  std::vector<int64_t> complete_steps(int rank, Kind kind = Kind::kOwn) const;
+  // Whether `header` is one of `rank`'s buffers of this job and world size.
+  bool is_ours(const SnapshotHeader& header, int rank) const;
   // Why `rank`'s complete snapshots of this job do not count, if any do not: "rank0.1 holds step
   // 41 of a world of 4 ranks, not 2" (a restart at another world size); "" otherwise.
   std::string other_world_sizes(int rank) const;
@@ -86,14 +84,19 @@ class SnapshotStore {
 
   // Bytes one buffer of this rank held after its last copy (0 before the first).
   uint64_t buffer_bytes() const { return buffer_bytes_; }
+  // The buffer the last finished copy wrote (-1: none yet); valid after wait().
+  int newest_buffer() const { return newest_; }
+  // The buffer the next copy writes.
+  int next_buffer() const { return next_; }
 
  private:
-  std::string buffer_path(int rank, int index) const;
+  void disable(const std::string& reason);                          // after a failed copy
   void write(int index, int64_t step, const c10::IValue& payload);  // the background thread's
 
   SnapshotOptions options_;
   std::string disabled_reason_;
-  int next_ = 0;  // the buffer the next copy goes into
+  int next_ = 0;     // the buffer the next copy goes into
+  int newest_ = -1;  // the buffer the last finished copy wrote
   uint64_t buffer_bytes_ = 0;
   std::thread worker_;
   std::string error_;  // the worker's, read after join

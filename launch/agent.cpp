@@ -110,7 +110,7 @@ int run_agent(LaunchConfig config) {
     config.master_port = find_free_port();
   }
   std::random_device random;
-  config.job_secret =
+  const std::string proposed_secret =
       fmt::format("{:08x}{:08x}{:08x}{:08x}", random(), random(), random(), random());
   if (!environment_has("OMP_NUM_THREADS") && config.nproc > 1)
     std::cerr << fmt::format(
@@ -119,7 +119,10 @@ int run_agent(LaunchConfig config) {
         threads_per_worker(config.nproc));
   const RunDir run_dir(config);
   auto rendezvous = make_rendezvous(config);
-  int generation = 0;
+  config.job_secret = rendezvous->job_secret(proposed_secret);
+  int generation = rendezvous->first_generation();
+  if (generation > 0)
+    std::cerr << fmt::format("ntrun: joining a running job at generation {}\n", generation);
   while (true) {
     const Membership membership = rendezvous->join(generation);
     WorkerGroup group(config, generation, membership, run_dir.path());

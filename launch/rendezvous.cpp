@@ -100,6 +100,21 @@ class StoreRendezvous : public Rendezvous {
 
   int current_generation() override { return std::stoi(text(store_->get(prefix_ + "generation"))); }
 
+  int first_generation() override {
+    const int generation = current_generation();
+    const bool closed =
+        config_.rdzv_backend == "static"
+            ? store_->add(fmt::format("{}join/{}", prefix_, generation), 0) >= config_.max_nodes
+            : store_->check({fmt::format("{}closed/{}", prefix_, generation)});
+    if (!closed) return generation;
+    fail(generation);
+    return generation + 1;
+  }
+
+  std::string job_secret(const std::string& proposed) override {
+    return text(store_->compareSet(prefix_ + "job_secret", {}, bytes(proposed)));
+  }
+
   void fail(int generation) override {
     store_->compareSet(prefix_ + "generation", bytes(std::to_string(generation)),
                        bytes(std::to_string(generation + 1)));

@@ -25,6 +25,13 @@ class Rendezvous {
   virtual Membership join(int generation) = 0;
   // The newest generation any node has asked for.
   virtual int current_generation() = 0;
+  // The generation a starting agent joins: the current one while it still takes nodes; once it
+  // has closed (the job runs without this node: it was lost and is back), the next one, which
+  // it asks for, so that every node restarts its workers with this one in.
+  virtual int first_generation() = 0;
+  // The job's secret, the same on every node: the first agent's `proposed` one (ntrun draws it
+  // at random per launch); handed to the workers as NANOTRAIN_JOB_SECRET.
+  virtual std::string job_secret(const std::string& proposed) = 0;
   // Asks every node to leave `generation` (a failure here); no-op if one already did.
   virtual void fail(int generation) = 0;
   // Marks this node's workers of `generation` as all succeeded; true once every node has.

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "runtime/dist_env.h"
+#include "runtime/peer_channel.h"
 
 namespace nt {
 
@@ -47,6 +48,11 @@ class Collectives {
   // In place: every rank ends with root's values.
   virtual void broadcast(at::Tensor& tensor, int root) = 0;
   virtual void barrier() = 0;
+  // Every rank, like a collective: a channel for point-to-point transfers between any two ranks
+  // of this group that never delays or reorders its collectives (a Gloo group of its own, over
+  // the same store under `name`, on the CPU). A recv waits up to `timeout` for its sender.
+  virtual std::unique_ptr<PeerChannel> open_peer_channel(const std::string& name,
+                                                         std::chrono::milliseconds timeout) = 0;
 
   int64_t shard_size(int64_t numel) const { return (numel + world_size() - 1) / world_size(); }
   // [begin, end) of rank r's shard of a flat tensor of numel elements.

@@ -30,13 +30,14 @@ namespace {
 class C10dCollectives : public Collectives {
  public:
   C10dCollectives(c10::intrusive_ptr<c10d::Store> store, c10::intrusive_ptr<C10dBackend> pg,
-                  int rank, int world_size, at::Device device,
+                  int rank, int world_size, at::Device device, std::string host,
                   std::chrono::milliseconds diagnosis_time, bool rank0_hosts_store)
       : store_(std::move(store)),
         pg_(std::move(pg)),
         rank_(rank),
         world_size_(world_size),
         device_(device),
+        host_(std::move(host)),
         diagnosis_time_(diagnosis_time),
         rank0_hosts_store_(rank0_hosts_store) {}
 
@@ -116,6 +117,11 @@ class C10dCollectives : public Collectives {
   }
 
   void barrier() override { wait(pg_->barrier(), "barrier"); }
+
+  std::unique_ptr<PeerChannel> open_peer_channel(const std::string& name,
+                                                 std::chrono::milliseconds timeout) override {
+    return open_gloo_peer_channel(store_, name, host_, rank_, world_size_, timeout);
+  }
 
  private:
   class PendingAllReduce : public PendingCollective {
@@ -210,7 +216,8 @@ class C10dCollectives : public Collectives {
   c10::intrusive_ptr<C10dBackend> pg_;
   int rank_, world_size_;
   at::Device
-      device_;  // where the backend's tensors must be: CPU for Gloo, this rank's GPU for NCCL
+      device_;        // where the backend's tensors must be: CPU for Gloo, this rank's GPU for NCCL
+  std::string host_;  // this rank's address towards the others (Gloo's devices bind it)
   std::chrono::milliseconds diagnosis_time_;
   bool rank0_hosts_store_;  // else the launcher's agent hosts it
   int64_t sequence_ = 0;    // collectives issued so far; the same on every rank
@@ -297,6 +304,7 @@ std::unique_ptr<Collectives> init_process_group(const DistEnv& env,
   const auto diagnosis_time =
       std::min<std::chrono::milliseconds>(options.timeout / 5, std::chrono::seconds(5));
   const auto wait_time = options.timeout - diagnosis_time;
+  const std::string host = local_address_towards(env.master_addr, env.master_port);
   c10::intrusive_ptr<C10dBackend> pg;
   try {
 #ifdef NANOTRAIN_WITH_NCCL
@@ -310,8 +318,7 @@ std::unique_ptr<Collectives> init_process_group(const DistEnv& env,
 #endif
     if (!nccl) {
       auto gloo_options = c10d::ProcessGroupGloo::Options::create(wait_time);
-      gloo_options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(
-          local_address_towards(env.master_addr, env.master_port)));
+      gloo_options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(host));
       pg = c10::make_intrusive<c10d::ProcessGroupGloo>(store, env.rank, env.world_size,
                                                        gloo_options);
     }
@@ -321,7 +328,7 @@ std::unique_ptr<Collectives> init_process_group(const DistEnv& env,
   }
   const at::Device device =
       nccl ? at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(env.local_rank)) : at::kCPU;
-  return std::make_unique<C10dCollectives>(store, pg, env.rank, env.world_size, device,
+  return std::make_unique<C10dCollectives>(store, pg, env.rank, env.world_size, device, host,
                                            diagnosis_time, !env.agent_store);
 }
 
