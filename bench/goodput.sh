@@ -4,12 +4,16 @@
 # worker SIGKILLed at exponentially distributed intervals (seeded), for disk-only recovery
 # (--save_every 20 and 5, no snapshots) and per-step snapshots in memory (--snapshot_every 1,
 # with --save_every 20 as persistence). Goodput is the failure-free run's wall time (no
-# snapshots) over the run's own; recovery is a kill to the next completed step.
-# Usage: bench/goodput.sh [SEED]   (data from `nanotrain prepare` in $NANOTRAIN_BASE_DIR;
-# GOODPUT_LOGS=DIR keeps every run's stamped log and JSON summary there)
+# snapshots) over the run's own; recovery is a kill to the next completed step. Then a whole node
+# lost (bench/node_loss.py, as root): 2 nodes of one worker each in network namespaces, no disk
+# checkpoint (--save_every -1), node 1 killed once and started again empty.
+# Usage: bench/goodput.sh [SEED] [MODES]   MODES: "all" (default), "workers" or "node" (data
+# from `nanotrain prepare` in $NANOTRAIN_BASE_DIR; GOODPUT_LOGS=DIR keeps every run's stamped log
+# and JSON summary there)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seed=${1:-1}
+modes=${2:-all}
 prepared=${NANOTRAIN_BASE_DIR:-$HOME/.cache/nanotrain}
 [ -f "$prepared/base_data/manifest.json" ] || { echo "run nanotrain prepare first" >&2; exit 1; }
 work=$(mktemp -d)
@@ -31,25 +35,54 @@ run() {
     { echo "$name: the job failed; its log:" >&2; tail -40 "$work/$name.log" >&2; exit 1; }
 }
 
-run free_disk 0 --save_every 20 --snapshot_every 0
-run free_snapshots 0 --save_every 20 --snapshot_every 1
-run disk20_30s 30 --save_every 20 --snapshot_every 0
-run disk20_10s 10 --save_every 20 --snapshot_every 0
-run disk5_10s 10 --save_every 5 --snapshot_every 0
-run snapshots_30s 30 --save_every 20 --snapshot_every 1
-run snapshots_10s 10 --save_every 20 --snapshot_every 1
+# node_run NAME [--kill]: the two-node job; its JSON summary in NAME.json.
+node_run() {
+  local name=$1
+  shift
+  mkdir -p "$work/$name"
+  ln -s "$prepared/tokenizer" "$work/$name/tokenizer"
+  python3 bench/node_loss.py --ntrun build/bin/ntrun --nanotrain build/bin/nanotrain \
+    --base_dir "$work/$name" --seed "$seed" --log "$work/$name.log" "$@" -- \
+    "${args[@]}" --data_dir "$prepared/base_data" --save_every -1 > "$work/$name.json" ||
+    { echo "$name: the job failed; its log:" >&2; tail -40 "$work/$name.log" >&2; exit 1; }
+}
+
+if [ "$modes" != node ]; then
+  run free_disk 0 --save_every 20 --snapshot_every 0
+  run free_snapshots 0 --save_every 20 --snapshot_every 1
+  run disk20_30s 30 --save_every 20 --snapshot_every 0
+  run disk20_10s 10 --save_every 20 --snapshot_every 0
+  run disk5_10s 10 --save_every 5 --snapshot_every 0
+  run snapshots_30s 30 --save_every 20 --snapshot_every 1
+  run snapshots_10s 10 --save_every 20 --snapshot_every 1
+fi
+if [ "$modes" != workers ]; then
+  node_run node_free
+  node_run node_lost --kill
+fi
 
 python3 - "$work" << 'EOF'
-import filecmp, json, statistics, sys
+import filecmp, json, os, statistics, sys
 work = sys.argv[1]
 runs = {n: json.load(open(f"{work}/{n}.json")) for n in
         ["free_disk", "free_snapshots", "disk20_30s", "disk20_10s", "disk5_10s",
-         "snapshots_30s", "snapshots_10s"]}
-free = runs["free_disk"]
-def identical(name):
+         "snapshots_30s", "snapshots_10s", "node_free", "node_lost"]
+        if os.path.exists(f"{work}/{n}.json")}
+def identical(name, reference="free_disk"):
     ck = lambda n: f"{work}/{n}/base_checkpoints/goodput"
-    return all(filecmp.cmp(f"{ck(name)}/{f}", f"{ck('free_disk')}/{f}", shallow=False)
+    return all(filecmp.cmp(f"{ck(name)}/{f}", f"{ck(reference)}/{f}", shallow=False)
                for f in ["model_000120.pt", "optim_000120.pt"])
+if "node_lost" in runs:
+    free, lost = runs["node_free"], runs["node_lost"]
+    print("| whole node lost (2 nodes x 1 worker, no disk checkpoint) | once | 1 | "
+          f"{free['wall_s'] / lost['wall_s']:.2f} | "
+          f"{lost['kill_step'] - lost['resumed_step']} (killed after step {lost['kill_step']}, "
+          f"resumed at {lost['resumed_step']}) | {lost['recovery_s']:.2f} s | "
+          f"{'memory, from the replica' if lost['from_replica'] else 'NOT from the replica'} | "
+          f"{'identical' if identical('node_lost', 'node_free') else 'DIFFERENT'} |")
+if "free_disk" not in runs:
+    sys.exit(0)
+free = runs["free_disk"]
 print(f"failure-free: {free['wall_s']:.1f} s without snapshots, "
       f"{runs['free_snapshots']['wall_s']:.1f} s with; median step "
       f"{free['median_step_ms']:.1f} ms without, {runs['free_snapshots']['median_step_ms']:.1f} ms "
