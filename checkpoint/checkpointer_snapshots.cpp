@@ -225,8 +225,17 @@ void Checkpointer::maybe_snapshot(const TrainState& state, const GPT& model,
   // The first copy's size, once it is known: waiting for it would stall a restart's first step.
   if (rank_ == 0 && !sizes_logged_ && snapshots_->buffer_bytes() > 0) {
     sizes_logged_ = true;
-    log0("snapshots: every {} step(s) into {}: two buffers of {:.1f} MB on rank 0",
-         options_.snapshot_every, snapshots_->dir(), snapshots_->buffer_bytes() / 1e6);
+    // Every local rank holds about as much (the model is shared out by size), and with replicas
+    // the node keeps as much again for the previous node's ranks.
+    const double per_node = 2.0 * static_cast<double>(snapshots_->buffer_bytes()) *
+                            options_.local_world_size * (replicas_ ? 2 : 1);
+    log0(
+        "snapshots: every {} step(s) into {}: two buffers of {:.1f} MB on rank 0, about {:.1f} MB "
+        "per node{}",
+        options_.snapshot_every, snapshots_->dir(), snapshots_->buffer_bytes() / 1e6,
+        per_node / 1e6,
+        replicas_ ? fmt::format(", replicas included (rank 0's go to rank {})", replicas_->target())
+                  : "");
   }
   if (replicas_) replicas_->release(snapshots_->next_buffer());  // the sender may still read it
   snapshots_->begin(state.step, staging_->stage(payload), [this] { staging_->synchronize(); });
