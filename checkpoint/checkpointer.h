@@ -86,6 +86,9 @@ class Checkpointer {
   Checkpointer& operator=(const Checkpointer&) = delete;
 
   const std::string& dir() const { return options_.dir; }
+  // A file of this rank's in node-local memory that outlives the worker, for what a restarted
+  // attempt may reuse instead of measuring again; "" without snapshots.
+  std::string restart_cache_file() const;
 
   // Every rank: where to resume, the same on all; nullopt for a fresh start.
   // `resume_from_step` is -1, kResumeAuto or a step (see agree_on_resume_step). With kResumeAuto

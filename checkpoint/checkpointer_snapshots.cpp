@@ -62,6 +62,10 @@ void Checkpointer::open_snapshots() {
         options_.local_world_size, world_size_);
 }
 
+std::string Checkpointer::restart_cache_file() const {
+  return snapshots_ && snapshots_->enabled() ? snapshots_->side_file("measured.json") : "";
+}
+
 std::optional<ResumePoint> Checkpointer::find_snapshot(int64_t disk_step) {
   const std::vector<int64_t> mine = snapshots_->complete_steps(rank_);
   const std::vector<int64_t> kept = replicas_ ? replicas_->steps() : std::vector<int64_t>{};

@@ -19,6 +19,7 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <optional>
 #include <stdexcept>
 
@@ -297,9 +298,21 @@ void SnapshotStore::disable(const std::string& reason) {
   remove_files();  // a full tmpfs is shared with the node: give its pages back
 }
 
+std::string SnapshotStore::side_file(const std::string& name) const {
+  return fmt::format("{}/{}.rank{}", options_.dir, name, options_.rank);
+}
+
 void SnapshotStore::remove_files() {
   if (worker_.joinable()) worker_.join();
   for (int index = 0; index < 2; ++index) ::unlink(buffer_path(options_.rank, index).c_str());
+  const std::string suffix = fmt::format(".rank{}", options_.rank);
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(options_.dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.size() > suffix.size() &&
+        name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
+      ::unlink(entry.path().c_str());
+  }
 }
 
 void SnapshotStore::finish() {

@@ -77,7 +77,11 @@ class SnapshotStore {
   // Blocks until the copy in flight is written. A failed copy (the tmpfs full) is logged and
   // disables the store, never throws: the disk remains.
   void wait();
-  // Waits, then removes this rank's buffers (a first start's leftovers, a disabled store's).
+  // "<dir>/<name>.rank<R>": a small file of this rank's beside its buffers, for what a restarted
+  // worker may reuse (trainer/mfu.h's measured peaks); removed with the buffers.
+  std::string side_file(const std::string& name) const;
+  // Waits, then removes this rank's buffers and side files (a first start's leftovers, a
+  // disabled store's).
   void remove_files();
   // At the job's end: remove_files, and the directory once the node's last rank gets here.
   void finish();

@@ -1,11 +1,14 @@
 // The replica protocol, one buffer at a time on a tag stream: the sender's header record (48
 // bytes; 48 zeros end the stream), the receiver's answer (1: kept, 0: refused, its log says
-// why), then the payload in chunks. The receiver reserves the whole file before it answers, so
-// a full tmpfs refuses up front instead of failing half-way, and it writes the header record
-// last, as the store does, so a sender killed mid-transfer leaves no replica that counts.
+// why), then the payload in chunks, sent from and received into memory maps of the two files
+// (no copy of their own). The receiver reserves the whole file before it answers, so a full
+// tmpfs refuses up front instead of failing half-way (or faulting in the map), and it writes the
+// header record last, as the store does, so a sender killed mid-transfer leaves no replica that
+// counts.
 #include "checkpoint/snapshot_replicas.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -25,6 +28,25 @@ constexpr int kStreamTags = 1;   // the background stream: tags 1, 2, 3
 constexpr int kRestoreTags = 4;  // a restart's restores: tags 4, 5, 6
 constexpr uint64_t kChunkBytes = uint64_t{8} << 20;
 
+// A file's first `bytes` bytes mapped shared; unmapped when destroyed.
+class Mapping {
+ public:
+  Mapping(int fd, uint64_t bytes, bool writable, const std::string& path) : bytes_(bytes) {
+    data_ =
+        ::mmap(nullptr, bytes, writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd, 0);
+    if (data_ == MAP_FAILED)
+      throw std::runtime_error(fmt::format("cannot map '{}': {}", path, std::strerror(errno)));
+  }
+  ~Mapping() { ::munmap(data_, bytes_); }
+  Mapping(const Mapping&) = delete;
+  Mapping& operator=(const Mapping&) = delete;
+  char* at(uint64_t offset) const { return static_cast<char*>(data_) + offset; }
+
+ private:
+  void* data_;
+  uint64_t bytes_;
+};
+
 // Sends the complete buffer at `path` to `to`; false when `to` refused it.
 bool send_buffer(PeerChannel& channel, const std::string& path, int to, int tags) {
   const Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
@@ -38,11 +60,11 @@ bool send_buffer(PeerChannel& channel, const std::string& path, int to, int tags
   int64_t kept = 0;
   channel.recv(&kept, sizeof(kept), to, tags + 1);
   if (!kept) return false;
-  std::vector<char> chunk(static_cast<size_t>(std::min(kChunkBytes, header->payload_bytes)));
+  // The caller keeps the buffer from being rewritten (SnapshotReplicas::release) meanwhile.
+  const Mapping file(fd.get(), kSnapshotHeaderBytes + header->payload_bytes, false, path);
   for (uint64_t done = 0; done < header->payload_bytes;) {
     const size_t n = static_cast<size_t>(std::min(kChunkBytes, header->payload_bytes - done));
-    pread_all(fd.get(), chunk.data(), n, kSnapshotHeaderBytes + done, path);
-    channel.send(chunk.data(), n, to, tags + 2);
+    channel.send(file.at(kSnapshotHeaderBytes + done), n, to, tags + 2);
     done += n;
   }
   return true;
@@ -55,8 +77,7 @@ struct Received {
 };
 
 // Receives one buffer from `from` into `path`, unless `problem` finds a reason to refuse its
-// header. Throws std::runtime_error when the channel fails or a write fails after acceptance
-// (the payload is still drained, so the stream stays in step).
+// header. Throws std::runtime_error when the channel fails.
 Received receive_buffer(PeerChannel& channel, int from, const std::string& path,
                         const std::function<std::string(const SnapshotHeader&)>& problem,
                         int tags) {
@@ -66,6 +87,7 @@ Received receive_buffer(PeerChannel& channel, int from, const std::string& path,
   const auto header = decode_snapshot_header(record);
   Received got{false, header ? problem(*header) : "a damaged header record", -1};
   std::optional<Fd> fd;
+  std::optional<Mapping> file;
   if (got.refused.empty()) {
     try {
       fd.emplace(open_snapshot_buffer(path));
@@ -77,6 +99,7 @@ Received receive_buffer(PeerChannel& channel, int from, const std::string& path,
       if (const int error = ::posix_fallocate(fd->get(), 0, size))
         throw std::runtime_error(fmt::format("cannot reserve {:.1f} MB for '{}': {}", size / 1e6,
                                              path, std::strerror(error)));
+      file.emplace(fd->get(), static_cast<uint64_t>(size), true, path);
     } catch (const std::exception& e) {
       got.refused = e.what();
       if (fd) ::ftruncate(fd->get(), 0);  // give the tmpfs its pages back
@@ -85,20 +108,12 @@ Received receive_buffer(PeerChannel& channel, int from, const std::string& path,
   const int64_t kept = got.refused.empty() ? 1 : 0;
   channel.send(&kept, sizeof(kept), from, tags + 1);
   if (!kept) return got;
-  std::vector<char> chunk(static_cast<size_t>(std::min(kChunkBytes, header->payload_bytes)));
-  std::string write_error;
   for (uint64_t done = 0; done < header->payload_bytes;) {
     const size_t n = static_cast<size_t>(std::min(kChunkBytes, header->payload_bytes - done));
-    channel.recv(chunk.data(), n, from, tags + 2);
-    try {
-      if (write_error.empty())
-        pwrite_all(fd->get(), chunk.data(), n, kSnapshotHeaderBytes + done, path);
-    } catch (const std::exception& e) {
-      write_error = e.what();
-    }
+    channel.recv(file->at(kSnapshotHeaderBytes + done), n, from, tags + 2);
     done += n;
   }
-  if (!write_error.empty()) throw std::runtime_error(write_error);
+  file.reset();
   crash_point("replica_before_header");
   pwrite_all(fd->get(), record.data(), record.size(), 0, path);
   got.step = header->step;

@@ -2,9 +2,14 @@
 // without bf16 units a bf16 iteration at 4.8 GFLOP/s would otherwise read as a wasted step.
 #include "trainer/mfu.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
+#include <nlohmann/json.hpp>
 
 #include "runtime/peak_flops.h"
 #include "runtime/precision.h"
@@ -18,10 +23,44 @@ struct Shape {
   int64_t m, k, n;  // (m, k) x (k, n)
 };
 
+// What `path` holds ({} when it is missing, larger than a cache can be, or damaged: a worker
+// killed while writing it leaves that, and the peaks are measured again).
+nlohmann::json read_cache(const std::string& path) {
+  std::string text;
+  const int fd = path.empty() ? -1 : ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return nlohmann::json::object();
+  std::array<char, 4096> chunk;
+  ssize_t n;
+  while ((n = ::read(fd, chunk.data(), chunk.size())) > 0 && text.size() < 65536)
+    text.append(chunk.data(), static_cast<size_t>(n));
+  ::close(fd);
+  auto known = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  return known.is_object() ? known : nlohmann::json::object();
+}
+
+// The peak of `dtype` at `shape`, from `known` when measured there under the same key (dtype,
+// shape, device and thread count), else measured and added to it.
+double known_or_measured_peak(nlohmann::json& known, bool* reused, torch::ScalarType dtype,
+                              torch::Device device, const Shape& shape) {
+  const std::string key =
+      fmt::format("{} ({}, {}) x ({}, {}) on {}, {} threads", dtype_name(dtype), shape.m, shape.k,
+                  shape.k, shape.n, device.str(), at::get_num_threads());
+  const auto found = known.find(key);
+  if (found != known.end() && found->is_number() && found->get<double>() > 0) {
+    *reused = true;
+    return found->get<double>();
+  }
+  *reused = false;
+  const double peak = peak_flops(dtype, device, shape.m, shape.k, shape.n);
+  known[key] = peak;
+  return peak;
+}
+
 }  // namespace
 
 MfuMeter::MfuMeter(const GPT& model, const Muon& muon, int64_t tokens_per_step, int64_t rows,
-                   int world_size, torch::Device device, double peak_override)
+                   int world_size, torch::Device device, double peak_override,
+                   const std::string& cache_file)
     : model_dtype_(model->compute_dtype()),
       muon_dtype_(muon.options().ns_dtype),
       world_size_(world_size),
@@ -34,8 +73,23 @@ MfuMeter::MfuMeter(const GPT& model, const Muon& muon, int64_t tokens_per_step, 
   const int64_t c = model->config().n_embd;
   const Shape model_shape{std::min(rows, kMaxMeasuredRows), c, 4 * c}, muon_shape{c, 4 * c, c};
   if (measured_) {
-    model_peak_ = peak_flops(model_dtype_, device, model_shape.m, model_shape.k, model_shape.n);
-    muon_peak_ = peak_flops(muon_dtype_, device, muon_shape.m, muon_shape.k, muon_shape.n);
+    nlohmann::json known = read_cache(cache_file);
+    bool model_reused = false, muon_reused = false;
+    model_peak_ = known_or_measured_peak(known, &model_reused, model_dtype_, device, model_shape);
+    muon_peak_ = known_or_measured_peak(known, &muon_reused, muon_dtype_, device, muon_shape);
+    reused_ = model_reused && muon_reused;
+    // The directory is the rank's own (checkpoint/snapshot.h); a failed write only costs the
+    // next attempt a measurement.
+    const int fd = reused_ || cache_file.empty()
+                       ? -1
+                       : ::open(cache_file.c_str(),
+                                O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+      const std::string text = known.dump();
+      if (::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size()))
+        ::ftruncate(fd, 0);
+      ::close(fd);
+    }
   } else {
     model_peak_ = muon_peak_ = peak_override;
   }
@@ -65,7 +119,10 @@ double MfuMeter::mfu(double step_seconds) const {
 std::string MfuMeter::describe() const {
   return fmt::format("model {} at {:.1f} GFLOP/s, Muon {} at {:.1f} GFLOP/s (per rank, {})",
                      dtype_name(model_dtype_), model_peak_ / 1e9, dtype_name(muon_dtype_),
-                     muon_peak_ / 1e9, measured_ ? "measured" : "--peak_flops");
+                     muon_peak_ / 1e9,
+                     !measured_ ? "--peak_flops"
+                     : reused_  ? "measured by an earlier attempt on this node"
+                                : "measured");
 }
 
 }  // namespace nt

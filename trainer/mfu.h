@@ -15,8 +15,12 @@ class MfuMeter {
  public:
   // `tokens_per_step`: tokens of one optimizer step, all ranks; `rows`: B * T of one micro-step
   // on one rank. `peak_override` > 0 replaces both measured peaks (FLOP/s per rank).
+  // `cache_file` (Checkpointer::restart_cache_file, "" for none): peaks an earlier attempt of
+  // the job measured on this node with as many threads are read from it, not measured again
+  // (about 0.1-0.5 s of a restart on a CPU); new ones are written there.
   MfuMeter(const GPT& model, const Muon& muon, int64_t tokens_per_step, int64_t rows,
-           int world_size, torch::Device device, double peak_override);
+           int world_size, torch::Device device, double peak_override,
+           const std::string& cache_file);
 
   // Percent, for a step of `step_seconds`: (model FLOPs / model peak + Newton-Schulz FLOPs /
   // its peak) / (step_seconds * world_size).
@@ -34,6 +38,7 @@ class MfuMeter {
   torch::ScalarType model_dtype_, muon_dtype_;
   int world_size_ = 1;
   bool measured_ = true;
+  bool reused_ = false;  // the peaks came from the cache file
   std::string bf16_warning_;
 };
 

@@ -118,7 +118,7 @@ TrainResult train(const TrainConfig& requested) {
   // All ranks measure their peaks at once, sharing the cores as they will in training.
   if (collectives) collectives->barrier();
   const MfuMeter mfu_meter(model, *optimizers.muon, total_batch, rows, env.world_size, device,
-                           cfg.peak_flops);
+                           cfg.peak_flops, checkpointer.restart_cache_file());
   if (!mfu_meter.bf16_warning().empty()) log0("warning: {}", mfu_meter.bf16_warning());
   log0("model: depth {}, {} parameters, {:.3e} FLOPs per token; {} rank(s); MFU against {}",
        model->config().n_layer, model->num_params(), static_cast<double>(model->estimate_flops()),

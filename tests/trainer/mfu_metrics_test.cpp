@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "optim/setup.h"
+#include "tests/support/temp_dir.h"
 #include "trainer/metrics.h"
 #include "trainer/mfu.h"
 
@@ -23,7 +24,7 @@ TEST(MfuMeter, IsTheStepsMatmulFlopsAtThePeakOverTheStepsTimeOnAllRanks) {
   Optimizers optimizers = setup_optimizers(model, OptimizerConfig{});
   const int64_t tokens = 4096, world = 2;
   const double peak = 2e11;
-  const MfuMeter meter(model, *optimizers.muon, tokens, 1024, world, torch::kCPU, peak);
+  const MfuMeter meter(model, *optimizers.muon, tokens, 1024, world, torch::kCPU, peak, "");
   // Newton-Schulz per step on an (r, c) matrix, m = min, n = max: X X^T, A A and B X.
   double ns_flops = 0;
   for (const auto& p : model->matrix_params()) {
@@ -35,6 +36,34 @@ TEST(MfuMeter, IsTheStepsMatmulFlopsAtThePeakOverTheStepsTimeOnAllRanks) {
   EXPECT_DOUBLE_EQ(meter.mfu(seconds), 100 * (model_flops + ns_flops) / peak / (seconds * world));
   EXPECT_NE(meter.describe().find("200.0 GFLOP/s"), std::string::npos) << meter.describe();
   EXPECT_NE(meter.describe().find("--peak_flops"), std::string::npos) << meter.describe();
+}
+
+// A restarted attempt reads the peaks its predecessor measured on the node instead of measuring
+// again; a damaged file is measured over.
+TEST(MfuMeter, ReusesThePeaksAnEarlierAttemptMeasured) {
+  testing::ScopedTempDir dir("mfu_cache");
+  const std::string cache = dir.path() + "/measured.json.rank0";
+  GPT model(GPTConfig::from_depth(1, 32, 256));
+  Optimizers optimizers = setup_optimizers(model, OptimizerConfig{});
+  auto meter = [&] {
+    return MfuMeter(model, *optimizers.muon, 512, 128, 1, torch::kCPU, 0, cache);
+  };
+  const std::string first = meter().describe();
+  EXPECT_NE(first.find("(per rank, measured)"), std::string::npos) << first;
+  ASSERT_TRUE(fs::exists(cache));
+  // The file's values are what a restart uses: plant 1 GFLOP/s under every key.
+  std::ifstream in(cache);
+  auto known = nlohmann::json::parse(in);
+  ASSERT_EQ(known.size(), 2u) << known.dump();  // the model's and Newton-Schulz's shapes
+  for (auto& item : known.items()) item.value() = 1e9;
+  std::ofstream(cache) << known.dump();
+  const std::string again = meter().describe();
+  EXPECT_NE(again.find("float32 at 1.0 GFLOP/s, Muon "), std::string::npos) << again;
+  EXPECT_NE(again.find(" at 1.0 GFLOP/s (per rank, measured by an earlier attempt on this node)"),
+            std::string::npos)
+      << again;
+  std::ofstream(cache) << "{\"trun";
+  EXPECT_NE(meter().describe().find("(per rank, measured)"), std::string::npos);
 }
 
 class MetricsLogTest : public ::testing::Test {
