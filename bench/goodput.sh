@@ -35,15 +35,16 @@ run() {
     { echo "$name: the job failed; its log:" >&2; tail -40 "$work/$name.log" >&2; exit 1; }
 }
 
-# node_run NAME [--kill]: the two-node job; its JSON summary in NAME.json.
+# node_run NAME [TRAIN_FLAGS...]: the two-node job (node 1 lost once when $kill is set); its
+# JSON summary in NAME.json.
 node_run() {
   local name=$1
   shift
   mkdir -p "$work/$name"
   ln -s "$prepared/tokenizer" "$work/$name/tokenizer"
   python3 bench/node_loss.py --ntrun build/bin/ntrun --nanotrain build/bin/nanotrain \
-    --base_dir "$work/$name" --seed "$seed" --log "$work/$name.log" "$@" -- \
-    "${args[@]}" --data_dir "$prepared/base_data" --save_every -1 > "$work/$name.json" ||
+    --base_dir "$work/$name" --seed "$seed" --log "$work/$name.log" ${kill:+--kill} -- \
+    "${args[@]}" --data_dir "$prepared/base_data" --save_every -1 "$@" > "$work/$name.json" ||
     { echo "$name: the job failed; its log:" >&2; tail -40 "$work/$name.log" >&2; exit 1; }
 }
 
@@ -57,8 +58,9 @@ if [ "$modes" != node ]; then
   run snapshots_10s 10 --save_every 20 --snapshot_every 1
 fi
 if [ "$modes" != workers ]; then
+  node_run node_free_off --snapshot_every 0
   node_run node_free
-  node_run node_lost --kill
+  kill=1 node_run node_lost
 fi
 
 python3 - "$work" << 'EOF'
@@ -66,14 +68,18 @@ import filecmp, json, os, statistics, sys
 work = sys.argv[1]
 runs = {n: json.load(open(f"{work}/{n}.json")) for n in
         ["free_disk", "free_snapshots", "disk20_30s", "disk20_10s", "disk5_10s",
-         "snapshots_30s", "snapshots_10s", "node_free", "node_lost"]
+         "snapshots_30s", "snapshots_10s", "node_free_off", "node_free", "node_lost"]
         if os.path.exists(f"{work}/{n}.json")}
 def identical(name, reference="free_disk"):
     ck = lambda n: f"{work}/{n}/base_checkpoints/goodput"
     return all(filecmp.cmp(f"{ck(name)}/{f}", f"{ck(reference)}/{f}", shallow=False)
                for f in ["model_000120.pt", "optim_000120.pt"])
 if "node_lost" in runs:
-    free, lost = runs["node_free"], runs["node_lost"]
+    free, lost, off = runs["node_free"], runs["node_lost"], runs["node_free_off"]
+    print(f"two nodes, failure-free: {off['wall_s']:.1f} s without snapshots, {free['wall_s']:.1f} s "
+          f"with snapshots and replicas; median step {off['median_step_ms']:.1f} ms without, "
+          f"{free['median_step_ms']:.1f} ms with "
+          f"({100 * (free['median_step_ms'] / off['median_step_ms'] - 1):+.1f}%)")
     print("| whole node lost (2 nodes x 1 worker, no disk checkpoint) | once | 1 | "
           f"{free['wall_s'] / lost['wall_s']:.2f} | "
           f"{lost['kill_step'] - lost['resumed_step']} (killed after step {lost['kill_step']}, "

@@ -16,12 +16,13 @@ import os
 import random
 import re
 import signal
+import statistics
 import subprocess
 import sys
 import threading
 import time
 
-STEP = re.compile(r"\[rank 0\] step (\d{5})/(\d{5}) ")
+STEP = re.compile(r"\[rank 0\] step (\d{5})/(\d{5}) .*\| dt: ([0-9.]+)ms")
 NAMESPACES = ["ntbenchA", "ntbenchB"]
 
 
@@ -107,6 +108,7 @@ def main():
     steps = [(t, int(m.group(1))) for t, text in lines if (m := STEP.search(text))]
     before = [s for t, s in steps if killed_at is not None and t < killed_at]
     after = [t for t, _ in steps if killed_at is not None and t > killed_at]
+    dts = [float(m.group(3)) for _, text in lines if (m := STEP.search(text)) and int(m.group(1)) > 3]
     resumed = [int(m.group(1)) for _, text in lines
                if (m := re.search(r"resumed from (?:memory )?.*at step (\d+)", text))]
     print(json.dumps({
@@ -117,6 +119,7 @@ def main():
         "from_replica": any("sent back from the replicas" in text for _, text in lines),
         "steps_executed": len(steps),
         "recovery_s": after[0] - killed_at if after else None,
+        "median_step_ms": statistics.median(dts) if dts else None,
     }))
     sys.exit(0 if node0.returncode == 0 and node1.returncode == 0 else 1)
 

@@ -5,6 +5,8 @@
 #include "checkpoint/snapshot_replicas.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <torch/torch.h>
 
 #include <chrono>
@@ -168,6 +170,37 @@ TEST_F(SnapshotReplicasTest, AnotherJobsBufferIsRefusedAndTheSenderStops) {
   // Header records from rank 0 (tag 1): step 1's, refused, then only the end; no payload.
   EXPECT_EQ(wire_.sent(0, 1, 1), 2);
   EXPECT_EQ(wire_.sent(0, 1, 3), 0);
+}
+
+// The receiving node has no room (a file size limit stands in for a full tmpfs): the buffer is
+// refused before any payload moves, nothing half-written stays, and the sender stops.
+TEST_F(SnapshotReplicasTest, NoRoomForAReplicaRefusesItUpFront) {
+  auto& store0 = store(0);
+  store(1);
+  auto replicas0 = replicas(0), replicas1 = replicas(1);
+  replicas0->start(-1);
+  replicas1->start(-1);
+  store0.begin(1, payload_of(1));
+  store0.wait();
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &saved), 0);
+  const auto previous = ::signal(SIGXFSZ, SIG_IGN);
+  rlimit small = saved;
+  small.rlim_cur = 8192;  // the header fits, the payload does not
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+  replicas0->send_newest();
+  replicas0->release(store0.newest_buffer());  // returns once the answer came
+  ::setrlimit(RLIMIT_FSIZE, &saved);
+  ::signal(SIGXFSZ, previous);
+  EXPECT_TRUE(replicas1->steps().empty());
+  std::error_code ec;
+  EXPECT_EQ(
+      std::filesystem::file_size(stores_[1]->buffer_path(0, 0, SnapshotStore::Kind::kReplica), ec),
+      0u);
+  copy(store0, *replicas0, 2);
+  finish_both(*replicas0, *replicas1);
+  EXPECT_EQ(wire_.sent(0, 1, 3), 0);  // no payload chunk ever went
+  EXPECT_EQ(wire_.sent(0, 1, 1), 2);  // step 1's header, then only the end
 }
 
 TEST_F(SnapshotReplicasTest, ALostRankGetsItsBufferBackFromTheReplica) {
