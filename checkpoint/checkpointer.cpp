@@ -237,7 +237,8 @@ void Checkpointer::prune() const {
 
 void Checkpointer::finish() {
   agree_on_save(async_saver_ ? async_saver_->take_error() : commit_shard_write());
-  if (snapshots_) wait_for_snapshot();
+  if (snapshots_) snapshots_->wait();  // the disk now holds the last step: no replica of it
+  copy_in_flight_ = false;
   if (replicas_) replicas_->finish();
   if (snapshots_) snapshots_->finish();
 }

@@ -77,7 +77,8 @@ struct Received {
 };
 
 // Receives one buffer from `from` into `path`, unless `problem` finds a reason to refuse its
-// header. Throws std::runtime_error when the channel fails.
+// header. Throws std::runtime_error only when the channel fails (the peer is gone); a file
+// that cannot be written is a refusal, so the stream stays in step.
 Received receive_buffer(PeerChannel& channel, int from, const std::string& path,
                         const std::function<std::string(const SnapshotHeader&)>& problem,
                         int tags) {
@@ -115,7 +116,12 @@ Received receive_buffer(PeerChannel& channel, int from, const std::string& path,
   }
   file.reset();
   crash_point("replica_before_header");
-  pwrite_all(fd->get(), record.data(), record.size(), 0, path);
+  try {
+    pwrite_all(fd->get(), record.data(), record.size(), 0, path);
+  } catch (const std::exception& e) {
+    got.refused = e.what();  // the stream is still in step: only this replica does not count
+    return got;
+  }
   got.step = header->step;
   return got;
 }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "runtime/crash_point.h"
 #include "runtime/dist_env.h"
 #include "runtime/error_file.h"
 #include "runtime/log.h"
@@ -52,6 +53,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
+    nt::check_test_hooks();
     return it->second(std::vector<std::string>(argv + 2, argv + argc));
   } catch (const std::exception& e) {
     // Errors raised inside a collective already say which rank they come from.

@@ -9,8 +9,24 @@
 #include <cstring>
 #include <mutex>
 #include <random>
+#include <stdexcept>
 
 namespace nt {
+
+#ifndef NANOTRAIN_TEST_HOOKS
+
+void crash_point(const char*) {}
+
+void check_test_hooks() {
+  if (std::getenv("NANOTRAIN_TEST_CRASH_AT"))
+    throw std::runtime_error(
+        "NANOTRAIN_TEST_CRASH_AT is set, but this build has no test hooks: unset it, or build "
+        "with the test suite (-DNANOTRAIN_BUILD_TESTS=ON) or -DNANOTRAIN_TEST_HOOKS=ON");
+}
+
+#else
+
+void check_test_hooks() {}
 
 void crash_point(const char* point) {
   const char* target = std::getenv("NANOTRAIN_TEST_CRASH_AT");
@@ -39,5 +55,7 @@ void crash_point(const char* point) {
   if (std::uniform_real_distribution<double>(0.0, 1.0)(rng) < probability)
     ::kill(::getpid(), SIGKILL);
 }
+
+#endif  // NANOTRAIN_TEST_HOOKS
 
 }  // namespace nt

@@ -5,8 +5,6 @@
 #include "checkpoint/snapshot_replicas.h"
 
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <sys/resource.h>
 #include <torch/torch.h>
 
 #include <chrono>
@@ -19,6 +17,7 @@
 #include <thread>
 #include <tuple>
 
+#include "tests/support/file_size_limit.h"
 #include "tests/support/temp_dir.h"
 
 namespace nt {
@@ -106,6 +105,13 @@ class SnapshotReplicasTest : public ::testing::Test {
                                               std::make_unique<WireChannel>(wire_, rank), rank,
                                               /*local_world_size=*/1, /*world_size=*/2);
   }
+  // Both ranks' replicas, started as on a first start.
+  std::pair<std::unique_ptr<SnapshotReplicas>, std::unique_ptr<SnapshotReplicas>> started() {
+    auto pair = std::make_pair(replicas(0), replicas(1));
+    pair.first->start(-1);
+    pair.second->start(-1);
+    return pair;
+  }
   static void copy(SnapshotStore& store, SnapshotReplicas& replicas, int64_t step) {
     replicas.release(store.next_buffer());
     store.begin(step, payload_of(step));
@@ -132,11 +138,9 @@ class SnapshotReplicasTest : public ::testing::Test {
 TEST_F(SnapshotReplicasTest, AFinishedBufferLandsOnTheNextNodeByteForByte) {
   auto& store0 = store(0);
   auto& store1 = store(1);
-  auto replicas0 = replicas(0), replicas1 = replicas(1);
+  auto [replicas0, replicas1] = started();
   EXPECT_EQ(replicas0->target(), 1);
   EXPECT_EQ(replicas0->source(), 1);
-  replicas0->start(-1);
-  replicas1->start(-1);
   for (int64_t step : {1, 2, 3}) copy(store0, *replicas0, step);
   ASSERT_TRUE(keeps(*replicas1, {3, 2}));
   const std::string replica = store1.buffer_path(0, 0, SnapshotStore::Kind::kReplica);
@@ -157,9 +161,7 @@ TEST_F(SnapshotReplicasTest, AFinishedBufferLandsOnTheNextNodeByteForByte) {
 TEST_F(SnapshotReplicasTest, AnotherJobsBufferIsRefusedAndTheSenderStops) {
   auto& store0 = store(0, /*key=*/99);  // another job's rank 0
   store(1);
-  auto replicas0 = replicas(0), replicas1 = replicas(1);
-  replicas0->start(-1);
-  replicas1->start(-1);
+  auto [replicas0, replicas1] = started();
   copy(store0, *replicas0, 1);
   copy(store0, *replicas0, 2);
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -177,21 +179,14 @@ TEST_F(SnapshotReplicasTest, AnotherJobsBufferIsRefusedAndTheSenderStops) {
 TEST_F(SnapshotReplicasTest, NoRoomForAReplicaRefusesItUpFront) {
   auto& store0 = store(0);
   store(1);
-  auto replicas0 = replicas(0), replicas1 = replicas(1);
-  replicas0->start(-1);
-  replicas1->start(-1);
+  auto [replicas0, replicas1] = started();
   store0.begin(1, payload_of(1));
   store0.wait();
-  rlimit saved{};
-  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &saved), 0);
-  const auto previous = ::signal(SIGXFSZ, SIG_IGN);
-  rlimit small = saved;
-  small.rlim_cur = 8192;  // the header fits, the payload does not
-  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
-  replicas0->send_newest();
-  replicas0->release(store0.newest_buffer());  // returns once the answer came
-  ::setrlimit(RLIMIT_FSIZE, &saved);
-  ::signal(SIGXFSZ, previous);
+  {
+    const testing::ScopedFileSizeLimit limit(8192);  // the header fits, the payload does not
+    replicas0->send_newest();
+    replicas0->release(store0.newest_buffer());  // returns once the answer came
+  }
   EXPECT_TRUE(replicas1->steps().empty());
   std::error_code ec;
   EXPECT_EQ(
@@ -207,9 +202,7 @@ TEST_F(SnapshotReplicasTest, ALostRankGetsItsBufferBackFromTheReplica) {
   auto& store0 = store(0);
   store(1);
   {
-    auto replicas0 = replicas(0), replicas1 = replicas(1);
-    replicas0->start(-1);
-    replicas1->start(-1);
+    auto [replicas0, replicas1] = started();
     for (int64_t step : {4, 5}) copy(store0, *replicas0, step);
     ASSERT_TRUE(keeps(*replicas1, {5, 4}));
   }  // the job dies: no finish, the replicas stay

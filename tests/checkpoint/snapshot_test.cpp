@@ -6,7 +6,6 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <torch/torch.h>
 #include <unistd.h>
@@ -15,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "tests/support/file_size_limit.h"
 #include "tests/support/temp_dir.h"
 
 namespace nt {
@@ -145,16 +145,11 @@ TEST_F(SnapshotTest, ADirectoryOthersCanReachTurnsSnapshotsOff) {
 TEST_F(SnapshotTest, AFailedCopyTurnsSnapshotsOffAndRemovesTheBuffers) {
   SnapshotStore store(options());
   write_steps(store, {1});
-  rlimit saved{};
-  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &saved), 0);
-  const auto previous = ::signal(SIGXFSZ, SIG_IGN);
-  rlimit small = saved;
-  small.rlim_cur = 8192;  // the header fits, the payload does not
-  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
-  store.begin(2, payload_of(2));
-  store.wait();
-  ::setrlimit(RLIMIT_FSIZE, &saved);
-  ::signal(SIGXFSZ, previous);
+  {
+    const testing::ScopedFileSizeLimit limit(8192);  // the header fits, the payload does not
+    store.begin(2, payload_of(2));
+    store.wait();
+  }
   EXPECT_FALSE(store.enabled());
   EXPECT_NE(store.disabled_reason().find("cannot write"), std::string::npos)
       << store.disabled_reason();

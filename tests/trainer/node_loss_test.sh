@@ -22,18 +22,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if ! command -v ip > /dev/null; then echo "SKIP: iproute2 (ip) is not installed"; exit 77; fi
-if ! out=$(ip netns add "$a" 2>&1); then echo "SKIP: cannot create a network namespace: $out"; exit 77; fi
-ip netns add "$b" || exit 1
+source "$(dirname "$0")/../support/two_hosts.sh"
+two_hosts "$a" "$b" 10.214.0
 if ! out=$(ip netns exec "$a" unshare -m true 2>&1); then
-  echo "SKIP: cannot enter a network and mount namespace: $out"
+  echo "SKIP: cannot enter a mount namespace: $out"
   exit 77
 fi
-ip link add "la$$" type veth peer name "lb$$" || { echo "SKIP: cannot create a veth pair"; exit 77; }
-ip link set "la$$" netns "$a" && ip link set "lb$$" netns "$b" || exit 1
-ip -n "$a" addr add 10.214.0.1/24 dev "la$$" && ip -n "$b" addr add 10.214.0.2/24 dev "lb$$" || exit 1
-for ns in "$a" "$b"; do ip -n "$ns" link set lo up; done
-ip -n "$a" link set "la$$" up && ip -n "$b" link set "lb$$" up || exit 1
 
 base_dirs clean lost clean8 receiving
 args=("${tiny[@]}" --device_batch_size 4 --eval_every -1 --eval_tokens 256 --model_tag nodes

@@ -12,18 +12,8 @@ b=ntB_$$
 cleanup() { ip netns del "$a" 2>/dev/null; ip netns del "$b" 2>/dev/null; }
 trap cleanup EXIT
 
-if ! command -v ip >/dev/null; then echo "SKIP: iproute2 (ip) is not installed"; exit 77; fi
-if ! out=$(ip netns add "$a" 2>&1); then echo "SKIP: cannot create a network namespace: $out"; exit 77; fi
-ip netns add "$b" || exit 1
-if ! out=$(ip netns exec "$a" true 2>&1); then
-  echo "SKIP: cannot enter a network namespace: $out"
-  exit 77
-fi
-ip link add "va$$" type veth peer name "vb$$" || { echo "SKIP: cannot create a veth pair"; exit 77; }
-ip link set "va$$" netns "$a" && ip link set "vb$$" netns "$b" || exit 1
-ip -n "$a" addr add 10.213.0.1/24 dev "va$$" && ip -n "$b" addr add 10.213.0.2/24 dev "vb$$" || exit 1
-for ns in "$a" "$b"; do ip -n "$ns" link set lo up; done
-ip -n "$a" link set "va$$" up && ip -n "$b" link set "vb$$" up || exit 1
+source "$(dirname "$0")/../support/two_hosts.sh"
+two_hosts "$a" "$b" 10.213.0
 
 common=(--nnodes=2 --nproc_per_node=2 --master_addr=10.213.0.1 --master_port=29733
         --run_id=netns --rdzv_timeout=60)
