@@ -184,7 +184,9 @@ c10::IValue SnapshotStore::read(int64_t step, int rank) const {
 void SnapshotStore::keep_only(int64_t step) {
   wait();
   for (int index = 0; index < 2; ++index) {
-    const auto header = read_snapshot_header(buffer_path(options_.rank, index));
+    // The step was just loaded from one of them, checked whole.
+    const auto header =
+        read_snapshot_header(buffer_path(options_.rank, index), SnapshotCheck::kHeaderOnly);
     if (header && header->step == step && header->job_key == options_.job_key) {
       next_ = 1 - index;
       newest_ = index;

@@ -54,7 +54,7 @@ std::optional<SnapshotHeader> decode_snapshot_header(const SnapshotHeaderRecord&
                         raw.world_size, raw.payload_bytes, raw.payload_crc32c};
 }
 
-std::optional<SnapshotHeader> read_snapshot_header(const std::string& path) {
+std::optional<SnapshotHeader> read_snapshot_header(const std::string& path, SnapshotCheck check) {
   Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
   if (fd.get() < 0) return std::nullopt;
   struct stat st {};
@@ -66,6 +66,7 @@ std::optional<SnapshotHeader> read_snapshot_header(const std::string& path) {
   if (!header || static_cast<uint64_t>(st.st_size) < kSnapshotHeaderBytes ||
       header->payload_bytes > static_cast<uint64_t>(st.st_size) - kSnapshotHeaderBytes)
     return std::nullopt;
+  if (check == SnapshotCheck::kHeaderOnly) return header;
   std::vector<char> chunk(1 << 20);
   uint32_t crc = 0;
   for (uint64_t done = 0; done < header->payload_bytes;) {

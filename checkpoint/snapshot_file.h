@@ -32,9 +32,14 @@ SnapshotHeaderRecord encode_snapshot_header(const SnapshotHeader& header);
 // nullopt for bytes that are not a whole header: cleared, damaged, or all zeros.
 std::optional<SnapshotHeader> decode_snapshot_header(const SnapshotHeaderRecord& record);
 
-// The header of the buffer at `path` when it is whole and its payload's CRC-32C is right; else
-// nullopt (missing, not a regular file, cleared, short, damaged).
-std::optional<SnapshotHeader> read_snapshot_header(const std::string& path);
+// kWhole: the payload's CRC-32C is checked too (a read of the whole file). kHeaderOnly: only the
+// header record, for choosing among buffers that a whole check reads later anyway.
+enum class SnapshotCheck { kWhole, kHeaderOnly };
+
+// The header of the buffer at `path` when it is whole (and, with kWhole, its payload's CRC-32C
+// is right); else nullopt (missing, not a regular file, cleared, short, damaged).
+std::optional<SnapshotHeader> read_snapshot_header(const std::string& path,
+                                                   SnapshotCheck check = SnapshotCheck::kWhole);
 
 // An open file descriptor, closed when destroyed.
 class Fd {

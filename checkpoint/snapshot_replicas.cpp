@@ -165,7 +165,8 @@ std::vector<int64_t> SnapshotReplicas::steps() const {
 void SnapshotReplicas::restore_to(int to, int64_t step) {
   for (int index = 0; index < 2; ++index) {
     const std::string path = store_.buffer_path(source_, index, SnapshotStore::Kind::kReplica);
-    const auto header = read_snapshot_header(path);
+    // steps() checked it whole; the rank that takes it back reads it whole again.
+    const auto header = read_snapshot_header(path, SnapshotCheck::kHeaderOnly);
     if (!header || !store_.is_ours(*header, source_) || header->step != step) continue;
     if (!send_buffer(*channel_, path, to, kRestoreTags))
       throw std::runtime_error(fmt::format(
@@ -198,7 +199,7 @@ void SnapshotReplicas::start(int64_t resumed_step) {
   next_replica_ = 0;
   for (int index = 0; index < 2; ++index) {
     const std::string path = store_.buffer_path(source_, index, SnapshotStore::Kind::kReplica);
-    const auto header = read_snapshot_header(path);
+    const auto header = read_snapshot_header(path, SnapshotCheck::kHeaderOnly);
     if (resumed_step >= 0 && header && store_.is_ours(*header, source_) &&
         header->step == resumed_step)
       next_replica_ = 1 - index;

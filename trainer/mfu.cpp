@@ -11,6 +11,7 @@
 #include <array>
 #include <nlohmann/json.hpp>
 
+#include "runtime/new_file.h"
 #include "runtime/peak_flops.h"
 #include "runtime/precision.h"
 
@@ -78,17 +79,16 @@ MfuMeter::MfuMeter(const GPT& model, const Muon& muon, int64_t tokens_per_step, 
     model_peak_ = known_or_measured_peak(known, &model_reused, model_dtype_, device, model_shape);
     muon_peak_ = known_or_measured_peak(known, &muon_reused, muon_dtype_, device, muon_shape);
     reused_ = model_reused && muon_reused;
-    // The directory is the rank's own (checkpoint/snapshot.h); a failed write only costs the
-    // next attempt a measurement.
-    const int fd = reused_ || cache_file.empty()
-                       ? -1
-                       : ::open(cache_file.c_str(),
-                                O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd >= 0) {
-      const std::string text = known.dump();
-      if (::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size()))
-        ::ftruncate(fd, 0);
-      ::close(fd);
+    // A failed write only costs the next attempt a measurement.
+    if (!reused_ && !cache_file.empty()) {
+      try {
+        const int fd = create_new_file(cache_file);
+        const std::string text = known.dump();
+        if (::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size()))
+          ::ftruncate(fd, 0);
+        ::close(fd);
+      } catch (const std::runtime_error&) {
+      }
     }
   } else {
     model_peak_ = muon_peak_ = peak_override;
